@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# mkioq: kernel module, libmkioq, tests and demo.
+#
+#   make            build the module, the library, the tests and the demo
+#   make check      install what is missing, run every test (native + QEMU)
+#   make demo       boot the module in QEMU and run the demo
+#   make bench      benchmarks in one QEMU boot: table, CSV, PNG plot
+#   make tsan       the race test under ThreadSanitizer, 10^6 requests
+#   make fuzz       the libFuzzer target for FUZZ_SECONDS (default 60)
+#   make lint       checkpatch --strict, sparse (C=1) and W=1 on the driver
+#   make install    library, header, pkg-config file, man pages
+#   make clean
+
+KVER ?= $(shell ls /boot/vmlinuz-*-amd64 2>/dev/null | \
+	sed 's|/boot/vmlinuz-||' | sort -V | tail -n 1)
+KDIR ?= /usr/src/linux-headers-$(KVER)
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+
+B := build
+KSRC := $(B)/linux-source-6.1
+SELFTESTS := $(KSRC)/tools/testing/selftests
+CHECKPATCH := $(KSRC)/scripts/checkpatch.pl
+KSRC_STAMP := $(B)/.ksrc-extracted
+
+VERSION := 0.1.0
+SOVERSION := 0
+
+CC ?= gcc
+CLANG ?= clang
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter
+CPPFLAGS_ALL := -D_GNU_SOURCE -Iuapi -Ilibmkioq/include
+CFLAGS_ALL := -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS_ALL)
+TEST_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+	-Wno-sign-compare $(CFLAGS) $(CPPFLAGS_ALL) -I$(SELFTESTS) -Itests/include
+
+LIB_SRCS := $(wildcard libmkioq/src/*.c)
+LIB_OBJS := $(LIB_SRCS:libmkioq/src/%.c=$(B)/lib/%.o)
+LIB_HDRS := $(wildcard libmkioq/include/*.h) uapi/linux/mkioq.h $(wildcard libmkioq/src/*.h)
+LIBA := $(B)/lib/libmkioq.a
+LIBSO := $(B)/lib/libmkioq.so.$(VERSION)
+
+NATIVE_SRCS := $(wildcard tests/lib/*_test.c)
+NATIVE_TESTS := $(NATIVE_SRCS:tests/lib/%.c=$(B)/tests/lib/%)
+VM_SRCS := $(wildcard tests/vm/*_test.c)
+VM_TESTS := $(VM_SRCS:tests/vm/%.c=$(B)/tests/vm/%)
+VM_COMMON := $(wildcard tests/vm/common/*.c)
+VM_LIBS := -luring -ldrm -lpthread
+DEMO := $(B)/demo/mkioq-demo
+BENCH := $(B)/demo/mkioq-bench
+MODULE := driver/mkioq.ko
+
+.PHONY: all lib module tests demo bench check check-native check-vm tsan fuzz \
+	lint install clean deps headers
+
+all: lib module tests $(DEMO) $(BENCH)
+
+deps:
+	@sh tests/scripts/install-deps.sh
+
+# kselftest headers and checkpatch come from Debian's linux-source-6.1,
+# extracted here at build time and never committed.
+$(KSRC_STAMP):
+	@sh tests/scripts/install-deps.sh
+	@mkdir -p $(B)
+	tar -xJf /usr/src/linux-source-6.1.tar.xz -C $(B) \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/tools/testing/selftests/kselftest.h \
+		linux-source-6.1/scripts/checkpatch.pl \
+		linux-source-6.1/scripts/spelling.txt \
+		linux-source-6.1/scripts/const_structs.checkpatch
+	@touch $@
+
+headers: $(KSRC_STAMP)
+
+# ---------------------------------------------------------------- library
+lib: $(LIBA) $(LIBSO) $(B)/lib/mkioq.pc
+
+$(B)/lib/%.o: libmkioq/src/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=default -c -o $@ $<
+
+$(LIBA): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(LIBSO): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libmkioq.so.$(SOVERSION) -o $@ $^ -luring
+	ln -sf libmkioq.so.$(VERSION) $(B)/lib/libmkioq.so.$(SOVERSION)
+	ln -sf libmkioq.so.$(VERSION) $(B)/lib/libmkioq.so
+
+$(B)/lib/mkioq.pc: libmkioq/mkioq.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ----------------------------------------------------------------- module
+module: $(MODULE)
+
+$(MODULE): Kbuild $(wildcard driver/*.c driver/*.h driver/Kbuild) uapi/linux/mkioq.h
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+# ------------------------------------------------------------------ tests
+tests: $(NATIVE_TESTS) $(VM_TESTS)
+
+$(B)/tests/lib/%: tests/lib/%.c $(LIBA) $(KSRC_STAMP) $(wildcard tests/include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIBA) -luring -lpthread
+
+$(B)/tests/vm/%: tests/vm/%.c $(VM_COMMON) $(LIBA) $(KSRC_STAMP) $(wildcard tests/include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -I/usr/include/libdrm -static -o $@ $< \
+		$(VM_COMMON) $(LIBA) $(VM_LIBS)
+
+$(B)/demo/%: tools/%.c $(VM_COMMON) $(LIBA) $(wildcard tests/include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -I/usr/include/libdrm -static -o $@ $< \
+		$(VM_COMMON) $(LIBA) $(VM_LIBS)
+
+# The race test again, under ThreadSanitizer.
+$(B)/tsan/race_test: tests/lib/race_test.c $(LIB_SRCS) $(LIB_HDRS) $(KSRC_STAMP)
+	@mkdir -p $(@D)
+	$(CLANG) $(TEST_CFLAGS) -O1 -fsanitize=thread -o $@ $< $(LIB_SRCS) \
+		-luring -lpthread
+
+FUZZ_SECONDS ?= 60
+$(B)/fuzz/ring_fuzz: tests/fuzz/ring_fuzz.c $(LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(LIB_SRCS) -luring
+
+tsan: $(B)/tsan/race_test
+	TSAN_OPTIONS=halt_on_error=1 $<
+
+fuzz: $(B)/fuzz/ring_fuzz
+	@mkdir -p $(B)/fuzz/corpus
+	$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus
+
+# ------------------------------------------------------------------ check
+check: deps
+	@$(MAKE) --no-print-directory all $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
+	@sh tests/scripts/check.sh
+
+check-native: deps
+	@$(MAKE) --no-print-directory lib $(NATIVE_TESTS) $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
+	@MKIOQ_SKIP_VM=1 sh tests/scripts/check.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory module $(DEMO)
+	@bash tests/vm/run-vm.sh --ko $(MODULE) --workdir $(B)/vm-demo -- \
+		"$(DEMO)"
+
+# The full benchmark: not part of CI (make check runs a smoke of it).
+bench: deps
+	@$(MAKE) --no-print-directory module $(BENCH)
+	@bash tests/bench/run-bench.sh $(MODULE) $(BENCH) $(B)/bench $(BENCH_ARGS)
+
+lint: $(KSRC_STAMP)
+	perl $(CHECKPATCH) --no-tree --strict -f $(filter-out %.mod.c,$(wildcard driver/*.[ch])) \
+		uapi/linux/mkioq.h
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=2 modules
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/linux \
+		$(DESTDIR)$(MANDIR)/man3
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libmkioq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq.so.$(SOVERSION)
+	ln -sf libmkioq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq.so
+	install -m 644 libmkioq/include/*.h $(DESTDIR)$(INCDIR)/
+	install -m 644 uapi/linux/mkioq.h $(DESTDIR)$(INCDIR)/linux/
+	install -m 644 $(B)/lib/mkioq.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -d $(DESTDIR)$(MANDIR)/man7
+	install -m 644 libmkioq/man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 libmkioq/man/*.7 $(DESTDIR)$(MANDIR)/man7/
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+	rm -rf $(B)

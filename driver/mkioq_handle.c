@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dma-buf handles: a range of a dma-buf, registered under a small integer
+ * that the ring's SRC and DST words name.
+ *
+ * A handle holds its own dma-buf reference and a kernel mapping of the
+ * buffer for as long as it is registered, so the service never maps per
+ * request. Unregistering removes the number at once; a request being
+ * serviced holds a reference of its own, so the buffer outlives it
+ * (deferred release, never a wait).
+ */
+#include <linux/dma-buf.h>
+#include <linux/file.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+
+#include "mkioq.h"
+
+static void mkioq_handle_release(struct kref *ref)
+{
+	struct mkioq_handle *h = container_of(ref, struct mkioq_handle, ref);
+
+	dma_buf_vunmap(h->dmabuf, &h->map);
+	dma_buf_put(h->dmabuf);
+	kfree(h);
+}
+
+void mkioq_handle_put(struct mkioq_handle *h)
+{
+	kref_put(&h->ref, mkioq_handle_release);
+}
+
+/* Returns a reference the caller drops with mkioq_handle_put(). */
+struct mkioq_handle *mkioq_handle_get(struct mkioq_queue *q, u32 id)
+{
+	struct mkioq_handle *h;
+
+	/* Under the xarray lock, so unregister cannot drop the last ref. */
+	xa_lock(&q->handles);
+	h = xa_load(&q->handles, id);
+	if (h)
+		kref_get(&h->ref);
+	xa_unlock(&q->handles);
+	return h;
+}
+
+static int mkioq_handle_check(const struct mkioq_handle_reg *reg)
+{
+	if (reg->flags || reg->reserved)
+		return -EINVAL;
+	if (!reg->access || reg->access & ~MKIOQ_ACCESS_RW)
+		return -EINVAL;
+	if (!reg->length)
+		return -EINVAL;
+	return 0;
+}
+
+int mkioq_handle_register(struct mkioq_queue *q, struct mkioq_handle_reg *reg)
+{
+	struct mkioq_handle *h;
+	struct dma_buf *dmabuf;
+	u64 end;
+	u32 id;
+	int ret;
+
+	ret = mkioq_handle_check(reg);
+	if (ret)
+		return ret;
+
+	dmabuf = dma_buf_get(reg->fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+
+	/* Every fd of a dma-buf shares its one file and that file's mode. */
+	if ((reg->access & MKIOQ_ACCESS_WRITE) &&
+	    !(dmabuf->file->f_mode & FMODE_WRITE)) {
+		ret = -EACCES;
+		goto err_put;
+	}
+	if (check_add_overflow(reg->offset, reg->length, &end)) {
+		ret = -EOVERFLOW;
+		goto err_put;
+	}
+	if (end > dmabuf->size) {
+		ret = -ERANGE;
+		goto err_put;
+	}
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h) {
+		ret = -ENOMEM;
+		goto err_put;
+	}
+	kref_init(&h->ref);
+	h->dmabuf = dmabuf;
+	h->offset = reg->offset;
+	h->length = reg->length;
+	h->access = reg->access;
+
+	ret = dma_buf_vmap(dmabuf, &h->map);
+	if (ret)
+		goto err_free;
+
+	ret = xa_alloc(&q->handles, &id, h, XA_LIMIT(1, MKIOQ_MAX_HANDLES),
+		       GFP_KERNEL);
+	if (ret) {
+		/* -EBUSY from xa_alloc means the table is full. */
+		if (ret == -EBUSY)
+			ret = -ENOSPC;
+		goto err_vunmap;
+	}
+	reg->handle = id;
+	return 0;
+
+err_vunmap:
+	dma_buf_vunmap(dmabuf, &h->map);
+err_free:
+	kfree(h);
+err_put:
+	dma_buf_put(dmabuf);
+	return ret;
+}
+
+int mkioq_handle_unregister(struct mkioq_queue *q, u32 id)
+{
+	struct mkioq_handle *h;
+
+	h = xa_erase(&q->handles, id);
+	if (!h)
+		return -ENOENT;
+	mkioq_handle_put(h);
+	return 0;
+}
+
+void mkioq_handles_release(struct mkioq_queue *q)
+{
+	struct mkioq_handle *h;
+	unsigned long id;
+
+	xa_for_each(&q->handles, id, h) {
+		xa_erase(&q->handles, id);
+		mkioq_handle_put(h);
+	}
+	xa_destroy(&q->handles);
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mkioq: the host side of a GPU megakernel's IO request ring.
+ *
+ * Each /dev/mkioqN open file is a queue: a ring of 32-byte slots mapped by
+ * userspace (and by a GPU through it), a table of dma-buf handles, and a
+ * service that claims PUBLISHED slots, copies between dma-bufs and writes
+ * OK or ERROR back. This file holds the devices and the file operations.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "mkioq.h"
+
+#define MKIOQ_MAX_DEVICES	64
+
+static unsigned int devices = 1;
+module_param(devices, uint, 0444);
+MODULE_PARM_DESC(devices, "number of /dev/mkioqN devices (1-64, default 1)");
+
+static struct miscdevice *mkioq_misc;
+
+static int mkioq_open(struct inode *inode, struct file *file)
+{
+	struct mkioq_queue *q;
+
+	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	if (!q)
+		return -ENOMEM;
+	mutex_init(&q->setup_lock);
+	xa_init_flags(&q->handles, XA_FLAGS_ALLOC1);
+	mutex_init(&q->service_lock);
+	init_waitqueue_head(&q->poll_wait);
+	spin_lock_init(&q->cq_lock);
+	init_waitqueue_head(&q->cq_wait);
+	file->private_data = q;
+	return 0;
+}
+
+static int mkioq_release(struct inode *inode, struct file *file)
+{
+	struct mkioq_queue *q = file->private_data;
+
+	mkioq_queue_teardown(q);
+	mutex_destroy(&q->service_lock);
+	mutex_destroy(&q->setup_lock);
+	kfree(q);
+	return 0;
+}
+
+/*
+ * Every close() of the file, including at exit: a parked uring_cmd holds a
+ * file reference, so release() would wait for the WAITs forever; cancel
+ * the closer's instead.
+ */
+static int mkioq_flush(struct file *file, fl_owner_t id)
+{
+	struct mkioq_queue *q = file->private_data;
+
+	if (mkioq_ready(q))
+		mkioq_uring_cancel(q, id);
+	return 0;
+}
+
+static long mkioq_ioctl_setup(struct mkioq_queue *q, void __user *argp)
+{
+	struct mkioq_setup setup;
+	int ret;
+
+	if (copy_from_user(&setup, argp, sizeof(setup)))
+		return -EFAULT;
+	ret = mkioq_queue_setup(q, &setup);
+	if (ret)
+		return ret;
+	/*
+	 * The queue is live; a caller that cannot read the result back still
+	 * has a working queue and can learn its shape from MKIOQ_IOC_INFO.
+	 */
+	if (copy_to_user(argp, &setup, sizeof(setup)))
+		return -EFAULT;
+	return 0;
+}
+
+static long mkioq_ioctl_register(struct mkioq_queue *q, void __user *argp)
+{
+	struct mkioq_handle_reg reg;
+	int ret;
+
+	if (copy_from_user(&reg, argp, sizeof(reg)))
+		return -EFAULT;
+	ret = mkioq_handle_register(q, &reg);
+	if (ret)
+		return ret;
+	if (put_user(reg.handle, &((struct mkioq_handle_reg __user *)argp)->handle)) {
+		mkioq_handle_unregister(q, reg.handle);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static long mkioq_ioctl_unregister(struct mkioq_queue *q, void __user *argp)
+{
+	struct mkioq_handle_unreg unreg;
+
+	if (copy_from_user(&unreg, argp, sizeof(unreg)))
+		return -EFAULT;
+	if (unreg.flags)
+		return -EINVAL;
+	return mkioq_handle_unregister(q, unreg.handle);
+}
+
+static long mkioq_ioctl_info(struct mkioq_queue *q, void __user *argp)
+{
+	struct mkioq_info info;
+	unsigned long index;
+	void *entry;
+	u32 size;
+
+	if (get_user(size, (u32 __user *)argp))
+		return -EFAULT;
+	if (size < sizeof(info))
+		return -EINVAL;
+
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	info.version = MKIOQ_ABI_VERSION;
+	if (mkioq_ready(q)) {
+		info.slot_count = q->slot_count;
+		info.mode = q->mode;
+		info.ring_bytes = PAGE_SIZE;
+		info.cq_entries = MKIOQ_CQ_ENTRIES;
+		xa_for_each(&q->handles, index, entry)
+			info.handles++;
+		spin_lock(&q->cq_lock);
+		info.completed = q->completed;
+		info.errors = q->errors;
+		info.cq_overflow = q->cq_overflow;
+		spin_unlock(&q->cq_lock);
+	}
+	if (copy_to_user(argp, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long mkioq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct mkioq_queue *q = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case MKIOQ_IOC_SETUP:
+		return mkioq_ioctl_setup(q, argp);
+	case MKIOQ_IOC_INFO:
+		return mkioq_ioctl_info(q, argp);
+	}
+
+	if (!mkioq_ready(q)) {
+		switch (cmd) {
+		case MKIOQ_IOC_REGISTER:
+		case MKIOQ_IOC_UNREGISTER:
+		case MKIOQ_IOC_DOORBELL:
+			return -EBADFD;
+		}
+		return -ENOTTY;
+	}
+
+	switch (cmd) {
+	case MKIOQ_IOC_REGISTER:
+		return mkioq_ioctl_register(q, argp);
+	case MKIOQ_IOC_UNREGISTER:
+		return mkioq_ioctl_unregister(q, argp);
+	case MKIOQ_IOC_DOORBELL:
+		if (arg)
+			return -EINVAL;
+		mkioq_doorbell(q);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+/* Any write rings the doorbell, so a shell or an io_uring WRITE can. */
+static ssize_t mkioq_write(struct file *file, const char __user *buf,
+			   size_t count, loff_t *ppos)
+{
+	struct mkioq_queue *q = file->private_data;
+
+	if (!mkioq_ready(q))
+		return -EBADFD;
+	mkioq_doorbell(q);
+	return count;
+}
+
+static ssize_t mkioq_read(struct file *file, char __user *buf, size_t count,
+			  loff_t *ppos)
+{
+	struct mkioq_queue *q = file->private_data;
+
+	if (!mkioq_ready(q))
+		return -EBADFD;
+	return mkioq_cq_read(q, buf, count, file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t mkioq_poll(struct file *file, struct poll_table_struct *wait)
+{
+	struct mkioq_queue *q = file->private_data;
+	__poll_t mask;
+
+	if (!mkioq_ready(q))
+		return EPOLLERR;
+	poll_wait(file, &q->cq_wait, wait);
+	/* The doorbell never blocks. */
+	mask = EPOLLOUT | EPOLLWRNORM;
+	if (mkioq_cq_readable(q))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static int mkioq_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return mkioq_queue_mmap(file->private_data, vma);
+}
+
+static const struct file_operations mkioq_fops = {
+	.owner		= THIS_MODULE,
+	.open		= mkioq_open,
+	.release	= mkioq_release,
+	.flush		= mkioq_flush,
+	.unlocked_ioctl	= mkioq_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.read		= mkioq_read,
+	.write		= mkioq_write,
+	.poll		= mkioq_poll,
+	.mmap		= mkioq_mmap,
+	.uring_cmd	= mkioq_uring_cmd,
+	.llseek		= noop_llseek,
+};
+
+static void mkioq_remove_devices(unsigned int n)
+{
+	while (n--) {
+		misc_deregister(&mkioq_misc[n]);
+		kfree(mkioq_misc[n].name);
+	}
+	kfree(mkioq_misc);
+}
+
+static int __init mkioq_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	/* The ring is little-endian and the service reads it natively. */
+	BUILD_BUG_ON(IS_ENABLED(CONFIG_CPU_BIG_ENDIAN));
+	BUILD_BUG_ON(sizeof(struct mkioq_slot) != MKIOQ_SLOT_BYTES);
+	BUILD_BUG_ON(MKIOQ_WINDOW_BYTES > PAGE_SIZE);
+
+	if (devices < 1 || devices > MKIOQ_MAX_DEVICES) {
+		pr_err("devices=%u: must be 1..%u\n", devices,
+		       MKIOQ_MAX_DEVICES);
+		return -EINVAL;
+	}
+	mkioq_misc = kcalloc(devices, sizeof(*mkioq_misc), GFP_KERNEL);
+	if (!mkioq_misc)
+		return -ENOMEM;
+
+	for (i = 0; i < devices; i++) {
+		struct miscdevice *misc = &mkioq_misc[i];
+
+		misc->minor = MISC_DYNAMIC_MINOR;
+		misc->fops = &mkioq_fops;
+		/* Queues move data between buffers: root only by default. */
+		misc->mode = 0600;
+		misc->name = kasprintf(GFP_KERNEL, "mkioq%u", i);
+		if (!misc->name) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		ret = misc_register(misc);
+		if (ret) {
+			kfree(misc->name);
+			goto err;
+		}
+	}
+	return 0;
+
+err:
+	mkioq_remove_devices(i);
+	return ret;
+}
+
+static void __exit mkioq_exit(void)
+{
+	mkioq_remove_devices(devices);
+}
+
+module_init(mkioq_init);
+module_exit(mkioq_exit);
+
+MODULE_DESCRIPTION("Host side of a GPU megakernel IO request ring");
+MODULE_AUTHOR("mkioq developers");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(DMA_BUF);

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Queue setup, teardown and the mapping of the ring.
+ *
+ * The ring lives in the single page of a private shmem file. Mapping it
+ * hands userspace an ordinary shared shmem mapping: real pages that
+ * pin_user_pages() accepts, so io_uring fixed buffers, cudaHostRegister()
+ * and RDMA can pin the ring that a GPU then reads and writes. The VMA
+ * holds the shmem file, so the page outlives this file until the last
+ * mapping goes.
+ */
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/shmem_fs.h>
+
+#include "mkioq.h"
+
+static int mkioq_ring_alloc(struct mkioq_queue *q)
+{
+	struct address_space *mapping;
+	struct file *file;
+	struct page *page;
+
+	file = shmem_file_setup("mkioq-ring", PAGE_SIZE, VM_NORESERVE);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	mapping = file->f_mapping;
+	/*
+	 * Not highmem, so page_address() is valid; not movable, so neither
+	 * compaction nor a long-term pin migrates the page away from
+	 * q->ring; unevictable, so it is never swapped out under the GPU.
+	 */
+	mapping_set_gfp_mask(mapping, GFP_USER);
+	mapping_set_unevictable(mapping);
+	/* shmem zeroes a page it allocates: no kernel data reaches users. */
+	page = shmem_read_mapping_page(mapping, 0);
+	if (IS_ERR(page)) {
+		fput(file);
+		return PTR_ERR(page);
+	}
+	q->ring_file = file;
+	q->ring_page = page;
+	q->ring = page_address(page);
+	return 0;
+}
+
+static void mkioq_ring_free(struct mkioq_queue *q)
+{
+	put_page(q->ring_page);
+	fput(q->ring_file);
+	q->ring = NULL;
+}
+
+static int mkioq_setup_check(const struct mkioq_setup *setup)
+{
+	if (setup->size != sizeof(*setup))
+		return -EINVAL;
+	if (setup->flags || setup->reserved[0] || setup->reserved[1])
+		return -EINVAL;
+	if (setup->slot_count < 1 || setup->slot_count > MKIOQ_MAX_SLOTS)
+		return -EINVAL;
+	if (setup->mode != MKIOQ_MODE_DOORBELL &&
+	    setup->mode != MKIOQ_MODE_POLL)
+		return -EINVAL;
+	if (setup->poll_idle_us > MKIOQ_POLL_IDLE_MAX_US ||
+	    setup->poll_period_us > MKIOQ_POLL_PERIOD_MAX_US)
+		return -EINVAL;
+	return 0;
+}
+
+int mkioq_queue_setup(struct mkioq_queue *q, struct mkioq_setup *setup)
+{
+	int ret;
+
+	ret = mkioq_setup_check(setup);
+	if (ret)
+		return ret;
+
+	mutex_lock(&q->setup_lock);
+	if (q->ready) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	q->slot_count = setup->slot_count;
+	q->mode = setup->mode;
+	q->poll_idle = usecs_to_jiffies(setup->poll_idle_us ?:
+					MKIOQ_POLL_IDLE_DEFAULT_US);
+	q->poll_period = usecs_to_jiffies(setup->poll_period_us ?:
+					  MKIOQ_POLL_PERIOD_DEFAULT_US);
+
+	ret = mkioq_ring_alloc(q);
+	if (ret)
+		goto out_unlock;
+	ret = mkioq_cq_init(q);
+	if (ret)
+		goto err_ring;
+	ret = mkioq_service_start(q);
+	if (ret)
+		goto err_cq;
+
+	setup->ring_bytes = PAGE_SIZE;
+	setup->cq_entries = MKIOQ_CQ_ENTRIES;
+	/*
+	 * Pairs with smp_load_acquire() in mkioq_ready(): whoever sees the
+	 * queue ready sees the ring, the record queue and the thread.
+	 */
+	smp_store_release(&q->ready, true);
+	mutex_unlock(&q->setup_lock);
+	return 0;
+
+err_cq:
+	mkioq_cq_free(q);
+err_ring:
+	mkioq_ring_free(q);
+out_unlock:
+	mutex_unlock(&q->setup_lock);
+	return ret;
+}
+
+/*
+ * Called at release, when no ioctl, read, write or uring_cmd can run any
+ * more. Stopping the service waits for the request it is copying; slots
+ * still PUBLISHED are not ours and stay as they are.
+ */
+void mkioq_queue_teardown(struct mkioq_queue *q)
+{
+	if (!q->ready)
+		return;
+	mkioq_service_stop(q);
+	mkioq_uring_cancel(q, NULL);
+	mkioq_handles_release(q);
+	mkioq_cq_free(q);
+	mkioq_ring_free(q);
+}
+
+int mkioq_queue_mmap(struct mkioq_queue *q, struct vm_area_struct *vma)
+{
+	if (!mkioq_ready(q))
+		return -EBADFD;
+	if (vma->vm_pgoff != 0 || vma->vm_end - vma->vm_start != PAGE_SIZE)
+		return -EINVAL;
+	/* A private copy of the ring would never see a completion. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+
+	vma->vm_flags &= ~VM_MAYEXEC;
+	vma->vm_flags |= VM_DONTEXPAND;
+	/* The VMA now holds the shmem file instead of this device file. */
+	vma_set_file(vma, q->ring_file);
+	return call_mmap(q->ring_file, vma);
+}

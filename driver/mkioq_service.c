@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The service: claim PUBLISHED slots, copy between dma-bufs, complete.
+ *
+ * One agent services a queue at a time (service_lock): the doorbell caller
+ * in DOORBELL mode, the queue's kernel thread in POLL mode. Requests are
+ * therefore executed one by one in the order they were claimed, which is
+ * what makes a FENCE complete only after every request claimed before it.
+ *
+ * The ring is shared with userspace and devices that may write anything at
+ * any time. A slot is claimed with a compare-and-swap, its words are read
+ * exactly once into a struct mkioq_req, and after that the ring is written
+ * only at BYTE_COUNT/TAG and STATUS of a slot this service claimed.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-direction.h>
+#include <linux/io.h>
+#include <linux/kthread.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+
+#include "mkioq.h"
+
+/* Copy in chunks so a 64 MiB request does not hog the CPU. */
+#define MKIOQ_COPY_CHUNK	SZ_1M
+/* Largest request: its byte count must fit a record's s32 result. */
+#define MKIOQ_MAX_BYTE_COUNT	((u32)INT_MAX)
+
+static void mkioq_copy_chunk(const struct iosys_map *dst, u64 dst_off,
+			     const struct iosys_map *src, u64 src_off,
+			     size_t len, bool overlap)
+{
+	u8 bounce[256];
+	size_t n;
+
+	if (!src->is_iomem && !dst->is_iomem) {
+		if (overlap)
+			memmove(dst->vaddr + dst_off, src->vaddr + src_off, len);
+		else
+			memcpy(dst->vaddr + dst_off, src->vaddr + src_off, len);
+	} else if (!dst->is_iomem) {
+		memcpy_fromio(dst->vaddr + dst_off, src->vaddr_iomem + src_off,
+			      len);
+	} else if (!src->is_iomem) {
+		memcpy_toio(dst->vaddr_iomem + dst_off, src->vaddr + src_off,
+			    len);
+	} else {
+		for (; len; len -= n, src_off += n, dst_off += n) {
+			n = min(len, sizeof(bounce));
+			memcpy_fromio(bounce, src->vaddr_iomem + src_off, n);
+			memcpy_toio(dst->vaddr_iomem + dst_off, bounce, n);
+		}
+	}
+}
+
+/* Ranges of one dma-buf that overlap need memmove, in one piece. */
+static bool mkioq_copy_overlaps(const struct mkioq_handle *dst, u64 dst_off,
+				const struct mkioq_handle *src, u64 src_off,
+				u64 len)
+{
+	return dst->dmabuf == src->dmabuf && dst_off < src_off + len &&
+	       src_off < dst_off + len;
+}
+
+static int mkioq_copy(struct mkioq_handle *dst, u64 dst_off,
+		      struct mkioq_handle *src, u64 src_off, u32 len)
+{
+	bool overlap;
+	u64 done, n;
+	int ret;
+
+	/* Offsets from here on are into the dma-bufs, not the ranges. */
+	dst_off += dst->offset;
+	src_off += src->offset;
+	overlap = mkioq_copy_overlaps(dst, dst_off, src, src_off, len);
+
+	ret = dma_buf_begin_cpu_access(src->dmabuf, DMA_FROM_DEVICE);
+	if (ret)
+		return ret;
+	ret = dma_buf_begin_cpu_access(dst->dmabuf, DMA_TO_DEVICE);
+	if (ret)
+		goto end_src;
+
+	for (done = 0; done < len; done += n) {
+		n = overlap ? len : min_t(u64, len - done, MKIOQ_COPY_CHUNK);
+		mkioq_copy_chunk(&dst->map, dst_off + done, &src->map,
+				 src_off + done, n, overlap);
+		cond_resched();
+	}
+
+	ret = dma_buf_end_cpu_access(dst->dmabuf, DMA_TO_DEVICE);
+end_src:
+	/* Ending CPU access of the source cannot undo a finished copy. */
+	dma_buf_end_cpu_access(src->dmabuf, DMA_FROM_DEVICE);
+	return ret;
+}
+
+/* Does [off, off + len) fit the handle's range? */
+static int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
+{
+	u64 end;
+
+	if (check_add_overflow(off, (u64)len, &end))
+		return -EOVERFLOW;
+	if (end > h->length)
+		return -ERANGE;
+	return 0;
+}
+
+/* Returns the bytes moved, or a negative errno. */
+static int mkioq_execute(struct mkioq_queue *q, const struct mkioq_req *req)
+{
+	struct mkioq_handle *src, *dst;
+	u64 src_off, dst_off;
+	int ret;
+
+	switch (req->op) {
+	case MKIOQ_OP_READ:
+		src_off = req->offset;
+		dst_off = 0;
+		break;
+	case MKIOQ_OP_WRITE:
+		src_off = 0;
+		dst_off = req->offset;
+		break;
+	case MKIOQ_OP_FENCE:
+		/* Everything claimed before it has completed: see top. */
+		return 0;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (req->byte_count > MKIOQ_MAX_BYTE_COUNT)
+		return -EFBIG;
+
+	src = mkioq_handle_get(q, req->src);
+	if (!src)
+		return -ENOENT;
+	dst = mkioq_handle_get(q, req->dst);
+	if (!dst) {
+		ret = -ENOENT;
+		goto put_src;
+	}
+	if (!(src->access & MKIOQ_ACCESS_READ) ||
+	    !(dst->access & MKIOQ_ACCESS_WRITE)) {
+		ret = -EACCES;
+		goto put_dst;
+	}
+	ret = mkioq_check_range(src, src_off, req->byte_count);
+	if (!ret)
+		ret = mkioq_check_range(dst, dst_off, req->byte_count);
+	if (!ret)
+		ret = mkioq_copy(dst, dst_off, src, src_off, req->byte_count);
+	if (!ret)
+		ret = req->byte_count;
+put_dst:
+	mkioq_handle_put(dst);
+put_src:
+	mkioq_handle_put(src);
+	return ret;
+}
+
+static void mkioq_complete(struct mkioq_queue *q, const struct mkioq_req *req,
+			   int result)
+{
+	struct mkioq_slot *slot = &q->ring[req->slot];
+	struct mkioq_cqe cqe = {
+		.slot = req->slot,
+		.result = result,
+		.tag = req->tag,
+	};
+
+	if (result >= 0) {
+		cqe.status = MKIOQ_SLOT_OK;
+		WRITE_ONCE(slot->byte_count, result);
+	} else {
+		cqe.status = MKIOQ_SLOT_ERROR;
+		WRITE_ONCE(slot->tag, -result);
+	}
+	/*
+	 * Release: the copied bytes and BYTE_COUNT/TAG are visible before
+	 * the result. Pairs with the producer's acquiring load of STATUS
+	 * (ring_status() in libmkioq, or the GPU's acquire load).
+	 */
+	smp_store_release(&slot->status, cqe.status);
+	mkioq_cq_post(q, &cqe);
+}
+
+/*
+ * Claim one slot if it holds a request for us. Slots whose source is
+ * handle 0 are host-published ingests that belong to their consumer.
+ */
+static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
+{
+	struct mkioq_slot *slot = &q->ring[index];
+
+	/* Acquire: pairs with the producer's release store of PUBLISHED. */
+	if (smp_load_acquire(&slot->status) != MKIOQ_SLOT_PUBLISHED)
+		return false;
+	if (READ_ONCE(slot->src_handle) == MKIOQ_HANDLE_NONE)
+		return false;
+	/* Fully ordered: only one claimer wins, and it sees the words. */
+	if (cmpxchg(&slot->status, MKIOQ_SLOT_PUBLISHED,
+		    MKIOQ_SLOT_CLAIMED) != MKIOQ_SLOT_PUBLISHED)
+		return false;
+
+	req->src = READ_ONCE(slot->src_handle);
+	/*
+	 * Another claimer took, completed and the producer recycled and
+	 * re-published the slot as a source-0 ingest since the check above
+	 * (ABA): it belongs to its consumer, hand it back untouched.
+	 * Release: pairs with the consumer's acquiring load of STATUS.
+	 */
+	if (req->src == MKIOQ_HANDLE_NONE) {
+		smp_store_release(&slot->status, MKIOQ_SLOT_PUBLISHED);
+		return false;
+	}
+	req->slot = index;
+	req->op = READ_ONCE(slot->op);
+	req->dst = READ_ONCE(slot->dst_handle);
+	req->offset = (u64)READ_ONCE(slot->offset_hi) << 32 |
+		      READ_ONCE(slot->offset_lo);
+	req->byte_count = READ_ONCE(slot->byte_count);
+	req->tag = READ_ONCE(slot->tag);
+	return true;
+}
+
+/* One pass over the ring. Returns the number of requests serviced. */
+static unsigned int mkioq_service_ring(struct mkioq_queue *q)
+{
+	struct mkioq_req req;
+	unsigned int n = 0;
+	u32 i;
+
+	lockdep_assert_held(&q->service_lock);
+	for (i = 0; i < q->slot_count; i++) {
+		if (!mkioq_claim(q, i, &req))
+			continue;
+		mkioq_complete(q, &req, mkioq_execute(q, &req));
+		n++;
+	}
+	return n;
+}
+
+/*
+ * DOORBELL mode: service in the caller's context until a pass finds
+ * nothing and nobody rang since it started. A caller that finds another
+ * servicing leaves a RESCAN for it instead of waiting.
+ */
+static void mkioq_service_now(struct mkioq_queue *q)
+{
+	/*
+	 * set_bit() is unordered: order the producer's PUBLISHED store
+	 * before RESCAN, pairing with the test_and_clear_bit() (fully
+	 * ordered) that precedes the servicer's loads of STATUS.
+	 */
+	smp_mb__before_atomic();
+	set_bit(MKIOQ_RESCAN, &q->service_flags);
+	while (test_bit(MKIOQ_RESCAN, &q->service_flags) &&
+	       mutex_trylock(&q->service_lock)) {
+		while (test_and_clear_bit(MKIOQ_RESCAN, &q->service_flags))
+			while (mkioq_service_ring(q))
+				;
+		mutex_unlock(&q->service_lock);
+		/* A RESCAN set after our last test is retried above. */
+	}
+}
+
+void mkioq_doorbell(struct mkioq_queue *q)
+{
+	if (q->mode == MKIOQ_MODE_DOORBELL) {
+		mkioq_service_now(q);
+		return;
+	}
+	/* Ordered as in mkioq_service_now(), paired in mkioq_poll_sleep(). */
+	smp_mb__before_atomic();
+	set_bit(MKIOQ_RESCAN, &q->service_flags);
+	wake_up(&q->poll_wait);
+}
+
+/* Sleep until the doorbell, the period or a stop request. */
+static void mkioq_poll_sleep(struct mkioq_queue *q)
+{
+	wait_event_interruptible_timeout(q->poll_wait,
+					 test_and_clear_bit(MKIOQ_RESCAN,
+							    &q->service_flags) ||
+					 kthread_should_stop(),
+					 q->poll_period);
+}
+
+/*
+ * POLL mode: look at the ring continuously while requests arrive, so a
+ * GPU that cannot ring the doorbell is served at memory speed; after
+ * poll_idle without work, sleep and look only on the doorbell or every
+ * poll_period.
+ */
+static int mkioq_poll_thread(void *data)
+{
+	struct mkioq_queue *q = data;
+	unsigned long idle_since = jiffies;
+
+	while (!kthread_should_stop()) {
+		unsigned int n;
+
+		mutex_lock(&q->service_lock);
+		n = mkioq_service_ring(q);
+		mutex_unlock(&q->service_lock);
+
+		if (n) {
+			idle_since = jiffies;
+		} else if (time_after(jiffies, idle_since + q->poll_idle)) {
+			mkioq_poll_sleep(q);
+			idle_since = jiffies;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+int mkioq_service_start(struct mkioq_queue *q)
+{
+	struct task_struct *t;
+
+	if (q->mode != MKIOQ_MODE_POLL)
+		return 0;
+	t = kthread_run(mkioq_poll_thread, q, "mkioq-poll/%d",
+			task_pid_nr(current));
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	q->poll_thread = t;
+	return 0;
+}
+
+void mkioq_service_stop(struct mkioq_queue *q)
+{
+	/* kthread_stop() wakes the thread and waits for the request in hand. */
+	if (q->poll_thread)
+		kthread_stop(q->poll_thread);
+	q->poll_thread = NULL;
+}

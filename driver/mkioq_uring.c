@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * io_uring commands (IORING_OP_URING_CMD) on a queue file.
+ *
+ * MKIOQ_URING_CMD_DOORBELL rings the doorbell, so a batch of submissions
+ * and its doorbell cost one io_uring_enter(). MKIOQ_URING_CMD_WAIT parks
+ * until a completion and then posts a CQE with res = the transfer result
+ * (bytes, or a negative errno), res2 (CQE32 rings) = tag << 32 | slot, and
+ * the submitter's user_data; an application keeps one WAIT per slot (or a
+ * few for any slot) outstanding and receives every completion as its own
+ * CQE. Which completion a WAIT receives is defined in mkioq_cq.c.
+ *
+ * 6.1 cannot cancel a parked uring_cmd, and a parked command holds a
+ * reference to this file, so release() would never run: closing the file
+ * (->flush, also on exit) completes the closer's parked WAITs with
+ * -ECANCELED, and teardown completes any left.
+ */
+#include <linux/io_uring.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "mkioq.h"
+
+/*
+ * Vanilla 6.1.0 had a 3-argument io_uring_cmd_done(); 6.3 and the 6.1
+ * stable kernels that took the backport (Debian's) have 4. driver/Kbuild
+ * reads the headers and defines MKIOQ_IO_URING_CMD_DONE_4ARGS.
+ */
+#ifdef MKIOQ_IO_URING_CMD_DONE_4ARGS
+#define mkioq_cmd_done(cmd, ret, res2, flags) \
+	io_uring_cmd_done(cmd, ret, res2, flags)
+#else
+#define mkioq_cmd_done(cmd, ret, res2, flags) \
+	io_uring_cmd_done(cmd, ret, res2)
+#endif
+
+static struct mkioq_wait **mkioq_pdu(struct io_uring_cmd *cmd)
+{
+	BUILD_BUG_ON(sizeof(struct mkioq_wait *) > sizeof(cmd->pdu));
+	return (struct mkioq_wait **)cmd->pdu;
+}
+
+/* Runs in the submitter's task, where its memory can be written. */
+static void mkioq_uring_wait_task(struct io_uring_cmd *cmd,
+				  unsigned int issue_flags)
+{
+	struct mkioq_wait *wait = *mkioq_pdu(cmd);
+	int res = wait->cqe.result;
+	u64 res2 = (u64)wait->cqe.tag << 32 | wait->cqe.slot;
+
+	if (wait->cqe_addr && res != -ECANCELED &&
+	    copy_to_user(u64_to_user_ptr(wait->cqe_addr), &wait->cqe,
+			 sizeof(wait->cqe)))
+		res = -EFAULT;
+	kfree(wait);
+	mkioq_cmd_done(cmd, res, res2, issue_flags);
+}
+
+/* Complete a WAIT that left the parked lists; @wait->cqe is filled. */
+void mkioq_uring_wait_done(struct mkioq_wait *wait, int res)
+{
+	wait->cqe.result = res;
+	io_uring_cmd_complete_in_task(wait->cmd, mkioq_uring_wait_task);
+}
+
+/* Completes (with -ECANCELED) the parked WAITs of @owner, or all if NULL. */
+void mkioq_uring_cancel(struct mkioq_queue *q, fl_owner_t owner)
+{
+	struct mkioq_wait *wait, *tmp;
+	LIST_HEAD(cancelled);
+	unsigned int i;
+
+	spin_lock(&q->cq_lock);
+	for (i = 0; i <= MKIOQ_MAX_SLOTS; i++) {
+		struct list_head *head = i < MKIOQ_MAX_SLOTS ?
+					 &q->waits_slot[i] : &q->waits_any;
+
+		list_for_each_entry_safe(wait, tmp, head, node) {
+			if (owner && wait->owner != owner)
+				continue;
+			list_move_tail(&wait->node, &cancelled);
+			q->nr_waits--;
+		}
+	}
+	spin_unlock(&q->cq_lock);
+
+	list_for_each_entry_safe(wait, tmp, &cancelled, node) {
+		memset(&wait->cqe, 0, sizeof(wait->cqe));
+		wait->cqe.slot = wait->slot;
+		mkioq_uring_wait_done(wait, -ECANCELED);
+	}
+}
+
+/* The payload beyond struct mkioq_uring_wait must be zero. */
+static bool mkioq_payload_tail_zero(const u8 *cmd, size_t from, size_t len)
+{
+	return !memchr_inv(cmd + from, 0, len - from);
+}
+
+static int mkioq_uring_wait(struct mkioq_queue *q, struct io_uring_cmd *cmd,
+			    const struct mkioq_uring_wait *arg)
+{
+	struct mkioq_wait *wait;
+	bool ready;
+
+	if (arg->flags)
+		return -EINVAL;
+	if (arg->slot != MKIOQ_SLOT_ANY && arg->slot >= q->slot_count)
+		return -EINVAL;
+
+	wait = kzalloc(sizeof(*wait), GFP_KERNEL);
+	if (!wait)
+		return -ENOMEM;
+	wait->cmd = cmd;
+	wait->owner = current->files;
+	wait->cqe_addr = arg->cqe_addr;
+	wait->slot = arg->slot;
+	*mkioq_pdu(cmd) = wait;
+
+	spin_lock(&q->cq_lock);
+	ready = mkioq_cq_take_locked(q, arg->slot, &wait->cqe);
+	if (!ready) {
+		if (q->nr_waits >= MKIOQ_MAX_WAITS) {
+			spin_unlock(&q->cq_lock);
+			kfree(wait);
+			return -EBUSY;
+		}
+		list_add_tail(&wait->node, arg->slot == MKIOQ_SLOT_ANY ?
+			      &q->waits_any : &q->waits_slot[arg->slot]);
+		q->nr_waits++;
+	}
+	spin_unlock(&q->cq_lock);
+
+	/* A record was waiting: complete from task context all the same. */
+	if (ready)
+		mkioq_uring_wait_done(wait, wait->cqe.result);
+	return -EIOCBQUEUED;
+}
+
+int mkioq_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	struct mkioq_queue *q = cmd->file->private_data;
+	size_t len = issue_flags & IO_URING_F_SQE128 ? 80 : 16;
+	struct mkioq_uring_wait arg;
+	u8 payload[80];
+
+	if (!mkioq_ready(q))
+		return -EBADFD;
+
+	/* The SQE may still be in shared memory: read it exactly once. */
+	memcpy(payload, cmd->cmd, len);
+	switch (cmd->cmd_op) {
+	case MKIOQ_URING_CMD_DOORBELL:
+		if (!mkioq_payload_tail_zero(payload, 0, len))
+			return -EINVAL;
+		mkioq_doorbell(q);
+		return 0;
+	case MKIOQ_URING_CMD_WAIT:
+		if (!mkioq_payload_tail_zero(payload, sizeof(arg), len))
+			return -EINVAL;
+		memcpy(&arg, payload, sizeof(arg));
+		return mkioq_uring_wait(q, cmd, &arg);
+	}
+	return -ENOTTY;
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Queue lifetime: host-owned queues in ordinary memory, deep copies, and
+ * the raw bytes of any queue.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "mkioq_uring.h"
+#include "ring.h"
+
+static struct mkioq_queue *queue_alloc(void)
+{
+	struct mkioq_queue *q = calloc(1, sizeof(*q));
+
+	if (q)
+		q->fd = -1;
+	return q;
+}
+
+/* A zeroed host-owned ring of @slot_count slots: the seed's Vec<u32>. */
+int ring_alloc(uint32_t slot_count, struct mkioq_queue **qp)
+{
+	struct mkioq_queue *q;
+
+	if (!qp)
+		return -EINVAL;
+	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
+		return -EINVAL;
+	q = queue_alloc();
+	if (!q)
+		return -ENOMEM;
+	q->map_bytes = (size_t)slot_count * MKIOQ_SLOT_BYTES;
+	/* Slot-aligned so no STATUS word straddles a cache line. */
+	q->words = aligned_alloc(MKIOQ_SLOT_BYTES, q->map_bytes);
+	if (!q->words) {
+		free(q);
+		return -ENOMEM;
+	}
+	memset(q->words, 0, q->map_bytes);
+	q->slot_count = slot_count;
+	*qp = q;
+	return 0;
+}
+
+int mkioq_queue_new(uint32_t slot_count, struct mkioq_queue **qp)
+{
+	return ring_alloc(slot_count, qp);
+}
+
+/*
+ * The seed's Clone: a host-owned deep copy of the ring as it is now. A
+ * device queue's copy is a snapshot, detached from the device.
+ */
+int mkioq_queue_clone(const struct mkioq_queue *q, struct mkioq_queue **qp)
+{
+	struct mkioq_queue *copy;
+	uint32_t slot;
+	unsigned int w;
+	int ret;
+
+	if (!q || !qp)
+		return -EINVAL;
+	ret = ring_alloc(q->slot_count, &copy);
+	if (ret)
+		return ret;
+	for (slot = 0; slot < q->slot_count; slot++) {
+		/*
+		 * STATUS first with acquire (pairs with the writer's release
+		 * store), so the other words are at least as new as it.
+		 */
+		ring_set(copy, slot, MKIOQ_WORD_STATUS, ring_status(q, slot));
+		for (w = 0; w < MKIOQ_SLOT_WORDS; w++)
+			if (w != MKIOQ_WORD_STATUS)
+				ring_set(copy, slot, w, ring_get(q, slot, w));
+	}
+	*qp = copy;
+	return 0;
+}
+
+void mkioq_queue_free(struct mkioq_queue *q)
+{
+	if (!q)
+		return;
+	if (q->flags & MKIOQ_QUEUE_F_DEVICE) {
+		munmap(q->words, q->map_bytes);
+		/* Closing first cancels the ring's parked waits. */
+		close(q->fd);
+		mkioq_uring_exit(q);
+	} else {
+		free(q->words);
+	}
+	free(q);
+}
+
+const void *mkioq_queue_bytes(const struct mkioq_queue *q, size_t *len)
+{
+	if (!q)
+		return NULL;
+	if (len)
+		*len = (size_t)q->slot_count * MKIOQ_SLOT_BYTES;
+	return q->words;
+}
+
+void *mkioq_queue_mut_bytes(struct mkioq_queue *q, size_t *len)
+{
+	if (!q)
+		return NULL;
+	if (len)
+		*len = (size_t)q->slot_count * MKIOQ_SLOT_BYTES;
+	return q->words;
+}

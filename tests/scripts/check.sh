@@ -1,0 +1,89 @@
+#!/bin/sh
+# Run every test and end with one line "N passed, N failed": the sums of
+# the kselftest harness totals ("# Totals: pass:X fail:Y ...") of each
+# binary, native and in QEMU. A step without harness totals (the fuzz
+# smoke, a binary that died before printing its totals) that fails counts
+# as one failure. Exits non-zero if anything failed.
+set -u
+
+B=${B:-build}
+LOGS=$B/logs
+mkdir -p "$LOGS"
+pass=0
+fail=0
+
+# add_totals LOG STATUS: add the harness totals of LOG to the sums.
+add_totals() {
+	t=$(grep -a '^# Totals:' "$1" | tail -n 1)
+	if [ -z "$t" ]; then
+		fail=$((fail + 1))
+		return
+	fi
+	p=$(echo "$t" | sed -n 's/.* pass:\([0-9]*\).*/\1/p')
+	f=$(echo "$t" | sed -n 's/.* fail:\([0-9]*\).*/\1/p')
+	e=$(echo "$t" | sed -n 's/.* error:\([0-9]*\).*/\1/p')
+	pass=$((pass + p))
+	fail=$((fail + f + ${e:-0}))
+	# A binary that exits non-zero with clean totals still failed.
+	[ "$2" -ne 0 ] && [ "$f" -eq 0 ] && fail=$((fail + 1))
+	return 0
+}
+
+run_native() {
+	name=$1
+	shift
+	log=$LOGS/$name.log
+	echo "== $name"
+	"$@" >"$log" 2>&1
+	status=$?
+	grep -a -E '^(ok|not ok|# Totals|#.*FAIL|# .*:[0-9]+:)' "$log"
+	add_totals "$log" $status
+}
+
+for t in "$B"/tests/lib/*_test; do
+	[ -x "$t" ] || continue
+	run_native "$(basename "$t")" "$t"
+done
+
+# The race test again under ThreadSanitizer; 10^5 requests keep CI short,
+# `make tsan` runs the full 10^6.
+MKIOQ_RACE_REQUESTS=${MKIOQ_TSAN_REQUESTS:-100000} \
+TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+	run_native race_test-tsan "$B"/tsan/race_test
+
+echo "== ring_fuzz (${FUZZ_SMOKE_SECONDS:-20} s smoke)"
+mkdir -p "$B"/fuzz/corpus
+if "$B"/fuzz/ring_fuzz -max_total_time="${FUZZ_SMOKE_SECONDS:-20}" \
+		"$B"/fuzz/corpus >"$LOGS/ring_fuzz.log" 2>&1; then
+	grep -a -E '^(stat::number_of_executed_units|Done)' "$LOGS/ring_fuzz.log"
+	echo "ring_fuzz: no finding"
+else
+	tail -n 30 "$LOGS/ring_fuzz.log"
+	echo "ring_fuzz: FINDING"
+	fail=$((fail + 1))
+fi
+
+if [ -z "${MKIOQ_SKIP_VM:-}" ]; then
+	echo "== QEMU: selftests of driver/mkioq.ko, then a benchmark smoke"
+	vm_tests=$(ls "$B"/tests/vm/*_test)
+	# shellcheck disable=SC2086
+	if bash tests/vm/run-vm.sh --ko driver/mkioq.ko --workdir "$B/vm" \
+			--mem 3G --timeout 1800 -- $vm_tests \
+			"$B/demo/mkioq-bench --smoke" >"$LOGS/vm.log" 2>&1; then
+		vm_status=0
+	else
+		vm_status=$?
+	fi
+	grep -a -E '^(ok|not ok|# Totals|#.*FAIL|# [a-z].*:|# mkioq-vm|mkioq-vm|run-vm)' \
+		"$LOGS/vm.log" | grep -av '^#  RUN'
+	if [ -f "$B/vm/totals" ]; then
+		read -r p f <"$B/vm/totals"
+		pass=$((pass + p))
+		fail=$((fail + f))
+	fi
+	# Kernel splat, lost VM or timeout: a failure the totals may not show.
+	[ "$vm_status" -ne 0 ] && [ "${f:-0}" -eq 0 ] && fail=$((fail + 1))
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

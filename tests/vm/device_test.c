@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/mkioq0: setup, mmap rules, the pin test, handle registration and
+ * isolation between open files. Every bad input gets its errno and leaves
+ * the queue as it was.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "mkioq_test.h"
+
+static int raw_setup(int fd, uint32_t slots, uint32_t mode)
+{
+	struct mkioq_setup s = {
+		.size = sizeof(s), .slot_count = slots, .mode = mode,
+	};
+
+	return ioctl(fd, MKIOQ_IOC_SETUP, &s) ? -errno : 0;
+}
+
+static int raw_register(int fd, int dmabuf, uint64_t off, uint64_t len,
+			uint32_t access, uint32_t *handle)
+{
+	struct mkioq_handle_reg r = {
+		.fd = dmabuf, .access = access, .offset = off, .length = len,
+	};
+	int ret = ioctl(fd, MKIOQ_IOC_REGISTER, &r) ? -errno : 0;
+
+	if (!ret && handle)
+		*handle = r.handle;
+	return ret;
+}
+
+TEST(setup_slot_counts)
+{
+	static const uint32_t bad[] = { 0, 65, 1000, 0xffffffff };
+	static const uint32_t good[] = { 1, 2, 63, 64 };
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		fd = open(MKIOQ_DEV, O_RDWR);
+		ASSERT_GE(fd, 0);
+		EXPECT_EQ(-EINVAL, raw_setup(fd, bad[i], MKIOQ_MODE_DOORBELL));
+		/* A rejected setup leaves the file unset: a good one works. */
+		EXPECT_EQ(0, raw_setup(fd, 4, MKIOQ_MODE_DOORBELL));
+		close(fd);
+	}
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		struct mkioq_info info = { .size = sizeof(info) };
+
+		fd = open(MKIOQ_DEV, O_RDWR);
+		ASSERT_GE(fd, 0);
+		EXPECT_EQ(0, raw_setup(fd, good[i], MKIOQ_MODE_POLL));
+		ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_INFO, &info));
+		EXPECT_EQ(good[i], info.slot_count);
+		EXPECT_EQ(MKIOQ_MODE_POLL, info.mode);
+		EXPECT_EQ(MKIOQ_ABI_VERSION, info.version);
+		close(fd);
+	}
+}
+
+TEST(setup_bad_fields)
+{
+	struct mkioq_setup s;
+	int fd = open(MKIOQ_DEV, O_RDWR);
+
+	ASSERT_GE(fd, 0);
+	memset(&s, 0, sizeof(s));
+	s.slot_count = 4;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));	/* size 0 */
+	EXPECT_EQ(EINVAL, errno);
+	s.size = sizeof(s);
+	s.mode = 7;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.mode = MKIOQ_MODE_DOORBELL;
+	s.flags = 1;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.flags = 0;
+	s.reserved[1] = 1;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.reserved[1] = 0;
+	s.poll_period_us = 20000000;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.poll_period_us = 0;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, _IO(MKIOQ_IOC_MAGIC, 0x7f)));
+	EXPECT_EQ(ENOTTY, errno);
+
+	ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(4096, s.ring_bytes);
+	EXPECT_GE(s.cq_entries, 64);
+	/* A second setup is refused and changes nothing. */
+	s.slot_count = 8;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EBUSY, errno);
+	close(fd);
+}
+
+TEST(calls_before_setup)
+{
+	struct mkioq_handle_unreg u = { .handle = 1 };
+	struct mkioq_cqe cqe;
+	int fd = open(MKIOQ_DEV, O_RDWR);
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(EBADFD, errno);
+	EXPECT_EQ(-EBADFD, raw_register(fd, 0, 0, 1, MKIOQ_ACCESS_READ, NULL));
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_UNREGISTER, &u));
+	EXPECT_EQ(EBADFD, errno);
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_DOORBELL));
+	EXPECT_EQ(EBADFD, errno);
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(EBADFD, errno);
+	EXPECT_EQ(-1, read(fd, &cqe, sizeof(cqe)));
+	EXPECT_EQ(EBADFD, errno);
+	close(fd);
+}
+
+TEST(mmap_rules)
+{
+	struct mkioq_queue *q;
+	uint32_t *a, *b;
+	int fd;
+
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 64, 0, &q));
+	fd = mkioq_queue_fd(q);
+	/* Wrong size, wrong offset, private, executable. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, 4096));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE, fd, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(EPERM, errno);
+
+	/* The ring is zeroed, and two mappings are one ring. */
+	a = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	b = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, b);
+	for (int i = 0; i < 1024; i++)
+		ASSERT_EQ(0, a[i]);
+	a[7] = 0x1234;
+	EXPECT_EQ(0x1234, b[7]);
+	EXPECT_EQ(0x1234, q->words[7]);
+	a[7] = 0;
+
+	/* A forked child writes through its inherited mapping. */
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		b[13] = 0xfeed;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	EXPECT_EQ(0xfeed, a[13]);
+	b[13] = 0;
+
+	/* The ring outlives the file while mapped. */
+	munmap(b, 4096);
+	mkioq_queue_free(q);
+	a[0] = 42;
+	EXPECT_EQ(42, a[0]);
+	munmap(a, 4096);
+}
+
+/* Pinning the ring as an io_uring fixed buffer must work (GPU drivers pin). */
+TEST(ring_can_be_pinned)
+{
+	struct mkioq_queue *q;
+	struct io_uring ring;
+	struct iovec iov;
+
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 64, 0, &q));
+	ASSERT_EQ(0, io_uring_queue_init(8, &ring, 0));
+	iov.iov_base = q->words;
+	iov.iov_len = q->map_bytes;
+	EXPECT_EQ(0, io_uring_register_buffers(&ring, &iov, 1));
+	/* Pinned memory is still the ring. */
+	EXPECT_EQ(0, mkioq_submit_dma_read(q, 0, 1, 2, 16, 5));
+	EXPECT_EQ(0, io_uring_unregister_buffers(&ring));
+	io_uring_queue_exit(&ring);
+	mkioq_queue_free(q);
+}
+
+FIXTURE(handles) {
+	struct mkioq_queue *q;
+	int drm;
+	struct test_buf rw, ro;
+};
+
+FIXTURE_SETUP(handles)
+{
+	self->drm = vgem_open();
+	ASSERT_GE(self->drm, 0);
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 8, 0, &self->q));
+	ASSERT_EQ(0, test_buf_create(self->drm, 65536, true, &self->rw));
+	ASSERT_EQ(0, test_buf_create(self->drm, 65536, false, &self->ro));
+}
+
+FIXTURE_TEARDOWN(handles)
+{
+	test_buf_destroy(&self->rw);
+	test_buf_destroy(&self->ro);
+	mkioq_queue_free(self->q);
+	close(self->drm);
+}
+
+TEST_F(handles, register_good_and_bad)
+{
+	struct mkioq_handle_reg r;
+	struct mkioq_info info;
+	uint32_t h1, h2, h;
+	int fd = mkioq_queue_fd(self->q);
+
+	ASSERT_EQ(0, mkioq_register(self->q, self->rw.fd, 0, 65536,
+				    MKIOQ_ACCESS_RW, &h1));
+	EXPECT_NE(MKIOQ_HANDLE_NONE, h1);
+	ASSERT_EQ(0, mkioq_register(self->q, self->ro.fd, 4096, 4096,
+				    MKIOQ_ACCESS_READ, &h2));
+	EXPECT_NE(h1, h2);
+	EXPECT_NE(MKIOQ_HANDLE_NONE, h2);
+
+	/* Bad fds, bad access, bad ranges, non-zero reserved fields. */
+	EXPECT_EQ(-EBADF, mkioq_register(self->q, -1, 0, 1,
+					 MKIOQ_ACCESS_READ, &h));
+	EXPECT_EQ(-EBADF, mkioq_register(self->q, 999, 0, 1,
+					 MKIOQ_ACCESS_READ, &h));
+	EXPECT_EQ(-EINVAL, mkioq_register(self->q, fd, 0, 1,
+					  MKIOQ_ACCESS_READ, &h));
+	EXPECT_EQ(-EINVAL, mkioq_register(self->q, self->rw.fd, 0, 1, 0, &h));
+	EXPECT_EQ(-EINVAL, mkioq_register(self->q, self->rw.fd, 0, 1, 4, &h));
+	EXPECT_EQ(-EINVAL, mkioq_register(self->q, self->rw.fd, 0, 0,
+					  MKIOQ_ACCESS_READ, &h));
+	EXPECT_EQ(-EACCES, mkioq_register(self->q, self->ro.fd, 0, 1,
+					  MKIOQ_ACCESS_WRITE, &h));
+	EXPECT_EQ(-ERANGE, mkioq_register(self->q, self->rw.fd, 0, 65537,
+					  MKIOQ_ACCESS_READ, &h));
+	EXPECT_EQ(-ERANGE, mkioq_register(self->q, self->rw.fd, 65536, 1,
+					  MKIOQ_ACCESS_READ, &h));
+	EXPECT_EQ(-EOVERFLOW, mkioq_register(self->q, self->rw.fd,
+					     UINT64_MAX - 1, 4,
+					     MKIOQ_ACCESS_READ, &h));
+	memset(&r, 0, sizeof(r));
+	r.fd = self->rw.fd;
+	r.access = MKIOQ_ACCESS_READ;
+	r.length = 1;
+	r.reserved = 1;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_REGISTER, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r.reserved = 0;
+	r.flags = 1;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_REGISTER, &r));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* None of the failures registered anything. */
+	ASSERT_EQ(0, mkioq_info(self->q, &info));
+	EXPECT_EQ(2, info.handles);
+
+	EXPECT_EQ(0, mkioq_unregister(self->q, h1));
+	EXPECT_EQ(-ENOENT, mkioq_unregister(self->q, h1));
+	EXPECT_EQ(-ENOENT, mkioq_unregister(self->q, 0));
+	EXPECT_EQ(-ENOENT, mkioq_unregister(self->q, 12345));
+	ASSERT_EQ(0, mkioq_info(self->q, &info));
+	EXPECT_EQ(1, info.handles);
+	EXPECT_EQ(0, mkioq_unregister(self->q, h2));
+}
+
+/* The module holds its own reference: the fd and GEM may go away. */
+TEST_F(handles, caller_may_close_fd)
+{
+	uint32_t src, dst;
+	struct test_buf tmp;
+
+	ASSERT_EQ(0, test_buf_create(self->drm, 8192, true, &tmp));
+	pattern_fill(tmp.map, 8192, 77, 0);
+	ASSERT_EQ(0, mkioq_register(self->q, tmp.fd, 0, 8192,
+				    MKIOQ_ACCESS_READ, &src));
+	test_buf_destroy(&tmp);
+	ASSERT_EQ(0, mkioq_register(self->q, self->rw.fd, 0, 65536,
+				    MKIOQ_ACCESS_RW, &dst));
+	ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 0, src, dst, 8192, 1));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 5000));
+	EXPECT_EQ(8192, pattern_check(self->rw.map, 8192, 77, 0));
+}
+
+TEST_F(handles, invisible_to_other_files)
+{
+	struct mkioq_queue *other;
+	uint32_t src;
+
+	ASSERT_EQ(0, mkioq_register(self->q, self->rw.fd, 0, 65536,
+				    MKIOQ_ACCESS_RW, &src));
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 8, 0, &other));
+	/* Same number, other file: unknown there. */
+	EXPECT_EQ(-ENOENT, mkioq_unregister(other, src));
+	ASSERT_EQ(0, mkioq_submit_dma_read(other, 0, src, src, 16, 9));
+	ASSERT_EQ(0, mkioq_doorbell(other));
+	ASSERT_EQ(MKIOQ_SLOT_ERROR, wait_slot(other, 0, 5000));
+	EXPECT_EQ(ENOENT, other->words[MKIOQ_WORD_TAG]);
+	/* And each file has its own ring. */
+	EXPECT_NE(other->words, self->q->words);
+	EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(self->q, 0));
+
+	mkioq_queue_free(other);
+	EXPECT_EQ(0, mkioq_unregister(self->q, src));
+}
+
+TEST_HARNESS_MAIN

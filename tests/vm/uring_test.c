@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * io_uring: uring_cmd DOORBELL and WAIT with 64- and 128-byte SQEs, one
+ * WAIT per slot for a long run, more completions than parked WAITs, close
+ * and exit with WAITs parked, the multishot poll path, the library-owned
+ * ring, and bad commands.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "mkioq_test.h"
+#include "mkioq_uring.h"
+
+#define BUF_BYTES	(4u << 20)
+
+FIXTURE(ur) {
+	struct mkioq_queue *q;
+	struct io_uring ring;
+	int drm, fd;
+	struct test_buf src, dst;
+	uint32_t hsrc, hdst[64];
+};
+
+FIXTURE_VARIANT(ur) {
+	unsigned int ring_flags;
+};
+
+FIXTURE_VARIANT_ADD(ur, sqe64) {
+	.ring_flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(ur, sqe128_cqe32) {
+	.ring_flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32,
+};
+
+FIXTURE_SETUP(ur)
+{
+	uint32_t s;
+
+	self->drm = vgem_open();
+	ASSERT_GE(self->drm, 0);
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 64, 0, &self->q));
+	self->fd = mkioq_queue_fd(self->q);
+	ASSERT_EQ(0, io_uring_queue_init(256, &self->ring,
+					 variant->ring_flags));
+	ASSERT_EQ(0, test_buf_create(self->drm, BUF_BYTES, true, &self->src));
+	ASSERT_EQ(0, test_buf_create(self->drm, 64 * 4096, true, &self->dst));
+	pattern_fill(self->src.map, BUF_BYTES, 21, 0);
+	ASSERT_EQ(0, mkioq_register(self->q, self->src.fd, 0, BUF_BYTES,
+				    MKIOQ_ACCESS_READ, &self->hsrc));
+	for (s = 0; s < 64; s++)
+		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd, s * 4096,
+					    4096, MKIOQ_ACCESS_WRITE,
+					    &self->hdst[s]));
+}
+
+FIXTURE_TEARDOWN(ur)
+{
+	mkioq_queue_free(self->q);
+	io_uring_queue_exit(&self->ring);
+	test_buf_destroy(&self->src);
+	test_buf_destroy(&self->dst);
+	close(self->drm);
+}
+
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	return sqe;
+}
+
+static uint64_t seq_offset(uint32_t seq)
+{
+	return (uint64_t)seq * 131 % (BUF_BYTES - 4096);
+}
+
+static int submit_seq(FIXTURE_DATA(ur) *self, uint32_t slot, uint32_t seq,
+		      uint32_t bytes)
+{
+	struct mkioq_request req = {
+		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
+		.dst_handle = self->hdst[slot], .byte_count = bytes,
+		.offset = seq_offset(seq), .tag = seq,
+	};
+
+	return mkioq_submit(self->q, slot, &req);
+}
+
+/* Submit one SQE and return its CQE's res (and user_data, res2). */
+static int one_cmd(struct io_uring *ring, struct io_uring_sqe *sqe,
+		   uint64_t *res2)
+{
+	struct io_uring_cqe *cqe;
+	int res;
+
+	io_uring_sqe_set_data64(sqe, 0x5157);
+	if (io_uring_submit_and_wait(ring, 1) < 0)
+		return -9999;
+	if (io_uring_wait_cqe(ring, &cqe))
+		return -9998;
+	res = cqe->res;
+	if (res2 && (ring->flags & IORING_SETUP_CQE32))
+		*res2 = cqe->big_cqe[0];
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+TEST_F(ur, bad_commands)
+{
+	struct io_uring_sqe *sqe;
+	struct mkioq_uring_wait arg = { .slot = 0 };
+	int raw;
+
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_cmd(&self->ring, sqe, self->fd, 0x77);
+	EXPECT_EQ(-ENOTTY, one_cmd(&self->ring, sqe, NULL));
+
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_wait(&self->ring, sqe, self->fd, 64, NULL);
+	EXPECT_EQ(-EINVAL, one_cmd(&self->ring, sqe, NULL));
+
+	arg.flags = 1;
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_cmd(&self->ring, sqe, self->fd, MKIOQ_URING_CMD_WAIT);
+	memcpy(sqe->cmd, &arg, sizeof(arg));
+	EXPECT_EQ(-EINVAL, one_cmd(&self->ring, sqe, NULL));
+
+	/* A doorbell carries no payload. */
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_doorbell(&self->ring, sqe, self->fd);
+	sqe->cmd[3] = 1;
+	EXPECT_EQ(-EINVAL, one_cmd(&self->ring, sqe, NULL));
+
+	/* Bytes past the 16-byte payload of a 128-byte SQE must be zero. */
+	if (self->ring.flags & IORING_SETUP_SQE128) {
+		sqe = get_sqe(&self->ring);
+		mkioq_prep_wait(&self->ring, sqe, self->fd, 0, NULL);
+		sqe->cmd[40] = 1;
+		EXPECT_EQ(-EINVAL, one_cmd(&self->ring, sqe, NULL));
+	}
+
+	/* A file that is not set up. */
+	raw = open(MKIOQ_DEV, O_RDWR);
+	ASSERT_GE(raw, 0);
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_doorbell(&self->ring, sqe, raw);
+	EXPECT_EQ(-EBADFD, one_cmd(&self->ring, sqe, NULL));
+	close(raw);
+
+	/* Nothing above changed the ring. */
+	for (int s = 0; s < 64; s++)
+		EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(self->q, s));
+}
+
+/* A batch of 64 submissions and its doorbell in one io_uring_enter(). */
+TEST_F(ur, doorbell_batch)
+{
+	struct io_uring_sqe *sqe;
+	uint32_t s;
+
+	for (s = 0; s < 64; s++)
+		ASSERT_EQ(0, submit_seq(self, s, s, 1000 + s));
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_doorbell(&self->ring, sqe, self->fd);
+	ASSERT_EQ(0, one_cmd(&self->ring, sqe, NULL));
+	/* DOORBELL mode services before the command completes. */
+	for (s = 0; s < 64; s++) {
+		ASSERT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, s));
+		EXPECT_EQ(1000 + s, pattern_check(self->dst.map + s * 4096,
+						  1000 + s, 21,
+						  seq_offset(s)));
+	}
+}
+
+/* One WAIT per slot, like ublk's one fetch per tag; every completion its own CQE. */
+TEST_F_TIMEOUT(ur, wait_per_slot_long_run, 600)
+{
+	const uint32_t total = 20000, bytes = 256;
+	struct mkioq_cqe recs[64];
+	uint8_t *done = calloc(total, 1);
+	uint32_t s, sent = 0, got = 0, bad = 0, twice = 0, lost = 0;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+
+	ASSERT_NE(NULL, done);
+	for (s = 0; s < 64; s++) {
+		sqe = get_sqe(&self->ring);
+		mkioq_prep_wait(&self->ring, sqe, self->fd, s, &recs[s]);
+		io_uring_sqe_set_data64(sqe, s);
+	}
+	for (s = 0; s < 64; s++, sent++)
+		ASSERT_EQ(0, submit_seq(self, s, sent, bytes));
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_doorbell(&self->ring, sqe, self->fd);
+	io_uring_sqe_set_data64(sqe, UINT64_MAX);
+
+	while (got < total) {
+		unsigned int head, n = 0;
+		bool ring_it = false;
+
+		ASSERT_LE(0, io_uring_submit_and_wait(&self->ring, 1));
+		io_uring_for_each_cqe(&self->ring, head, cqe) {
+			uint64_t ud = io_uring_cqe_get_data64(cqe);
+			uint32_t seq;
+
+			n++;
+			if (ud == UINT64_MAX)
+				continue;
+			s = (uint32_t)ud;
+			seq = recs[s].tag;
+			/* The CQE of this slot's WAIT carries this slot. */
+			if (cqe->res != (int)bytes || recs[s].slot != s ||
+			    seq >= total)
+				bad++;
+			if ((self->ring.flags & IORING_SETUP_CQE32) &&
+			    cqe->big_cqe[0] != ((uint64_t)seq << 32 | s))
+				bad++;
+			if (seq < total) {
+				twice += done[seq];
+				done[seq] = 1;
+			}
+			if (pattern_check(self->dst.map + s * 4096, bytes, 21,
+					  seq_offset(seq)) != bytes)
+				bad++;
+			got++;
+			ASSERT_EQ(0, mkioq_recycle(self->q, s));
+			if (sent < total) {
+				ASSERT_EQ(0, submit_seq(self, s, sent++,
+							bytes));
+				ring_it = true;
+			}
+			sqe = get_sqe(&self->ring);
+			mkioq_prep_wait(&self->ring, sqe, self->fd, s,
+					&recs[s]);
+			io_uring_sqe_set_data64(sqe, s);
+		}
+		io_uring_cq_advance(&self->ring, n);
+		if (ring_it) {
+			sqe = get_sqe(&self->ring);
+			mkioq_prep_doorbell(&self->ring, sqe, self->fd);
+			io_uring_sqe_set_data64(sqe, UINT64_MAX);
+		}
+	}
+	for (s = 0; s < total; s++)
+		lost += !done[s];
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, twice);
+	EXPECT_EQ(0, lost);
+	ksft_print_msg("%u completions, one CQE each: %u bad, %u twice, %u lost\n",
+		       got, bad, twice, lost);
+	free(done);
+	/* Teardown closes the file with 64 WAITs parked. */
+}
+
+/* More completions than parked WAITs: the rest wait in the backlog. */
+TEST_F(ur, more_completions_than_waits)
+{
+	struct mkioq_cqe recs[2], backlog[64];
+	uint8_t seen[64] = { 0 };
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int i, n, total = 0;
+	uint32_t s;
+
+	for (i = 0; i < 2; i++) {
+		sqe = get_sqe(&self->ring);
+		mkioq_prep_wait(&self->ring, sqe, self->fd, MKIOQ_SLOT_ANY,
+				&recs[i]);
+		io_uring_sqe_set_data64(sqe, i);
+	}
+	ASSERT_EQ(2, io_uring_submit(&self->ring));
+	for (s = 0; s < 64; s++)
+		ASSERT_EQ(0, submit_seq(self, s, s, 64));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		EXPECT_EQ(64, cqe->res);
+		s = recs[io_uring_cqe_get_data64(cqe)].tag;
+		ASSERT_LT(s, 64);
+		seen[s]++;
+		io_uring_cqe_seen(&self->ring, cqe);
+		total++;
+	}
+	/* The first two completions went to the WAITs, the rest to read(). */
+	while ((n = mkioq_read_cqes(self->q, backlog, 64, 0)) > 0)
+		for (i = 0; i < n; i++, total++)
+			seen[backlog[i].tag]++;
+	EXPECT_EQ(64, total);
+	for (s = 0; s < 64; s++)
+		EXPECT_EQ(1, seen[s]);
+
+	/* A WAIT for a slot whose record waits completes at once. */
+	ASSERT_EQ(0, mkioq_recycle(self->q, 7));
+	ASSERT_EQ(0, submit_seq(self, 7, 7, 33));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_wait(&self->ring, sqe, self->fd, 7, &recs[0]);
+	EXPECT_EQ(33, one_cmd(&self->ring, sqe, NULL));
+	EXPECT_EQ(7, recs[0].slot);
+	EXPECT_EQ(7, recs[0].tag);
+}
+
+/* Closing the file completes every parked WAIT: ring exit cannot hang. */
+TEST_F(ur, close_with_waits_parked)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int i, cancelled = 0;
+
+	for (i = 0; i < 64; i++) {
+		sqe = get_sqe(&self->ring);
+		mkioq_prep_wait(&self->ring, sqe, self->fd,
+				i % 2 ? MKIOQ_SLOT_ANY : (uint32_t)i, NULL);
+		io_uring_sqe_set_data64(sqe, i);
+	}
+	ASSERT_EQ(64, io_uring_submit(&self->ring));
+	mkioq_queue_free(self->q);
+	self->q = NULL;
+	for (i = 0; i < 64; i++) {
+		struct __kernel_timespec ts = { .tv_sec = 10 };
+
+		ASSERT_EQ(0, io_uring_wait_cqe_timeout(&self->ring, &cqe,
+						       &ts));
+		cancelled += cqe->res == -ECANCELED;
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	EXPECT_EQ(64, cancelled);
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 64, 0, &self->q));
+}
+
+/* A process that exits with WAITs parked exits. */
+TEST_F(ur, exit_with_waits_parked)
+{
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct io_uring ring;
+		struct mkioq_queue *q;
+		int i;
+
+		if (mkioq_queue_open(MKIOQ_DEV, 64, MKIOQ_OPEN_POLL, &q) ||
+		    io_uring_queue_init(64, &ring, 0))
+			_exit(2);
+		for (i = 0; i < 64; i++)
+			mkioq_prep_wait(&ring, io_uring_get_sqe(&ring),
+					mkioq_queue_fd(q), MKIOQ_SLOT_ANY,
+					NULL);
+		if (io_uring_submit(&ring) != 64)
+			_exit(3);
+		_exit(0);
+	}
+	alarm(60);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	alarm(0);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* The simple alternative: a multishot poll, then read(). */
+TEST_F(ur, multishot_poll)
+{
+	struct mkioq_cqe recs[64];
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	uint32_t s, got = 0, wakeups = 0, round;
+
+	sqe = get_sqe(&self->ring);
+	io_uring_prep_poll_multishot(sqe, self->fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, 1);
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	for (round = 0; round < 10; round++) {
+		for (s = 0; s < 64; s++) {
+			if (round)
+				ASSERT_EQ(0, mkioq_recycle(self->q, s));
+			ASSERT_EQ(0, submit_seq(self, s, round * 64 + s, 100));
+		}
+		ASSERT_EQ(0, mkioq_doorbell(self->q));
+		while (got < (round + 1) * 64) {
+			int n;
+
+			ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+			EXPECT_EQ(1, io_uring_cqe_get_data64(cqe));
+			EXPECT_TRUE(cqe->res & POLLIN);
+			/* Still armed. */
+			EXPECT_TRUE(cqe->flags & IORING_CQE_F_MORE);
+			io_uring_cqe_seen(&self->ring, cqe);
+			wakeups++;
+			while ((n = mkioq_read_cqes(self->q, recs, 64, 0)) > 0)
+				got += n;
+		}
+	}
+	EXPECT_EQ(640, got);
+	ksft_print_msg("multishot poll: %u records in %u wakeups\n", got,
+		       wakeups);
+}
+
+/* The library-owned ring: submit-and-ring, wait with a timeout. */
+TEST_F(ur, library_ring)
+{
+	struct mkioq_request reqs[64];
+	struct mkioq_cqe cqes[64];
+	uint32_t slots[64], s, got = 0;
+	uint8_t seen[64] = { 0 };
+	int n;
+
+	ASSERT_EQ(0, mkioq_uring_init(self->q, 0));
+	EXPECT_EQ(-EINVAL, mkioq_uring_init(self->q, 0));
+	EXPECT_EQ(-ETIMEDOUT, mkioq_wait_completions(self->q, cqes, 64, 50));
+	for (s = 0; s < 64; s++) {
+		slots[s] = s;
+		reqs[s] = (struct mkioq_request) {
+			.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
+			.dst_handle = self->hdst[s], .byte_count = 512,
+			.offset = seq_offset(s), .tag = s,
+		};
+	}
+	ASSERT_EQ(64, mkioq_submit_and_ring(self->q, slots, reqs, 64));
+	while (got < 64) {
+		n = mkioq_wait_completions(self->q, cqes, 64, 10000);
+		ASSERT_GT(n, 0);
+		for (int i = 0; i < n; i++) {
+			ASSERT_LT(cqes[i].tag, 64);
+			EXPECT_EQ(512, cqes[i].result);
+			EXPECT_EQ(cqes[i].tag, cqes[i].slot);
+			seen[cqes[i].tag]++;
+		}
+		got += n;
+	}
+	for (s = 0; s < 64; s++)
+		EXPECT_EQ(1, seen[s]);
+	/* A busy slot stops the batch before it: nothing after is written. */
+	EXPECT_EQ(-EBUSY, mkioq_submit_and_ring(self->q, slots, reqs, 2));
+}
+
+TEST_HARNESS_MAIN

@@ -26,6 +26,9 @@ struct task_struct;
 #define MKIOQ_CQ_ENTRIES	1024	/* completion records buffered */
 #define MKIOQ_MAX_WAITS		4096	/* parked uring_cmd WAITs */
 
+/* fences_claimed is a bitmap of slots in one word. */
+static_assert(MKIOQ_MAX_SLOTS <= BITS_PER_LONG);
+
 /* Poll-mode defaults and limits, microseconds. */
 #define MKIOQ_POLL_IDLE_DEFAULT_US	2000
 #define MKIOQ_POLL_IDLE_MAX_US		1000000
@@ -97,6 +100,8 @@ struct mkioq_wait {
  * @handles:		handle number -> struct mkioq_handle
  * @service_lock:	held by whoever scans and services the ring
  * @service_flags:	MKIOQ_RESCAN
+ * @fences_claimed:	slots of FENCEs claimed in the last pass (service_lock)
+ * @fences:		those FENCEs, completed after the next pass
  * @poll_thread:	POLL mode service thread
  * @poll_wait:		the poll thread sleeps here when idle
  * @poll_idle:		jiffies of polling without work before sleeping
@@ -130,6 +135,8 @@ struct mkioq_queue {
 
 	struct mutex service_lock;	/* one servicer at a time */
 	unsigned long service_flags;
+	unsigned long fences_claimed;
+	struct mkioq_req fences[MKIOQ_MAX_SLOTS];
 	struct task_struct *poll_thread;
 	wait_queue_head_t poll_wait;
 	unsigned long poll_idle;

@@ -9,7 +9,9 @@
  * The backlog holds MKIOQ_CQ_ENTRIES records. When it is full the record
  * is dropped and counted, never blocking the service: the next record
  * delivered carries MKIOQ_CQE_F_OVERFLOW and the number dropped, a WAIT
- * for a slot whose record was dropped completes with -ENOBUFS, and if no
+ * for a slot whose record was dropped completes with -ENOBUFS once the
+ * slot's queued records are taken (the notice stays until a WAIT for that
+ * slot comes: read() readers get the count instead), and if no
  * record follows, read() returns one with slot MKIOQ_SLOT_ANY that carries
  * the count. The slot's STATUS word always holds the result.
  */

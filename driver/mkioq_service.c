@@ -4,8 +4,11 @@
  *
  * One agent services a queue at a time (service_lock): the doorbell caller
  * in DOORBELL mode, the queue's kernel thread in POLL mode. Requests are
- * therefore executed one by one in the order they were claimed, which is
- * what makes a FENCE complete only after every request claimed before it.
+ * therefore executed one by one in the order they were claimed. A FENCE is
+ * held back until one more full pass over the ring has been serviced after
+ * the one that claimed it: every request published before the FENCE was
+ * visible when the FENCE was claimed, so it is claimed and completed by
+ * then, whatever its slot index.
  *
  * The ring is shared with userspace and devices that may write anything at
  * any time. A slot is claimed with a compare-and-swap, its words are read
@@ -15,6 +18,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-direction.h>
 #include <linux/io.h>
+#include <linux/bitops.h>
 #include <linux/kthread.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
@@ -89,9 +93,14 @@ static int mkioq_copy(struct mkioq_handle *dst, u64 dst_off,
 		cond_resched();
 	}
 
-	ret = dma_buf_end_cpu_access(dst->dmabuf, DMA_TO_DEVICE);
+	/*
+	 * The bytes are in place: a failure to flush them for a device is
+	 * the exporter's to report, and must not turn a done copy into an
+	 * error that promises nothing changed.
+	 */
+	if (dma_buf_end_cpu_access(dst->dmabuf, DMA_TO_DEVICE))
+		pr_warn_ratelimited("mkioq: end_cpu_access failed after copy\n");
 end_src:
-	/* Ending CPU access of the source cannot undo a finished copy. */
 	dma_buf_end_cpu_access(src->dmabuf, DMA_FROM_DEVICE);
 	return ret;
 }
@@ -125,7 +134,7 @@ static int mkioq_execute(struct mkioq_queue *q, const struct mkioq_req *req)
 		dst_off = req->offset;
 		break;
 	case MKIOQ_OP_FENCE:
-		/* Everything claimed before it has completed: see top. */
+		/* Completed by mkioq_service_ring(): see top. */
 		return 0;
 	default:
 		return -EOPNOTSUPP;
@@ -225,18 +234,33 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
 	return true;
 }
 
-/* One pass over the ring. Returns the number of requests serviced. */
+/*
+ * One pass over the ring. Returns the number of requests serviced and
+ * FENCEs completed; FENCEs claimed in this pass are completed at the end
+ * of the next one.
+ */
 static unsigned int mkioq_service_ring(struct mkioq_queue *q)
 {
+	unsigned long due = q->fences_claimed;
 	struct mkioq_req req;
 	unsigned int n = 0;
 	u32 i;
 
 	lockdep_assert_held(&q->service_lock);
+	q->fences_claimed = 0;
 	for (i = 0; i < q->slot_count; i++) {
 		if (!mkioq_claim(q, i, &req))
 			continue;
+		n++;
+		if (req.op == MKIOQ_OP_FENCE) {
+			q->fences[i] = req;
+			__set_bit(i, &q->fences_claimed);
+			continue;
+		}
 		mkioq_complete(q, &req, mkioq_execute(q, &req));
+	}
+	for_each_set_bit(i, &due, MKIOQ_MAX_SLOTS) {
+		mkioq_complete(q, &q->fences[i], 0);
 		n++;
 	}
 	return n;
@@ -333,8 +357,17 @@ int mkioq_service_start(struct mkioq_queue *q)
 
 void mkioq_service_stop(struct mkioq_queue *q)
 {
+	unsigned long i;
+
 	/* kthread_stop() wakes the thread and waits for the request in hand. */
 	if (q->poll_thread)
 		kthread_stop(q->poll_thread);
 	q->poll_thread = NULL;
+
+	/* FENCEs still held back will never see their next pass. */
+	mutex_lock(&q->service_lock);
+	for_each_set_bit(i, &q->fences_claimed, MKIOQ_MAX_SLOTS)
+		mkioq_complete(q, &q->fences[i], -ECANCELED);
+	q->fences_claimed = 0;
+	mutex_unlock(&q->service_lock);
 }

@@ -56,9 +56,11 @@ static inline void mkioq_prep_wait(const struct io_uring *ring,
 	memcpy(sqe->cmd, &arg, sizeof(arg));
 }
 
-/* A ring owned by the library, for applications without a loop: uring.c */
+/*
+ * A ring owned by the library, for applications without a loop: uring.c.
+ * It lives until mkioq_queue_free(), whose close() cancels its WAITs.
+ */
 int mkioq_uring_init(struct mkioq_queue *q, unsigned int waits);
-void mkioq_uring_exit(struct mkioq_queue *q);
 int mkioq_submit_and_ring(struct mkioq_queue *q, const uint32_t *slots,
 			  const struct mkioq_request *reqs, unsigned int n);
 int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,

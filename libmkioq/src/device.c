@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include "ring.h"
 
@@ -120,6 +121,14 @@ int mkioq_info(struct mkioq_queue *q, struct mkioq_info *info)
 	return device_ioctl(q, MKIOQ_IOC_INFO, info);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * Read up to @max completion records. Waits up to @timeout_ms for the
  * first (-1: forever, 0: not at all); returns the number read, or
@@ -128,9 +137,10 @@ int mkioq_info(struct mkioq_queue *q, struct mkioq_info *info)
 int mkioq_read_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		    unsigned int max, int timeout_ms)
 {
+	int64_t deadline = now_ms() + timeout_ms;
 	struct pollfd pfd;
 	ssize_t n;
-	int ret;
+	int ret, wait = timeout_ms;
 
 	if (!q || !cqes || !max)
 		return -EINVAL;
@@ -139,18 +149,19 @@ int mkioq_read_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 	pfd.fd = q->fd;
 	pfd.events = POLLIN;
 	for (;;) {
-		ret = poll(&pfd, 1, timeout_ms);
-		if (ret < 0 && errno == EINTR)
-			continue;
-		if (ret < 0)
-			return -errno;
-		if (ret == 0)
-			return -ETIMEDOUT;
+		/* The fd is non-blocking: read first, sleep in poll(). */
 		n = read(q->fd, cqes, (size_t)max * sizeof(*cqes));
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n < 0)
+		if (n >= 0)
+			return (int)(n / (ssize_t)sizeof(*cqes));
+		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		return (int)(n / (ssize_t)sizeof(*cqes));
+		if (timeout_ms >= 0) {
+			wait = (int)(deadline - now_ms());
+			if (wait <= 0)
+				return -ETIMEDOUT;
+		}
+		ret = poll(&pfd, 1, wait);
+		if (ret < 0 && errno != EINTR)
+			return -errno;
 	}
 }

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "mkioq_uring.h"
 #include "ring.h"
 
 static struct mkioq_queue *queue_alloc(void)
@@ -88,7 +87,7 @@ void mkioq_queue_free(struct mkioq_queue *q)
 		munmap(q->words, q->map_bytes);
 		/* Closing first cancels the ring's parked waits. */
 		close(q->fd);
-		mkioq_uring_exit(q);
+		uring_free(q);
 	} else {
 		free(q->words);
 	}

@@ -44,8 +44,16 @@ static const struct mkioq_error_text error_texts[] = {
 	{ ENOENT, "no such device or handle: load mkioq.ko, or pass a handle "
 		  "that mkioq_register() returned on this queue" },
 	{ EBADF, "bad file descriptor: pass an open dma-buf fd" },
-	{ EACCES, "dma-buf fd not opened for writing: export it read-write "
-		  "(DRM_RDWR / O_RDWR) or register it read-only" },
+	{ EACCES, "permission denied: /dev/mkioqN is root-only unless "
+		  "Documentation/99-mkioq.rules is installed; or a dma-buf fd "
+		  "not opened for writing was registered for WRITE (export it "
+		  "with DRM_RDWR or register it read-only)" },
+	{ ENOBUFS, "a completion record was dropped (record queue full): "
+		   "read the slots' STATUS words, and read records sooner" },
+	{ ECANCELED, "cancelled: the queue file was closed while the wait "
+		     "was parked" },
+	{ EFAULT, "bad address: a pointer passed to the kernel is not "
+		  "writable memory of this process" },
 	{ ENOMEM, "out of memory: free some queues or buffers and retry" },
 	{ ETIMEDOUT, "timed out waiting for a completion: ring the doorbell "
 		     "or raise the timeout" },

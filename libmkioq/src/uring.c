@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include "mkioq_uring.h"
+#include "ring.h"
 
 #define UD_DOORBELL	UINT64_MAX	/* user_data of doorbell commands */
 
@@ -25,6 +27,12 @@ static int arm_wait(struct mkioq_queue *q, unsigned int i)
 
 	if (!sqe)
 		return -EBUSY;
+	/*
+	 * The kernel writes the record before posting the CQE; a WAIT that
+	 * failed as a command writes nothing and leaves this mark.
+	 */
+	u->recs[i].status = MKIOQ_SLOT_EMPTY;
+	u->recs[i].flags = 0;
 	mkioq_prep_wait(&u->ring, sqe, q->fd, MKIOQ_SLOT_ANY, &u->recs[i]);
 	io_uring_sqe_set_data64(sqe, i);
 	return 0;
@@ -65,14 +73,15 @@ int mkioq_uring_init(struct mkioq_queue *q, unsigned int waits)
 		arm_wait(q, i);
 	ret = io_uring_submit(&u->ring);
 	if (ret < 0) {
-		mkioq_uring_exit(q);
+		/* Nothing was parked: the ring can go. */
+		uring_free(q);
 		return ret;
 	}
 	return 0;
 }
 
-/* Closing the queue file cancels the parked waits; this frees the ring. */
-void mkioq_uring_exit(struct mkioq_queue *q)
+/* Closing the queue file cancelled the parked waits; free the ring. */
+void uring_free(struct mkioq_queue *q)
 {
 	struct mkioq_uring *u = q ? q->uring : NULL;
 
@@ -113,47 +122,38 @@ int mkioq_submit_and_ring(struct mkioq_queue *q, const uint32_t *slots,
 		io_uring_submit(&u->ring);
 		sqe = io_uring_get_sqe(&u->ring);
 	}
-	if (!sqe)
-		return mkioq_doorbell(q) ?: (int)i;
-	mkioq_prep_doorbell(&u->ring, sqe, q->fd);
-	io_uring_sqe_set_data64(sqe, UD_DOORBELL);
-	ret = io_uring_submit(&u->ring);
-	return ret < 0 ? ret : (int)i;
+	if (sqe) {
+		mkioq_prep_doorbell(&u->ring, sqe, q->fd);
+		io_uring_sqe_set_data64(sqe, UD_DOORBELL);
+		if (io_uring_submit(&u->ring) >= 0)
+			return (int)i;
+	}
+	/* The requests are published: they must not go unrung. */
+	ret = mkioq_doorbell(q);
+	return ret ? ret : (int)i;
 }
 
-/*
- * Wait up to @timeout_ms (-1: forever) for completions and return up to
- * @max records; -ETIMEDOUT if none came.
- */
-int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
-			   unsigned int max, int timeout_ms)
+static uint64_t now_ms(void)
 {
-	struct mkioq_uring *u = q ? q->uring : NULL;
-	struct __kernel_timespec ts = {
-		.tv_sec = timeout_ms / 1000,
-		.tv_nsec = (timeout_ms % 1000) * 1000000LL,
-	};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reap what the ring holds into @cqes; returns the number of records. */
+static unsigned int reap(struct mkioq_queue *q, struct mkioq_cqe *cqes,
+			 unsigned int max)
+{
+	struct mkioq_uring *u = q->uring;
 	struct io_uring_cqe *cqe;
 	unsigned int head, seen = 0, n = 0;
-	int ret;
-
-	if (!u)
-		return q ? -ENOTTY : -EINVAL;
-	if (!cqes || !max)
-		return -EINVAL;
-	do {
-		ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
-				timeout_ms < 0 ? NULL : &ts, NULL);
-	} while (ret == -EINTR);
-	if (ret == -ETIME)
-		return -ETIMEDOUT;
-	if (ret < 0)
-		return ret;
 
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
+		const struct mkioq_cqe *rec;
 
-		if (ud == UD_DOORBELL) {
+		if (ud >= u->nr_waits) {	/* a doorbell */
 			seen++;
 			continue;
 		}
@@ -161,12 +161,53 @@ int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		if (n == max)
 			break;
 		seen++;
-		if (cqe->res == -ECANCELED || ud >= u->nr_waits)
+		rec = &u->recs[ud];
+		/* Cancelled, or failed as a command: no record, no re-arm. */
+		if (rec->status == MKIOQ_SLOT_EMPTY &&
+		    !(rec->flags & MKIOQ_CQE_F_OVERFLOW))
 			continue;
-		cqes[n++] = u->recs[ud];
+		cqes[n++] = *rec;
 		arm_wait(q, (unsigned int)ud);
 	}
 	io_uring_cq_advance(&u->ring, seen);
-	/* The re-arms go in with the next submit or wait. */
-	return (int)n;
+	return n;
+}
+
+/*
+ * Wait up to @timeout_ms (-1: forever) for completions and return up to
+ * @max records; -ETIMEDOUT if none came. Re-armed WAITs go in with the
+ * wait itself.
+ */
+int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
+			   unsigned int max, int timeout_ms)
+{
+	struct mkioq_uring *u = q ? q->uring : NULL;
+	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	unsigned int n;
+	int ret;
+
+	if (!u)
+		return q ? -ENOTTY : -EINVAL;
+	if (!cqes || !max)
+		return -EINVAL;
+	for (;;) {
+		uint64_t left = 0, now = now_ms();
+
+		if (now < deadline)
+			left = deadline - now;
+		ts.tv_sec = (long long)(left / 1000);
+		ts.tv_nsec = (long long)(left % 1000) * 1000000;
+		ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
+				timeout_ms < 0 ? NULL : &ts, NULL);
+		if (ret < 0 && ret != -EINTR && ret != -ETIME)
+			return ret;
+		n = reap(q, cqes, max);
+		if (n)
+			return (int)n;
+		/* Only doorbells or cancellations came: wait on. */
+		if (timeout_ms >= 0 && now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
 }

@@ -5,6 +5,7 @@
 #ifndef _MKIOQ_H
 #define _MKIOQ_H
 
+#include <linux/dma-direction.h>
 #include <linux/fs.h>
 #include <linux/iosys-map.h>
 #include <linux/list.h>
@@ -64,6 +65,30 @@ struct mkioq_req {
 	u32 tag;
 };
 
+/*
+ * The requests claimed in one pass, executed together (mkioq_copy.c).
+ * Handles and dma-bufs are at most two per request.
+ */
+struct mkioq_batch {
+	unsigned int nr;
+	struct mkioq_req req[MKIOQ_MAX_SLOTS];
+	int result[MKIOQ_MAX_SLOTS];
+	struct mkioq_handle *src[MKIOQ_MAX_SLOTS];
+	struct mkioq_handle *dst[MKIOQ_MAX_SLOTS];
+	u64 src_off[MKIOQ_MAX_SLOTS];
+	u64 dst_off[MKIOQ_MAX_SLOTS];
+	u8 src_buf[MKIOQ_MAX_SLOTS];
+	u8 dst_buf[MKIOQ_MAX_SLOTS];
+	unsigned int nr_handles;
+	u32 handle_id[2 * MKIOQ_MAX_SLOTS];
+	struct mkioq_handle *handle[2 * MKIOQ_MAX_SLOTS];
+	unsigned int nr_bufs;
+	struct dma_buf *buf[2 * MKIOQ_MAX_SLOTS];
+	enum dma_data_direction dir[2 * MKIOQ_MAX_SLOTS];
+	int buf_err[2 * MKIOQ_MAX_SLOTS];
+	struct mkioq_cqe cqe[MKIOQ_MAX_SLOTS];
+};
+
 /* Bits of mkioq_queue.service_flags. */
 enum {
 	MKIOQ_RESCAN,		/* the doorbell rang since the last scan */
@@ -102,6 +127,7 @@ struct mkioq_wait {
  * @service_flags:	MKIOQ_RESCAN
  * @fences_claimed:	slots of FENCEs claimed in the last pass (service_lock)
  * @fences:		those FENCEs, completed after the next pass
+ * @batch:		the requests of the pass being serviced (service_lock)
  * @poll_thread:	POLL mode service thread
  * @poll_wait:		the poll thread sleeps here when idle
  * @poll_idle:		jiffies of polling without work before sleeping
@@ -137,6 +163,7 @@ struct mkioq_queue {
 	unsigned long service_flags;
 	unsigned long fences_claimed;
 	struct mkioq_req fences[MKIOQ_MAX_SLOTS];
+	struct mkioq_batch *batch;
 	struct task_struct *poll_thread;
 	wait_queue_head_t poll_wait;
 	unsigned long poll_idle;
@@ -176,6 +203,9 @@ struct mkioq_handle *mkioq_handle_get(struct mkioq_queue *q, u32 id);
 void mkioq_handle_put(struct mkioq_handle *h);
 void mkioq_handles_release(struct mkioq_queue *q);
 
+/* mkioq_copy.c */
+void mkioq_batch_execute(struct mkioq_queue *q, struct mkioq_batch *b);
+
 /* mkioq_service.c */
 void mkioq_doorbell(struct mkioq_queue *q);
 int mkioq_service_start(struct mkioq_queue *q);
@@ -184,7 +214,8 @@ void mkioq_service_stop(struct mkioq_queue *q);
 /* mkioq_cq.c */
 int mkioq_cq_init(struct mkioq_queue *q);
 void mkioq_cq_free(struct mkioq_queue *q);
-void mkioq_cq_post(struct mkioq_queue *q, const struct mkioq_cqe *cqe);
+void mkioq_cq_post(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
+		   unsigned int n);
 bool mkioq_cq_take_locked(struct mkioq_queue *q, u32 slot,
 			  struct mkioq_cqe *cqe);
 void mkioq_cq_requeue_locked(struct mkioq_queue *q,

@@ -92,32 +92,44 @@ static void mkioq_cq_enqueue(struct mkioq_queue *q,
 	list_add_tail(&rec->slot_node, &q->cq_slot[cqe->slot]);
 }
 
-void mkioq_cq_post(struct mkioq_queue *q, const struct mkioq_cqe *cqe)
+/* Deliver @n records: one lock, one wakeup, for a whole pass. */
+void mkioq_cq_post(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
+		   unsigned int n)
 {
-	struct mkioq_wait *wait;
+	struct mkioq_wait *wait, *tmp;
+	bool queued = false;
+	LIST_HEAD(done);
+	unsigned int i;
 
 	spin_lock(&q->cq_lock);
-	q->completed++;
-	if (cqe->status == MKIOQ_SLOT_ERROR)
-		q->errors++;
-	wait = list_first_entry_or_null(&q->waits_slot[cqe->slot],
-					struct mkioq_wait, node);
-	if (!wait)
-		wait = list_first_entry_or_null(&q->waits_any,
+	for (i = 0; i < n; i++) {
+		const struct mkioq_cqe *cqe = &cqes[i];
+
+		q->completed++;
+		if (cqe->status == MKIOQ_SLOT_ERROR)
+			q->errors++;
+		wait = list_first_entry_or_null(&q->waits_slot[cqe->slot],
 						struct mkioq_wait, node);
-	if (wait) {
-		list_del(&wait->node);
-		q->nr_waits--;
-		wait->cqe = *cqe;
-		mkioq_cq_mark_overflow(q, &wait->cqe);
-	} else {
-		mkioq_cq_enqueue(q, cqe);
+		if (!wait)
+			wait = list_first_entry_or_null(&q->waits_any,
+							struct mkioq_wait,
+							node);
+		if (wait) {
+			list_move_tail(&wait->node, &done);
+			q->nr_waits--;
+			wait->cqe = *cqe;
+			mkioq_cq_mark_overflow(q, &wait->cqe);
+		} else {
+			mkioq_cq_enqueue(q, cqe);
+			queued = true;
+		}
 	}
 	spin_unlock(&q->cq_lock);
 
-	if (wait)
+	list_for_each_entry_safe(wait, tmp, &done, node)
 		mkioq_uring_wait_done(wait, wait->cqe.result);
-	else
+	/* Pairs with the barrier in the readers' prepare_to_wait(). */
+	if (queued && wq_has_sleeper(&q->cq_wait))
 		wake_up_interruptible_poll(&q->cq_wait, EPOLLIN | EPOLLRDNORM);
 }
 

@@ -15,184 +15,37 @@
  * exactly once into a struct mkioq_req, and after that the ring is written
  * only at BYTE_COUNT/TAG and STATUS of a slot this service claimed.
  */
-#include <linux/dma-buf.h>
-#include <linux/dma-direction.h>
-#include <linux/io.h>
 #include <linux/bitops.h>
 #include <linux/kthread.h>
-#include <linux/overflow.h>
+#include <linux/mm.h>
 #include <linux/sched.h>
-#include <linux/string.h>
 
 #include "mkioq.h"
 
-/* Copy in chunks so a 64 MiB request does not hog the CPU. */
-#define MKIOQ_COPY_CHUNK	SZ_1M
-/* Largest request: its byte count must fit a record's s32 result. */
-#define MKIOQ_MAX_BYTE_COUNT	((u32)INT_MAX)
-
-static void mkioq_copy_chunk(const struct iosys_map *dst, u64 dst_off,
-			     const struct iosys_map *src, u64 src_off,
-			     size_t len, bool overlap)
-{
-	u8 bounce[256];
-	size_t n;
-
-	if (!src->is_iomem && !dst->is_iomem) {
-		if (overlap)
-			memmove(dst->vaddr + dst_off, src->vaddr + src_off, len);
-		else
-			memcpy(dst->vaddr + dst_off, src->vaddr + src_off, len);
-	} else if (!dst->is_iomem) {
-		memcpy_fromio(dst->vaddr + dst_off, src->vaddr_iomem + src_off,
-			      len);
-	} else if (!src->is_iomem) {
-		memcpy_toio(dst->vaddr_iomem + dst_off, src->vaddr + src_off,
-			    len);
-	} else {
-		for (; len; len -= n, src_off += n, dst_off += n) {
-			n = min(len, sizeof(bounce));
-			memcpy_fromio(bounce, src->vaddr_iomem + src_off, n);
-			memcpy_toio(dst->vaddr_iomem + dst_off, bounce, n);
-		}
-	}
-}
-
-/* Ranges of one dma-buf that overlap need memmove, in one piece. */
-static bool mkioq_copy_overlaps(const struct mkioq_handle *dst, u64 dst_off,
-				const struct mkioq_handle *src, u64 src_off,
-				u64 len)
-{
-	return dst->dmabuf == src->dmabuf && dst_off < src_off + len &&
-	       src_off < dst_off + len;
-}
-
-static int mkioq_copy(struct mkioq_handle *dst, u64 dst_off,
-		      struct mkioq_handle *src, u64 src_off, u32 len)
-{
-	bool overlap;
-	u64 done, n;
-	int ret;
-
-	/* Offsets from here on are into the dma-bufs, not the ranges. */
-	dst_off += dst->offset;
-	src_off += src->offset;
-	overlap = mkioq_copy_overlaps(dst, dst_off, src, src_off, len);
-
-	ret = dma_buf_begin_cpu_access(src->dmabuf, DMA_FROM_DEVICE);
-	if (ret)
-		return ret;
-	ret = dma_buf_begin_cpu_access(dst->dmabuf, DMA_TO_DEVICE);
-	if (ret)
-		goto end_src;
-
-	for (done = 0; done < len; done += n) {
-		n = overlap ? len : min_t(u64, len - done, MKIOQ_COPY_CHUNK);
-		mkioq_copy_chunk(&dst->map, dst_off + done, &src->map,
-				 src_off + done, n, overlap);
-		cond_resched();
-	}
-
-	/*
-	 * The bytes are in place: a failure to flush them for a device is
-	 * the exporter's to report, and must not turn a done copy into an
-	 * error that promises nothing changed.
-	 */
-	if (dma_buf_end_cpu_access(dst->dmabuf, DMA_TO_DEVICE))
-		pr_warn_ratelimited("mkioq: end_cpu_access failed after copy\n");
-end_src:
-	dma_buf_end_cpu_access(src->dmabuf, DMA_FROM_DEVICE);
-	return ret;
-}
-
-/* Does [off, off + len) fit the handle's range? */
-static int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
-{
-	u64 end;
-
-	if (check_add_overflow(off, (u64)len, &end))
-		return -EOVERFLOW;
-	if (end > h->length)
-		return -ERANGE;
-	return 0;
-}
-
-/* Returns the bytes moved, or a negative errno. */
-static int mkioq_execute(struct mkioq_queue *q, const struct mkioq_req *req)
-{
-	struct mkioq_handle *src, *dst;
-	u64 src_off, dst_off;
-	int ret;
-
-	switch (req->op) {
-	case MKIOQ_OP_READ:
-		src_off = req->offset;
-		dst_off = 0;
-		break;
-	case MKIOQ_OP_WRITE:
-		src_off = 0;
-		dst_off = req->offset;
-		break;
-	case MKIOQ_OP_FENCE:
-		/* Completed by mkioq_service_ring(): see top. */
-		return 0;
-	default:
-		return -EOPNOTSUPP;
-	}
-	if (req->byte_count > MKIOQ_MAX_BYTE_COUNT)
-		return -EFBIG;
-
-	src = mkioq_handle_get(q, req->src);
-	if (!src)
-		return -ENOENT;
-	dst = mkioq_handle_get(q, req->dst);
-	if (!dst) {
-		ret = -ENOENT;
-		goto put_src;
-	}
-	if (!(src->access & MKIOQ_ACCESS_READ) ||
-	    !(dst->access & MKIOQ_ACCESS_WRITE)) {
-		ret = -EACCES;
-		goto put_dst;
-	}
-	ret = mkioq_check_range(src, src_off, req->byte_count);
-	if (!ret)
-		ret = mkioq_check_range(dst, dst_off, req->byte_count);
-	if (!ret)
-		ret = mkioq_copy(dst, dst_off, src, src_off, req->byte_count);
-	if (!ret)
-		ret = req->byte_count;
-put_dst:
-	mkioq_handle_put(dst);
-put_src:
-	mkioq_handle_put(src);
-	return ret;
-}
-
+/* Write the result of @req into its slot and fill its record. */
 static void mkioq_complete(struct mkioq_queue *q, const struct mkioq_req *req,
-			   int result)
+			   int result, struct mkioq_cqe *cqe)
 {
 	struct mkioq_slot *slot = &q->ring[req->slot];
-	struct mkioq_cqe cqe = {
+
+	*cqe = (struct mkioq_cqe) {
 		.slot = req->slot,
 		.result = result,
 		.tag = req->tag,
 	};
-
 	if (result >= 0) {
-		cqe.status = MKIOQ_SLOT_OK;
+		cqe->status = MKIOQ_SLOT_OK;
 		WRITE_ONCE(slot->byte_count, result);
 	} else {
-		cqe.status = MKIOQ_SLOT_ERROR;
+		cqe->status = MKIOQ_SLOT_ERROR;
 		WRITE_ONCE(slot->tag, -result);
 	}
 	/*
 	 * Release: the copied bytes and BYTE_COUNT/TAG are visible before
-	 * the result. Pairs with the producer's acquiring load of STATUS
+	 * the result; pairs with the producer's acquiring load of STATUS
 	 * (ring_status() in libmkioq, or the GPU's acquire load).
 	 */
-	smp_store_release(&slot->status, cqe.status);
-	mkioq_cq_post(q, &cqe);
+	smp_store_release(&slot->status, cqe->status);
 }
 
 /*
@@ -218,9 +71,9 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
 	 * Another claimer took, completed and the producer recycled and
 	 * re-published the slot as a source-0 ingest since the check above
 	 * (ABA): it belongs to its consumer, hand it back untouched.
-	 * Release: pairs with the consumer's acquiring load of STATUS.
 	 */
 	if (req->src == MKIOQ_HANDLE_NONE) {
+		/* Release: pairs with the consumer's acquire of STATUS. */
 		smp_store_release(&slot->status, MKIOQ_SLOT_PUBLISHED);
 		return false;
 	}
@@ -235,35 +88,42 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
 }
 
 /*
- * One pass over the ring. Returns the number of requests serviced and
- * FENCEs completed; FENCEs claimed in this pass are completed at the end
- * of the next one.
+ * One pass over the ring: claim every request, execute them as a batch,
+ * complete them, and post their records together. Returns the number of
+ * requests serviced and FENCEs completed; FENCEs claimed in this pass are
+ * completed at the end of the next one.
  */
 static unsigned int mkioq_service_ring(struct mkioq_queue *q)
 {
 	unsigned long due = q->fences_claimed;
+	struct mkioq_batch *b = q->batch;
 	struct mkioq_req req;
 	unsigned int n = 0;
 	u32 i;
 
 	lockdep_assert_held(&q->service_lock);
 	q->fences_claimed = 0;
+	b->nr = 0;
 	for (i = 0; i < q->slot_count; i++) {
 		if (!mkioq_claim(q, i, &req))
 			continue;
-		n++;
 		if (req.op == MKIOQ_OP_FENCE) {
 			q->fences[i] = req;
 			__set_bit(i, &q->fences_claimed);
-			continue;
+		} else {
+			b->req[b->nr++] = req;
 		}
-		mkioq_complete(q, &req, mkioq_execute(q, &req));
 	}
-	for_each_set_bit(i, &due, MKIOQ_MAX_SLOTS) {
-		mkioq_complete(q, &q->fences[i], 0);
-		n++;
-	}
-	return n;
+	if (b->nr)
+		mkioq_batch_execute(q, b);
+	n = b->nr;
+	for (i = 0; i < b->nr; i++)
+		mkioq_complete(q, &b->req[i], b->result[i], &b->cqe[i]);
+	for_each_set_bit(i, &due, MKIOQ_MAX_SLOTS)
+		mkioq_complete(q, &q->fences[i], 0, &b->cqe[n++]);
+	if (n)
+		mkioq_cq_post(q, b->cqe, n);
+	return n + hweight_long(q->fences_claimed);
 }
 
 /*
@@ -345,18 +205,25 @@ int mkioq_service_start(struct mkioq_queue *q)
 {
 	struct task_struct *t;
 
+	q->batch = kvzalloc(sizeof(*q->batch), GFP_KERNEL);
+	if (!q->batch)
+		return -ENOMEM;
 	if (q->mode != MKIOQ_MODE_POLL)
 		return 0;
 	t = kthread_run(mkioq_poll_thread, q, "mkioq-poll/%d",
 			task_pid_nr(current));
-	if (IS_ERR(t))
+	if (IS_ERR(t)) {
+		kvfree(q->batch);
+		q->batch = NULL;
 		return PTR_ERR(t);
+	}
 	q->poll_thread = t;
 	return 0;
 }
 
 void mkioq_service_stop(struct mkioq_queue *q)
 {
+	unsigned int n;
 	unsigned long i;
 
 	/* kthread_stop() wakes the thread and waits for the request in hand. */
@@ -366,8 +233,14 @@ void mkioq_service_stop(struct mkioq_queue *q)
 
 	/* FENCEs still held back will never see their next pass. */
 	mutex_lock(&q->service_lock);
+	n = 0;
 	for_each_set_bit(i, &q->fences_claimed, MKIOQ_MAX_SLOTS)
-		mkioq_complete(q, &q->fences[i], -ECANCELED);
+		mkioq_complete(q, &q->fences[i], -ECANCELED,
+			       &q->batch->cqe[n++]);
+	if (n)
+		mkioq_cq_post(q, q->batch->cqe, n);
 	q->fences_claimed = 0;
 	mutex_unlock(&q->service_lock);
+	kvfree(q->batch);
+	q->batch = NULL;
 }

@@ -20,16 +20,17 @@ status=${PIPESTATUS[0]}
 echo "run-bench: figures in $out/bench.csv"
 
 # Bandwidth against size: one column per series, sizes in KiB.
-awk -F, '$1 == "bandwidth" {
-	kib = $3; sub(/KiB/, "", kib)
-	v[kib, $2] = $4; sizes[kib] = 1
-} END {
-	n = asorti(sizes, s, "@ind_num_asc")
-	print "# KiB memcpy mkioq pump"
-	for (i = 1; i <= n; i++)
-		print s[i], v[s[i], "memcpy"], v[s[i], "mkioq doorbell"],
-		      v[s[i], "userspace pump"]
-}' "$out/bench.csv" >"$out/bandwidth.dat"
+{
+	echo "# KiB memcpy mkioq pump"
+	awk -F, '$1 == "bandwidth" {
+		kib = $3; sub(/KiB/, "", kib)
+		v[kib, $2] = $4; sizes[kib] = 1
+	} END {
+		for (k in sizes)
+			print k, v[k, "memcpy"], v[k, "mkioq doorbell"],
+			      v[k, "userspace pump"]
+	}' "$out/bench.csv" | sort -n
+} >"$out/bandwidth.dat"
 
 if command -v gnuplot >/dev/null && [ "$(wc -l <"$out/bandwidth.dat")" -gt 1 ]; then
 	gnuplot <<GP

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Executing a batch: the requests claimed in one pass over the ring.
+ *
+ * Each request is validated against its handles (op, size, access, 64-bit
+ * range of both sides), then every dma-buf the batch touches is opened for
+ * CPU access once, the copies run in claim order, and CPU access ends once
+ * per buffer. Per-pass rather than per-request handle lookups and
+ * begin/end_cpu_access calls are what make small requests cheap.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-direction.h>
+#include <linux/io.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+
+#include "mkioq.h"
+
+/* Copy in chunks so a 64 MiB request does not hog the CPU. */
+#define MKIOQ_COPY_CHUNK	SZ_1M
+/* Largest request: its byte count must fit a record's s32 result. */
+#define MKIOQ_MAX_BYTE_COUNT	((u32)INT_MAX)
+
+static void mkioq_copy_chunk(const struct iosys_map *dst, u64 dst_off,
+			     const struct iosys_map *src, u64 src_off,
+			     size_t len, bool overlap)
+{
+	u8 bounce[256];
+	size_t n;
+
+	if (!src->is_iomem && !dst->is_iomem) {
+		if (overlap)
+			memmove(dst->vaddr + dst_off, src->vaddr + src_off, len);
+		else
+			memcpy(dst->vaddr + dst_off, src->vaddr + src_off, len);
+	} else if (!dst->is_iomem) {
+		memcpy_fromio(dst->vaddr + dst_off, src->vaddr_iomem + src_off,
+			      len);
+	} else if (!src->is_iomem) {
+		memcpy_toio(dst->vaddr_iomem + dst_off, src->vaddr + src_off,
+			    len);
+	} else {
+		for (; len; len -= n, src_off += n, dst_off += n) {
+			n = min(len, sizeof(bounce));
+			memcpy_fromio(bounce, src->vaddr_iomem + src_off, n);
+			memcpy_toio(dst->vaddr_iomem + dst_off, bounce, n);
+		}
+	}
+}
+
+/* Offsets are into the dma-bufs. Overlapping ranges need one memmove. */
+static void mkioq_copy(const struct mkioq_handle *dst, u64 dst_off,
+		       const struct mkioq_handle *src, u64 src_off, u32 len)
+{
+	bool overlap = dst->dmabuf == src->dmabuf &&
+		       dst_off < src_off + len && src_off < dst_off + len;
+	u64 done, n;
+
+	for (done = 0; done < len; done += n) {
+		n = overlap ? len : min_t(u64, len - done, MKIOQ_COPY_CHUNK);
+		mkioq_copy_chunk(&dst->map, dst_off + done, &src->map,
+				 src_off + done, n, overlap);
+		cond_resched();
+	}
+}
+
+/* Does [off, off + len) fit the handle's range? */
+static int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
+{
+	u64 end;
+
+	if (check_add_overflow(off, (u64)len, &end))
+		return -EOVERFLOW;
+	if (end > h->length)
+		return -ERANGE;
+	return 0;
+}
+
+/* A handle of the batch, looked up (and referenced) once per pass. */
+static struct mkioq_handle *mkioq_batch_handle(struct mkioq_queue *q,
+					       struct mkioq_batch *b, u32 id)
+{
+	struct mkioq_handle *h;
+	unsigned int i;
+
+	for (i = 0; i < b->nr_handles; i++)
+		if (b->handle_id[i] == id)
+			return b->handle[i];
+	h = mkioq_handle_get(q, id);
+	if (h) {
+		b->handle_id[b->nr_handles] = id;
+		b->handle[b->nr_handles++] = h;
+	}
+	return h;
+}
+
+/* The batch's index of @dmabuf, adding it with CPU access @dir. */
+static u8 mkioq_batch_buf(struct mkioq_batch *b, struct dma_buf *dmabuf,
+			  enum dma_data_direction dir)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr_bufs; i++) {
+		if (b->buf[i] == dmabuf) {
+			if (b->dir[i] != dir)
+				b->dir[i] = DMA_BIDIRECTIONAL;
+			return i;
+		}
+	}
+	b->buf[i] = dmabuf;
+	b->dir[i] = dir;
+	b->nr_bufs++;
+	return i;
+}
+
+/* Validate request @i; 0 if it is to be copied, else its errno. */
+static int mkioq_batch_prepare(struct mkioq_queue *q, struct mkioq_batch *b,
+			       unsigned int i)
+{
+	const struct mkioq_req *req = &b->req[i];
+	struct mkioq_handle *src, *dst;
+	int ret;
+
+	switch (req->op) {
+	case MKIOQ_OP_READ:
+		b->src_off[i] = req->offset;
+		b->dst_off[i] = 0;
+		break;
+	case MKIOQ_OP_WRITE:
+		b->src_off[i] = 0;
+		b->dst_off[i] = req->offset;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (req->byte_count > MKIOQ_MAX_BYTE_COUNT)
+		return -EFBIG;
+	src = mkioq_batch_handle(q, b, req->src);
+	dst = mkioq_batch_handle(q, b, req->dst);
+	if (!src || !dst)
+		return -ENOENT;
+	if (!(src->access & MKIOQ_ACCESS_READ) ||
+	    !(dst->access & MKIOQ_ACCESS_WRITE))
+		return -EACCES;
+	ret = mkioq_check_range(src, b->src_off[i], req->byte_count);
+	if (!ret)
+		ret = mkioq_check_range(dst, b->dst_off[i], req->byte_count);
+	if (ret)
+		return ret;
+
+	b->src[i] = src;
+	b->dst[i] = dst;
+	/* From here on, offsets into the dma-bufs, not the ranges. */
+	b->src_off[i] += src->offset;
+	b->dst_off[i] += dst->offset;
+	b->src_buf[i] = mkioq_batch_buf(b, src->dmabuf, DMA_FROM_DEVICE);
+	b->dst_buf[i] = mkioq_batch_buf(b, dst->dmabuf, DMA_TO_DEVICE);
+	return 0;
+}
+
+/*
+ * Execute the batch's requests in order; b->result[i] becomes the bytes
+ * moved or a negative errno. A request that fails moves no byte.
+ */
+void mkioq_batch_execute(struct mkioq_queue *q, struct mkioq_batch *b)
+{
+	unsigned int i;
+	int ret;
+
+	b->nr_handles = 0;
+	b->nr_bufs = 0;
+	for (i = 0; i < b->nr; i++)
+		b->result[i] = mkioq_batch_prepare(q, b, i);
+
+	for (i = 0; i < b->nr_bufs; i++)
+		b->buf_err[i] = dma_buf_begin_cpu_access(b->buf[i], b->dir[i]);
+
+	for (i = 0; i < b->nr; i++) {
+		if (b->result[i])
+			continue;
+		ret = b->buf_err[b->src_buf[i]] ?: b->buf_err[b->dst_buf[i]];
+		if (ret) {
+			b->result[i] = ret;
+			continue;
+		}
+		mkioq_copy(b->dst[i], b->dst_off[i], b->src[i], b->src_off[i],
+			   b->req[i].byte_count);
+		b->result[i] = b->req[i].byte_count;
+	}
+
+	/*
+	 * The bytes are in place: a failure to flush them for a device is
+	 * the exporter's to report, and must not turn done copies into
+	 * errors that promise nothing changed.
+	 */
+	for (i = 0; i < b->nr_bufs; i++)
+		if (!b->buf_err[i] &&
+		    dma_buf_end_cpu_access(b->buf[i], b->dir[i]))
+			pr_warn_ratelimited("mkioq: end_cpu_access failed\n");
+
+	for (i = 0; i < b->nr_handles; i++)
+		mkioq_handle_put(b->handle[i]);
+}

@@ -51,6 +51,7 @@ static const char *const notify_names[] = {
 };
 
 struct env {
+	const char *filter;	/* run only small-request cases naming it */
 	int drm;
 	struct test_buf src, dst;
 	double seconds;		/* per measured point */
@@ -565,6 +566,9 @@ static int section_small(void)
 						 mode ? "poll" : "doorbell",
 						 notify_names[nt], sizes[si],
 						 depths[di]);
+					if (env.filter &&
+					    !strstr(line, env.filter))
+						continue;
 					progress(line);
 					ret = open_queue(&c, mode ?
 						MKIOQ_OPEN_POLL : 0, 0);
@@ -653,8 +657,10 @@ static void usage(void)
 {
 	printf("usage: mkioq-bench [--smoke] [--seconds S] [--only SECTION]\n"
 	       "  --smoke       a few seconds in all: small sizes, few points\n"
-	       "  --seconds S   time per measured point (default 0.5)\n"
+	       "  --seconds S   time per measured point (default 1)\n"
 	       "  --only NAME   bandwidth, small or scaling\n"
+	       "  --filter TEXT small: only mkioq cases whose name contains TEXT,\n"
+	       "                e.g. \"doorbell spin 64 B qd64\"\n"
 	       "Prints a table and csv,section,name,param,value,unit,ratio,peer\n"
 	       "lines; needs /dev/mkioq0 and a vgem DRM device.\n");
 }
@@ -665,14 +671,15 @@ int main(int argc, char **argv)
 		{ "smoke", no_argument, NULL, 's' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "filter", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *only = NULL;
 	int opt, ret;
 
-	env.seconds = 0.5;
-	while ((opt = getopt_long(argc, argv, "st:o:h", opts, NULL)) != -1) {
+	env.seconds = 1.0;
+	while ((opt = getopt_long(argc, argv, "st:o:f:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			env.smoke = true;
@@ -683,6 +690,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			only = optarg;
+			break;
+		case 'f':
+			env.filter = optarg;
 			break;
 		default:
 			usage();

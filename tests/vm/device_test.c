@@ -54,12 +54,20 @@ TEST(setup_slot_counts)
 		close(fd);
 	}
 	for (i = 0; i < ARRAY_SIZE(good); i++) {
-		struct mkioq_info info = { .size = sizeof(info) };
+		struct mkioq_info info;
 
 		fd = open(MKIOQ_DEV, O_RDWR);
 		ASSERT_GE(fd, 0);
 		EXPECT_EQ(0, raw_setup(fd, good[i], MKIOQ_MODE_POLL));
+		/* Every byte is written: no kernel memory reaches us. */
+		memset(&info, 0xff, sizeof(info));
+		info.size = sizeof(info);
 		ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_INFO, &info));
+		EXPECT_EQ(0, info.pad);
+		EXPECT_EQ(0, info.reserved[0]);
+		EXPECT_EQ(0, info.reserved[1]);
+		EXPECT_EQ(0, info.handles);
+		EXPECT_EQ(0, info.completed);
 		EXPECT_EQ(good[i], info.slot_count);
 		EXPECT_EQ(MKIOQ_MODE_POLL, info.mode);
 		EXPECT_EQ(MKIOQ_ABI_VERSION, info.version);

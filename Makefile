@@ -4,6 +4,7 @@
 #
 #   make            build the module, the library, the tests and the demo
 #   make check      install what is missing, run every test (native + QEMU)
+#   make check-debug  the tests on a KASAN/lockdep/kmemleak kernel (built once)
 #   make demo       boot the module in QEMU and run the demo
 #   make bench      benchmarks in one QEMU boot: table, CSV, PNG plot
 #   make tsan       the race test under ThreadSanitizer, 10^6 requests
@@ -55,7 +56,7 @@ DEMO := $(B)/demo/mkioq-demo
 BENCH := $(B)/demo/mkioq-bench
 MODULE := driver/mkioq.ko
 
-.PHONY: all lib module tests demo bench check check-native check-vm tsan fuzz \
+.PHONY: all lib module tests demo bench check check-debug check-native check-vm tsan fuzz \
 	lint install clean deps headers
 
 all: lib module tests $(DEMO) $(BENCH)
@@ -148,6 +149,11 @@ check: deps
 check-native: deps
 	@$(MAKE) --no-print-directory lib $(NATIVE_TESTS) $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
 	@MKIOQ_SKIP_VM=1 sh tests/scripts/check.sh
+
+# The reliability lane on a debug kernel built (once) from linux-source-6.1.
+check-debug: deps
+	@$(MAKE) --no-print-directory lib $(VM_TESTS)
+	@sh tests/debug-kernel/check-debug.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory module $(DEMO)

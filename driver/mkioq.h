@@ -6,6 +6,7 @@
 #define _MKIOQ_H
 
 #include <linux/dma-direction.h>
+#include <linux/bitmap.h>
 #include <linux/fs.h>
 #include <linux/iosys-map.h>
 #include <linux/list.h>
@@ -14,6 +15,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <linux/mkioq.h>
 
@@ -26,9 +28,10 @@ struct task_struct;
 #define MKIOQ_MAX_HANDLES	4096	/* per open file */
 #define MKIOQ_CQ_ENTRIES	1024	/* completion records buffered */
 #define MKIOQ_MAX_WAITS		4096	/* parked uring_cmd WAITs */
+#define MKIOQ_WAIT_EXPIRY_TICK	HZ	/* how often expiry is checked */
 
-/* fences_claimed is a bitmap of slots in one word. */
-static_assert(MKIOQ_MAX_SLOTS <= BITS_PER_LONG);
+/* Most passes one doorbell services before returning to its caller. */
+#define MKIOQ_DOORBELL_PASSES	64
 
 /* Poll-mode defaults and limits, microseconds. */
 #define MKIOQ_POLL_IDLE_DEFAULT_US	2000
@@ -101,6 +104,7 @@ enum {
  * @owner:	files of the submitter: closing them cancels the wait
  * @cqe_addr:	user address that receives @cqe, or 0
  * @slot:	the slot waited for, or MKIOQ_SLOT_ANY
+ * @deadline:	jiffies when it expires with -ETIME
  * @cqe:	the completion delivered
  */
 struct mkioq_wait {
@@ -109,6 +113,7 @@ struct mkioq_wait {
 	fl_owner_t owner;
 	u64 cqe_addr;
 	u32 slot;
+	unsigned long deadline;
 	struct mkioq_cqe cqe;
 };
 
@@ -142,6 +147,7 @@ struct mkioq_wait {
  * @waits_any:		parked MKIOQ_URING_CMD_WAITs for any slot
  * @waits_slot:		parked MKIOQ_URING_CMD_WAITs, per slot
  * @nr_waits:		parked WAITs in all
+ * @wait_expiry:	completes WAITs parked too long (mkioq_uring.c)
  * @cq_wait:		readers and pollers of completion records
  * @completed:		requests completed
  * @errors:		of those, completed with an error
@@ -161,7 +167,7 @@ struct mkioq_queue {
 
 	struct mutex service_lock;	/* one servicer at a time */
 	unsigned long service_flags;
-	unsigned long fences_claimed;
+	DECLARE_BITMAP(fences_claimed, MKIOQ_MAX_SLOTS);
 	struct mkioq_req fences[MKIOQ_MAX_SLOTS];
 	struct mkioq_batch *batch;
 	struct task_struct *poll_thread;
@@ -179,6 +185,7 @@ struct mkioq_queue {
 	struct list_head waits_any;
 	struct list_head waits_slot[MKIOQ_MAX_SLOTS];
 	u32 nr_waits;
+	struct delayed_work wait_expiry;
 	wait_queue_head_t cq_wait;
 	u64 completed;
 	u64 errors;
@@ -220,13 +227,17 @@ bool mkioq_cq_take_locked(struct mkioq_queue *q, u32 slot,
 			  struct mkioq_cqe *cqe);
 void mkioq_cq_requeue_locked(struct mkioq_queue *q,
 			     const struct mkioq_cqe *cqe);
+void mkioq_cq_match_waits_locked(struct mkioq_queue *q,
+				 struct list_head *done);
 ssize_t mkioq_cq_read(struct mkioq_queue *q, char __user *buf, size_t count,
 		      bool nonblock);
 bool mkioq_cq_readable(struct mkioq_queue *q);
 
 /* mkioq_uring.c */
 int mkioq_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+void mkioq_waits_init(struct mkioq_queue *q);
 void mkioq_uring_wait_done(struct mkioq_wait *wait, int res);
+void mkioq_uring_waits_done(struct list_head *done);
 void mkioq_uring_cancel(struct mkioq_queue *q, fl_owner_t owner);
 
 #endif /* _MKIOQ_H */

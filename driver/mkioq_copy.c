@@ -40,6 +40,15 @@ static void mkioq_copy_chunk(const struct iosys_map *dst, u64 dst_off,
 	} else if (!src->is_iomem) {
 		memcpy_toio(dst->vaddr_iomem + dst_off, src->vaddr + src_off,
 			    len);
+	} else if (overlap && dst_off > src_off) {
+		/* Backwards, so an overlapping source is read before written. */
+		for (; len; len -= n) {
+			n = min(len, sizeof(bounce));
+			memcpy_fromio(bounce, src->vaddr_iomem + src_off + len - n,
+				      n);
+			memcpy_toio(dst->vaddr_iomem + dst_off + len - n, bounce,
+				    n);
+		}
 	} else {
 		for (; len; len -= n, src_off += n, dst_off += n) {
 			n = min(len, sizeof(bounce));
@@ -173,8 +182,11 @@ void mkioq_batch_execute(struct mkioq_queue *q, struct mkioq_batch *b)
 	for (i = 0; i < b->nr; i++)
 		b->result[i] = mkioq_batch_prepare(q, b, i);
 
-	for (i = 0; i < b->nr_bufs; i++)
-		b->buf_err[i] = dma_buf_begin_cpu_access(b->buf[i], b->dir[i]);
+	for (i = 0; i < b->nr_bufs; i++) {
+		ret = dma_buf_begin_cpu_access(b->buf[i], b->dir[i]);
+		/* Interrupted fence wait: never show ERESTARTSYS to users. */
+		b->buf_err[i] = ret == -ERESTARTSYS ? -EINTR : ret;
+	}
 
 	for (i = 0; i < b->nr; i++) {
 		if (b->result[i])

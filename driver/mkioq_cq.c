@@ -96,7 +96,7 @@ static void mkioq_cq_enqueue(struct mkioq_queue *q,
 void mkioq_cq_post(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
 		   unsigned int n)
 {
-	struct mkioq_wait *wait, *tmp;
+	struct mkioq_wait *wait;
 	bool queued = false;
 	LIST_HEAD(done);
 	unsigned int i;
@@ -126,8 +126,7 @@ void mkioq_cq_post(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
 	}
 	spin_unlock(&q->cq_lock);
 
-	list_for_each_entry_safe(wait, tmp, &done, node)
-		mkioq_uring_wait_done(wait, wait->cqe.result);
+	mkioq_uring_waits_done(&done);
 	/* Pairs with the barrier in the readers' prepare_to_wait(). */
 	if (queued && wq_has_sleeper(&q->cq_wait))
 		wake_up_interruptible_poll(&q->cq_wait, EPOLLIN | EPOLLRDNORM);
@@ -176,6 +175,31 @@ bool mkioq_cq_take_locked(struct mkioq_queue *q, u32 slot,
 	return false;
 }
 
+/* Hand backlog records to parked WAITs that match them; see top. */
+void mkioq_cq_match_waits_locked(struct mkioq_queue *q, struct list_head *done)
+{
+	struct mkioq_wait *wait;
+	unsigned int s;
+
+	lockdep_assert_held(&q->cq_lock);
+	for (s = 0; s < MKIOQ_MAX_SLOTS; s++) {
+		while (!list_empty(&q->cq_slot[s]) &&
+		       !list_empty(&q->waits_slot[s])) {
+			wait = list_first_entry(&q->waits_slot[s],
+						struct mkioq_wait, node);
+			list_move_tail(&wait->node, done);
+			q->nr_waits--;
+			mkioq_cq_take_locked(q, s, &wait->cqe);
+		}
+	}
+	while (!list_empty(&q->cq_list) && !list_empty(&q->waits_any)) {
+		wait = list_first_entry(&q->waits_any, struct mkioq_wait, node);
+		list_move_tail(&wait->node, done);
+		q->nr_waits--;
+		mkioq_cq_take_locked(q, MKIOQ_SLOT_ANY, &wait->cqe);
+	}
+}
+
 bool mkioq_cq_readable(struct mkioq_queue *q)
 {
 	return !list_empty_careful(&q->cq_list) || READ_ONCE(q->cq_dropped);
@@ -193,6 +217,7 @@ static ssize_t mkioq_cq_read_batch(struct mkioq_queue *q, char __user *buf,
 				   size_t max)
 {
 	struct mkioq_cqe cqes[MKIOQ_READ_BATCH];
+	LIST_HEAD(done);
 	size_t n = 0;
 
 	spin_lock(&q->cq_lock);
@@ -207,7 +232,10 @@ static ssize_t mkioq_cq_read_batch(struct mkioq_queue *q, char __user *buf,
 	spin_lock(&q->cq_lock);
 	while (n--)
 		mkioq_cq_requeue_locked(q, &cqes[n]);
+	/* WAITs that parked while the records were out take them now. */
+	mkioq_cq_match_waits_locked(q, &done);
 	spin_unlock(&q->cq_lock);
+	mkioq_uring_waits_done(&done);
 	return -EFAULT;
 }
 
@@ -222,8 +250,14 @@ void mkioq_cq_requeue_locked(struct mkioq_queue *q,
 		q->cq_dropped += cqe->dropped;
 	if (cqe->slot == MKIOQ_SLOT_ANY)
 		return;
-	/* The records came out of the pool, so a node is free for each. */
-	rec = list_first_entry(&q->cq_free, struct mkioq_rec, node);
+	/* A post may have used the nodes while the lock was dropped. */
+	rec = list_first_entry_or_null(&q->cq_free, struct mkioq_rec, node);
+	if (!rec) {
+		q->cq_dropped++;
+		q->cq_overflow++;
+		q->cq_dropped_slots |= BIT_ULL(cqe->slot);
+		return;
+	}
 	list_del(&rec->node);
 	rec->cqe = *cqe;
 	rec->cqe.flags &= ~MKIOQ_CQE_F_OVERFLOW;

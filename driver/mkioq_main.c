@@ -39,6 +39,7 @@ static int mkioq_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&q->poll_wait);
 	spin_lock_init(&q->cq_lock);
 	init_waitqueue_head(&q->cq_wait);
+	mkioq_waits_init(q);
 	file->private_data = q;
 	return 0;
 }

@@ -141,8 +141,11 @@ int mkioq_queue_mmap(struct mkioq_queue *q, struct vm_area_struct *vma)
 		return -EBADFD;
 	if (vma->vm_pgoff != 0 || vma->vm_end - vma->vm_start != PAGE_SIZE)
 		return -EINVAL;
-	/* A private copy of the ring would never see a completion. */
-	if (!(vma->vm_flags & VM_SHARED))
+	/*
+	 * A private copy of the ring would never see a completion. (MAYSHARE:
+	 * a read-only fd's shared mapping has VM_SHARED cleared.)
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;

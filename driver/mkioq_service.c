@@ -19,6 +19,7 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 
 #include "mkioq.h"
 
@@ -95,21 +96,26 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
  */
 static unsigned int mkioq_service_ring(struct mkioq_queue *q)
 {
-	unsigned long due = q->fences_claimed;
+	DECLARE_BITMAP(due, MKIOQ_MAX_SLOTS);
 	struct mkioq_batch *b = q->batch;
 	struct mkioq_req req;
-	unsigned int n = 0;
+	unsigned int n;
 	u32 i;
 
 	lockdep_assert_held(&q->service_lock);
-	q->fences_claimed = 0;
+	bitmap_copy(due, q->fences_claimed, MKIOQ_MAX_SLOTS);
+	bitmap_zero(q->fences_claimed, MKIOQ_MAX_SLOTS);
 	b->nr = 0;
 	for (i = 0; i < q->slot_count; i++) {
-		if (!mkioq_claim(q, i, &req))
+		/*
+		 * A held-back FENCE's slot is ours until we complete it,
+		 * whatever a producer wrote there since.
+		 */
+		if (test_bit(i, due) || !mkioq_claim(q, i, &req))
 			continue;
 		if (req.op == MKIOQ_OP_FENCE) {
 			q->fences[i] = req;
-			__set_bit(i, &q->fences_claimed);
+			__set_bit(i, q->fences_claimed);
 		} else {
 			b->req[b->nr++] = req;
 		}
@@ -119,34 +125,53 @@ static unsigned int mkioq_service_ring(struct mkioq_queue *q)
 	n = b->nr;
 	for (i = 0; i < b->nr; i++)
 		mkioq_complete(q, &b->req[i], b->result[i], &b->cqe[i]);
-	for_each_set_bit(i, &due, MKIOQ_MAX_SLOTS)
+	/* Requests and due FENCEs are distinct slots: at most 64 records. */
+	for_each_set_bit(i, due, MKIOQ_MAX_SLOTS)
 		mkioq_complete(q, &q->fences[i], 0, &b->cqe[n++]);
 	if (n)
 		mkioq_cq_post(q, b->cqe, n);
-	return n + hweight_long(q->fences_claimed);
+	return n + bitmap_weight(q->fences_claimed, MKIOQ_MAX_SLOTS);
 }
 
 /*
  * DOORBELL mode: service in the caller's context until a pass finds
- * nothing and nobody rang since it started. A caller that finds another
- * servicing leaves a RESCAN for it instead of waiting.
+ * nothing and nobody rang since it started, for at most
+ * MKIOQ_DOORBELL_PASSES passes (a producer that never stops must not keep
+ * the caller in the kernel); what is left waits for the next doorbell. A
+ * caller that finds another servicing leaves a RESCAN for it instead of
+ * waiting.
  */
 static void mkioq_service_now(struct mkioq_queue *q)
 {
+	unsigned int passes = 0;
+
 	/*
-	 * set_bit() is unordered: order the producer's PUBLISHED store
-	 * before RESCAN, pairing with the test_and_clear_bit() (fully
-	 * ordered) that precedes the servicer's loads of STATUS.
+	 * Full barriers around the unordered set_bit(): the producer's
+	 * PUBLISHED store is ordered before RESCAN (pairing with the fully
+	 * ordered test_and_clear_bit() before the servicer's loads of
+	 * STATUS), and RESCAN before our mutex_trylock(), pairing with the
+	 * smp_mb() between a servicer's mutex_unlock() and test_bit().
 	 */
 	smp_mb__before_atomic();
 	set_bit(MKIOQ_RESCAN, &q->service_flags);
+	/* RESCAN before the trylock: pairs with the servicer's smp_mb(). */
+	smp_mb__after_atomic();
 	while (test_bit(MKIOQ_RESCAN, &q->service_flags) &&
 	       mutex_trylock(&q->service_lock)) {
-		while (test_and_clear_bit(MKIOQ_RESCAN, &q->service_flags))
-			while (mkioq_service_ring(q))
-				;
+		while (passes < MKIOQ_DOORBELL_PASSES &&
+		       test_and_clear_bit(MKIOQ_RESCAN, &q->service_flags)) {
+			while (passes++ < MKIOQ_DOORBELL_PASSES &&
+			       mkioq_service_ring(q)) {
+				cond_resched();
+				if (fatal_signal_pending(current))
+					passes = MKIOQ_DOORBELL_PASSES;
+			}
+		}
 		mutex_unlock(&q->service_lock);
-		/* A RESCAN set after our last test is retried above. */
+		if (passes >= MKIOQ_DOORBELL_PASSES)
+			break;
+		/* Pairs with smp_mb__after_atomic() above (a ringer's). */
+		smp_mb();
 	}
 }
 
@@ -234,12 +259,12 @@ void mkioq_service_stop(struct mkioq_queue *q)
 	/* FENCEs still held back will never see their next pass. */
 	mutex_lock(&q->service_lock);
 	n = 0;
-	for_each_set_bit(i, &q->fences_claimed, MKIOQ_MAX_SLOTS)
+	for_each_set_bit(i, q->fences_claimed, MKIOQ_MAX_SLOTS)
 		mkioq_complete(q, &q->fences[i], -ECANCELED,
 			       &q->batch->cqe[n++]);
 	if (n)
 		mkioq_cq_post(q, q->batch->cqe, n);
-	q->fences_claimed = 0;
+	bitmap_zero(q->fences_claimed, MKIOQ_MAX_SLOTS);
 	mutex_unlock(&q->service_lock);
 	kvfree(q->batch);
 	q->batch = NULL;

@@ -13,12 +13,14 @@
  * 6.1 cannot cancel a parked uring_cmd, and a parked command holds a
  * reference to this file, so release() would never run: closing the file
  * (->flush, also on exit) completes the closer's parked WAITs with
- * -ECANCELED, and teardown completes any left.
+ * -ECANCELED, teardown completes any left, and a WAIT parked for
+ * MKIOQ_WAIT_TIMEOUT_MS completes with -ETIME (see mkioq_uring_expire()).
  */
 #include <linux/io_uring.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "mkioq.h"
 
@@ -48,8 +50,10 @@ static void mkioq_uring_wait_task(struct io_uring_cmd *cmd,
 	struct mkioq_wait *wait = *mkioq_pdu(cmd);
 	int res = wait->cqe.result;
 	u64 res2 = (u64)wait->cqe.tag << 32 | wait->cqe.slot;
+	/* Cancelled or expired WAITs carry no record: status 0, no flag. */
+	bool record = wait->cqe.status || wait->cqe.flags;
 
-	if (wait->cqe_addr && res != -ECANCELED &&
+	if (wait->cqe_addr && record &&
 	    copy_to_user(u64_to_user_ptr(wait->cqe_addr), &wait->cqe,
 			 sizeof(wait->cqe)))
 		res = -EFAULT;
@@ -64,32 +68,99 @@ void mkioq_uring_wait_done(struct mkioq_wait *wait, int res)
 	io_uring_cmd_complete_in_task(wait->cmd, mkioq_uring_wait_task);
 }
 
-/* Completes (with -ECANCELED) the parked WAITs of @owner, or all if NULL. */
-void mkioq_uring_cancel(struct mkioq_queue *q, fl_owner_t owner)
+/* Complete the WAITs on @done, each with the result of its record. */
+void mkioq_uring_waits_done(struct list_head *done)
 {
 	struct mkioq_wait *wait, *tmp;
-	LIST_HEAD(cancelled);
+
+	/* _safe: a completed WAIT may be freed by its task at once. */
+	list_for_each_entry_safe(wait, tmp, done, node)
+		mkioq_uring_wait_done(wait, wait->cqe.result);
+}
+
+/* Move the parked WAITs that @expired says to @out. Under cq_lock. */
+static void mkioq_uring_collect(struct mkioq_queue *q, struct list_head *out,
+				bool (*expired)(struct mkioq_wait *, void *),
+				void *arg)
+{
+	struct mkioq_wait *wait, *tmp;
 	unsigned int i;
 
-	spin_lock(&q->cq_lock);
+	lockdep_assert_held(&q->cq_lock);
 	for (i = 0; i <= MKIOQ_MAX_SLOTS; i++) {
 		struct list_head *head = i < MKIOQ_MAX_SLOTS ?
 					 &q->waits_slot[i] : &q->waits_any;
 
 		list_for_each_entry_safe(wait, tmp, head, node) {
-			if (owner && wait->owner != owner)
+			if (!expired(wait, arg))
 				continue;
-			list_move_tail(&wait->node, &cancelled);
+			list_move_tail(&wait->node, out);
 			q->nr_waits--;
 		}
 	}
-	spin_unlock(&q->cq_lock);
+}
 
-	list_for_each_entry_safe(wait, tmp, &cancelled, node) {
+/* Complete the WAITs on @list with @res and no record. */
+static void mkioq_uring_fail(struct list_head *list, int res)
+{
+	struct mkioq_wait *wait, *tmp;
+
+	list_for_each_entry_safe(wait, tmp, list, node) {
 		memset(&wait->cqe, 0, sizeof(wait->cqe));
 		wait->cqe.slot = wait->slot;
-		mkioq_uring_wait_done(wait, -ECANCELED);
+		mkioq_uring_wait_done(wait, res);
 	}
+}
+
+static bool mkioq_wait_of(struct mkioq_wait *wait, void *owner)
+{
+	return !owner || wait->owner == owner;
+}
+
+static bool mkioq_wait_late(struct mkioq_wait *wait, void *now)
+{
+	return time_after_eq(*(unsigned long *)now, wait->deadline);
+}
+
+/*
+ * WAITs expire: 6.1 cannot cancel a uring_cmd, and a process that never
+ * closes the file (an SQPOLL thread at exit, execve(), a fixed file) would
+ * otherwise wait for its WAITs for ever. Expired WAITs complete with
+ * -ETIME and no record; applications re-arm them.
+ */
+static void mkioq_uring_expire(struct work_struct *work)
+{
+	struct mkioq_queue *q = container_of(to_delayed_work(work),
+					     struct mkioq_queue, wait_expiry);
+	unsigned long now = jiffies;
+	LIST_HEAD(late);
+	bool more;
+
+	spin_lock(&q->cq_lock);
+	mkioq_uring_collect(q, &late, mkioq_wait_late, &now);
+	more = q->nr_waits;
+	spin_unlock(&q->cq_lock);
+	mkioq_uring_fail(&late, -ETIME);
+	if (more)
+		schedule_delayed_work(&q->wait_expiry, MKIOQ_WAIT_EXPIRY_TICK);
+}
+
+void mkioq_waits_init(struct mkioq_queue *q)
+{
+	INIT_DELAYED_WORK(&q->wait_expiry, mkioq_uring_expire);
+}
+
+/* Completes (with -ECANCELED) the parked WAITs of @owner, or all if NULL. */
+void mkioq_uring_cancel(struct mkioq_queue *q, fl_owner_t owner)
+{
+	LIST_HEAD(cancelled);
+
+	spin_lock(&q->cq_lock);
+	mkioq_uring_collect(q, &cancelled, mkioq_wait_of, owner);
+	spin_unlock(&q->cq_lock);
+	mkioq_uring_fail(&cancelled, -ECANCELED);
+	if (!owner)
+		cancel_delayed_work_sync(&q->wait_expiry);
 }
 
 /* The payload beyond struct mkioq_uring_wait must be zero. */
@@ -116,6 +187,7 @@ static int mkioq_uring_wait(struct mkioq_queue *q, struct io_uring_cmd *cmd,
 	wait->owner = current->files;
 	wait->cqe_addr = arg->cqe_addr;
 	wait->slot = arg->slot;
+	wait->deadline = jiffies + msecs_to_jiffies(MKIOQ_WAIT_TIMEOUT_MS);
 	*mkioq_pdu(cmd) = wait;
 
 	spin_lock(&q->cq_lock);
@@ -131,6 +203,9 @@ static int mkioq_uring_wait(struct mkioq_queue *q, struct io_uring_cmd *cmd,
 		q->nr_waits++;
 	}
 	spin_unlock(&q->cq_lock);
+	/* No-op while already pending: one timer serves all WAITs. */
+	if (!ready)
+		schedule_delayed_work(&q->wait_expiry, MKIOQ_WAIT_EXPIRY_TICK);
 
 	/* A record was waiting: complete from task context all the same. */
 	if (ready)

@@ -192,7 +192,9 @@ static int client_wait(struct client *c, uint64_t *done)
 			seen++;
 			if (ud >= MKIOQ_MAX_SLOTS)
 				continue;
-			client_reap(c, (uint32_t)ud, done);
+			/* Parked too long (MKIOQ_WAIT_TIMEOUT_MS): re-arm. */
+			if (cqe->res != -ETIME)
+				client_reap(c, (uint32_t)ud, done);
 			client_arm(c, (uint32_t)ud);
 		}
 		io_uring_cq_advance(&c->ring, seen);

@@ -113,6 +113,8 @@ static int arm(struct demo *d)
 	return ret < 0 ? ret : 0;
 }
 
+static void rearm(struct demo *d, uint32_t slot);
+
 /* The next completions, by the chosen notification path. */
 static int next_completions(struct demo *d, struct mkioq_cqe *out,
 			    unsigned int max)
@@ -142,6 +144,11 @@ static int next_completions(struct demo *d, struct mkioq_cqe *out,
 		if (n == max)
 			break;
 		seen++;
+		/* Parked too long (MKIOQ_WAIT_TIMEOUT_MS): park it again. */
+		if (cqe->res == -ETIME) {
+			rearm(d, slot);
+			continue;
+		}
 		out[n++] = d->recs[slot];
 	}
 	io_uring_cq_advance(&d->ring, seen);

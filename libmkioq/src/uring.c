@@ -162,10 +162,16 @@ static unsigned int reap(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 			break;
 		seen++;
 		rec = &u->recs[ud];
-		/* Cancelled, or failed as a command: no record, no re-arm. */
+		/*
+		 * No record: expired (re-arm), or cancelled or failed as a
+		 * command (do not).
+		 */
 		if (rec->status == MKIOQ_SLOT_EMPTY &&
-		    !(rec->flags & MKIOQ_CQE_F_OVERFLOW))
+		    !(rec->flags & MKIOQ_CQE_F_OVERFLOW)) {
+			if (cqe->res == -ETIME)
+				arm_wait(q, (unsigned int)ud);
 			continue;
+		}
 		cqes[n++] = *rec;
 		arm_wait(q, (unsigned int)ud);
 	}

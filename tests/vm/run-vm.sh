@@ -76,6 +76,7 @@ timeout_s=600
 append=""
 workdir=build/vm
 kver=${KVER:-}
+own_kernel=""
 pvh=1
 qemu_bin=${QEMU:-qemu-system-x86_64}
 busybox=${BUSYBOX:-/bin/busybox}
@@ -103,7 +104,7 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 	case $opt in
-	--ko | --mem | --smp | --cpu | --timeout | --append | --workdir | --kver)
+	--ko | --mem | --smp | --cpu | --timeout | --append | --workdir | --kver | --kernel)
 		if [ "$has_val" = 0 ]; then
 			[ $# -ge 2 ] || die "$opt needs an argument"
 			val=$2
@@ -118,6 +119,7 @@ while [ $# -gt 0 ]; do
 		--append) append=$val ;;
 		--workdir) workdir=$val ;;
 		--kver) kver=$val ;;
+		--kernel) own_kernel=$val ;;
 		esac
 		shift
 		;;
@@ -148,13 +150,18 @@ cmds=("$@")
 
 # --- Host files ------------------------------------------------------------
 
-if [ -z "$kver" ]; then
+if [ -n "$own_kernel" ]; then
+	# A kernel of our own (the debug lane's) with DRM and vgem built in.
+	kernel=$own_kernel
+	kver=$(file -bL "$kernel" | sed -n 's/.*version \([^ ]*\).*/\1/p')
+	pvh=0
+elif [ -z "$kver" ]; then
 	# Newest Debian amd64 kernel installed.
 	kver=$(find /boot -maxdepth 1 -name 'vmlinuz-*-amd64' -printf '%f\n' |
 		sed 's/^vmlinuz-//' | sort -V | tail -n 1)
 	[ -n "$kver" ] || die "no /boot/vmlinuz-*-amd64 found (set KVER or --kver)"
 fi
-kernel=/boot/vmlinuz-$kver
+[ -n "$own_kernel" ] || kernel=/boot/vmlinuz-$kver
 [ -r "$kernel" ] || die "$kernel missing or unreadable"
 moddir=/lib/modules/$kver
 command -v "$qemu_bin" >/dev/null || die "$qemu_bin not found"
@@ -223,9 +230,13 @@ add_module() {
 	done
 	die "kernel module $moddir/kernel/$src.ko not found"
 }
-add_module drivers/gpu/drm/drm drm
-add_module drivers/gpu/drm/drm_shmem_helper drm_shmem_helper
-add_module drivers/gpu/drm/vgem/vgem vgem
+if [ -n "$own_kernel" ]; then
+	touch "$stage/etc/mkioq-builtin-drm"
+else
+	add_module drivers/gpu/drm/drm drm
+	add_module drivers/gpu/drm/drm_shmem_helper drm_shmem_helper
+	add_module drivers/gpu/drm/vgem/vgem vgem
+fi
 [ -z "$ko" ] || add_module "$ko" mkioq
 
 # The commands: copy each executable to /bin/<basename>, write the list.
@@ -234,6 +245,12 @@ declare -A copied=()
 for cmd in ${cmds[@]+"${cmds[@]}"}; do
 	[[ $cmd != *$'\n'* ]] || die "command contains a newline: $cmd"
 	cmd=${cmd#"${cmd%%[![:space:]]*}"}	# strip leading whitespace
+	# Leading NAME=value words set the command's environment.
+	envs=""
+	while [[ $cmd =~ ^([A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*)[[:space:]]+(.*)$ ]]; do
+		envs+="${BASH_REMATCH[1]} "
+		cmd=${BASH_REMATCH[2]}
+	done
 	path=${cmd%%[[:space:]]*}
 	args=${cmd#"$path"}
 	[ -n "$path" ] || die "empty command"
@@ -264,7 +281,7 @@ for cmd in ${cmds[@]+"${cmds[@]}"}; do
 			done < <(grep -o '/[^ ]*' <<<"$libs" | sort -u)
 		fi
 	fi
-	printf '%s%s\n' "$base" "$args" >>"$stage/etc/mkioq-cmds"
+	printf '%s%s%s\n' "$envs" "$base" "$args" >>"$stage/etc/mkioq-cmds"
 done
 
 # cpio newc archive, owned by root, in a stable order.

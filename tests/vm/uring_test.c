@@ -341,6 +341,33 @@ TEST_F(ur, close_with_waits_parked)
 	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 64, 0, &self->q));
 }
 
+/*
+ * A WAIT parked for MKIOQ_WAIT_TIMEOUT_MS completes with -ETIME and no
+ * record, so no process can wait on one for ever (6.1 cannot cancel it).
+ */
+TEST_F_TIMEOUT(ur, wait_expires, 60)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = MKIOQ_WAIT_TIMEOUT_MS / 1000 + 10,
+	};
+	struct mkioq_cqe rec;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	uint64_t t0 = now_ns();
+
+	memset(&rec, 0xa5, sizeof(rec));
+	sqe = get_sqe(&self->ring);
+	mkioq_prep_wait(&self->ring, sqe, self->fd, 5, &rec);
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	ASSERT_EQ(0, io_uring_wait_cqe_timeout(&self->ring, &cqe, &ts));
+	EXPECT_EQ(-ETIME, cqe->res);
+	io_uring_cqe_seen(&self->ring, cqe);
+	EXPECT_GE(now_ns() - t0, (MKIOQ_WAIT_TIMEOUT_MS - 1000) * 1000000ULL);
+	/* No record was written. */
+	EXPECT_EQ(0xa5a5a5a5, rec.slot);
+	EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(self->q, 5));
+}
+
 /* A process that exits with WAITs parked exits. */
 TEST_F(ur, exit_with_waits_parked)
 {

@@ -238,6 +238,12 @@ struct mkioq_cqe {
 /* mkioq_uring_wait.slot: take the oldest completion of any slot. */
 #define MKIOQ_SLOT_ANY		0xffffffffU
 
+/*
+ * A WAIT parked this long completes with res = -ETIME and no record; re-arm
+ * it. (6.1 cannot cancel a uring_cmd, so a WAIT must not park for ever.)
+ */
+#define MKIOQ_WAIT_TIMEOUT_MS	10000
+
 /**
  * struct mkioq_uring_wait - payload of MKIOQ_URING_CMD_WAIT (in sqe->cmd)
  * @cqe_addr:	0, or a user address where the struct mkioq_cqe of the

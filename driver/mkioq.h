@@ -20,6 +20,8 @@
 #include <linux/mkioq.h>
 
 struct dma_buf;
+struct dma_buf_attachment;
+struct sg_table;
 struct io_uring_cmd;
 struct mkioq_rec;
 struct file;
@@ -44,6 +46,8 @@ struct task_struct;
  * @ref:	one for the handle table, one per request being serviced
  * @dmabuf:	our own reference to the buffer
  * @map:	kernel mapping of the whole buffer, held while registered
+ * @attach:	our attachment, when @map is a vmap of its pages
+ * @sgt:	the attachment's mapping
  * @offset:	start of the range inside @dmabuf
  * @length:	bytes in the range
  * @access:	MKIOQ_ACCESS_*
@@ -52,6 +56,8 @@ struct mkioq_handle {
 	struct kref ref;
 	struct dma_buf *dmabuf;
 	struct iosys_map map;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
 	u64 offset;
 	u64 length;
 	u32 access;
@@ -121,6 +127,8 @@ struct mkioq_wait {
  * struct mkioq_queue - the state of one open file
  * @setup_lock:		serialises setup against itself
  * @ready:		set (release) once setup completed; read with acquire
+ * @dead:		set when the owner closed it (mkioq_queue_shutdown())
+ * @owner:		files of the process that set it up (compared only)
  * @slot_count:		slots in the ring
  * @mode:		MKIOQ_MODE_*
  * @ring_file:		shmem file holding the ring page, so that mappings
@@ -156,6 +164,8 @@ struct mkioq_wait {
 struct mkioq_queue {
 	struct mutex setup_lock;	/* serialises setup */
 	bool ready;
+	bool dead;
+	struct files_struct *owner;
 	u32 slot_count;
 	u32 mode;
 
@@ -198,10 +208,23 @@ static inline bool mkioq_ready(struct mkioq_queue *q)
 	return smp_load_acquire(&q->ready);
 }
 
+/* 0 if the queue can be used: set up, and its owner has not closed it. */
+static inline int mkioq_usable(struct mkioq_queue *q)
+{
+	if (!mkioq_ready(q))
+		return -EBADFD;
+	return READ_ONCE(q->dead) ? -ENXIO : 0;
+}
+
 /* mkioq_queue.c */
 int mkioq_queue_setup(struct mkioq_queue *q, struct mkioq_setup *setup);
 void mkioq_queue_teardown(struct mkioq_queue *q);
+void mkioq_queue_owner_closed(struct mkioq_queue *q, struct file *file,
+			      fl_owner_t id);
 int mkioq_queue_mmap(struct mkioq_queue *q, struct vm_area_struct *vma);
+
+/* mkioq_main.c: the device that attaches to dma-bufs without vmap. */
+extern struct device *mkioq_dma_dev;
 
 /* mkioq_handle.c */
 int mkioq_handle_register(struct mkioq_queue *q, struct mkioq_handle_reg *reg);
@@ -217,6 +240,7 @@ void mkioq_batch_execute(struct mkioq_queue *q, struct mkioq_batch *b);
 void mkioq_doorbell(struct mkioq_queue *q);
 int mkioq_service_start(struct mkioq_queue *q);
 void mkioq_service_stop(struct mkioq_queue *q);
+void mkioq_service_free(struct mkioq_queue *q);
 
 /* mkioq_cq.c */
 int mkioq_cq_init(struct mkioq_queue *q);

@@ -5,22 +5,97 @@
  *
  * A handle holds its own dma-buf reference and a kernel mapping of the
  * buffer for as long as it is registered, so the service never maps per
- * request. Unregistering removes the number at once; a request being
- * serviced holds a reference of its own, so the buffer outlives it
- * (deferred release, never a wait).
+ * request: the exporter's vmap, or for exporters without one a vmap of
+ * the pages of an attachment's scatterlist. Unregistering removes the
+ * number at once; a request being serviced holds a reference of its own,
+ * so the buffer outlives it (deferred release, never a wait).
  */
 #include <linux/dma-buf.h>
 #include <linux/file.h>
 #include <linux/overflow.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 #include "mkioq.h"
+
+/*
+ * Exporters without a vmap operation (udmabuf in 6.1) still hand out
+ * page-backed scatterlists: attach, map, and vmap the pages ourselves.
+ */
+static int mkioq_handle_map_pages(struct mkioq_handle *h)
+{
+	struct dma_buf_attachment *attach;
+	size_t npages = h->dmabuf->size >> PAGE_SHIFT, i = 0;
+	struct sg_page_iter piter;
+	struct sg_table *sgt;
+	struct page **pages;
+	void *vaddr = NULL;
+	int ret;
+
+	attach = dma_buf_attach(h->dmabuf, mkioq_dma_dev);
+	if (IS_ERR(attach))
+		return PTR_ERR(attach);
+	sgt = dma_buf_map_attachment_unlocked(attach, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto err_detach;
+	}
+	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		ret = -ENOMEM;
+		goto err_unmap;
+	}
+	for_each_sgtable_page(sgt, &piter, 0) {
+		if (i == npages)
+			break;
+		pages[i++] = sg_page_iter_page(&piter);
+	}
+	if (i == npages)
+		vaddr = vmap(pages, npages, VM_MAP, PAGE_KERNEL);
+	kvfree(pages);
+	if (!vaddr) {
+		ret = i == npages ? -ENOMEM : -EINVAL;
+		goto err_unmap;
+	}
+	iosys_map_set_vaddr(&h->map, vaddr);
+	h->attach = attach;
+	h->sgt = sgt;
+	return 0;
+
+err_unmap:
+	dma_buf_unmap_attachment_unlocked(attach, sgt, DMA_BIDIRECTIONAL);
+err_detach:
+	dma_buf_detach(h->dmabuf, attach);
+	return ret;
+}
+
+/* A kernel mapping of the whole buffer, held while registered. */
+static int mkioq_handle_map(struct mkioq_handle *h)
+{
+	/* Only an exporter without vmap says -EINVAL for a valid buffer. */
+	if (!h->dmabuf->ops->vmap)
+		return mkioq_handle_map_pages(h);
+	return dma_buf_vmap(h->dmabuf, &h->map);
+}
+
+static void mkioq_handle_unmap(struct mkioq_handle *h)
+{
+	if (!h->attach) {
+		dma_buf_vunmap(h->dmabuf, &h->map);
+		return;
+	}
+	vunmap(h->map.vaddr);
+	dma_buf_unmap_attachment_unlocked(h->attach, h->sgt,
+					  DMA_BIDIRECTIONAL);
+	dma_buf_detach(h->dmabuf, h->attach);
+}
 
 static void mkioq_handle_release(struct kref *ref)
 {
 	struct mkioq_handle *h = container_of(ref, struct mkioq_handle, ref);
 
-	dma_buf_vunmap(h->dmabuf, &h->map);
+	mkioq_handle_unmap(h);
 	dma_buf_put(h->dmabuf);
 	kfree(h);
 }
@@ -97,7 +172,7 @@ int mkioq_handle_register(struct mkioq_queue *q, struct mkioq_handle_reg *reg)
 	h->length = reg->length;
 	h->access = reg->access;
 
-	ret = dma_buf_vmap(dmabuf, &h->map);
+	ret = mkioq_handle_map(h);
 	if (ret)
 		goto err_free;
 
@@ -113,7 +188,7 @@ int mkioq_handle_register(struct mkioq_queue *q, struct mkioq_handle_reg *reg)
 	return 0;
 
 err_vunmap:
-	dma_buf_vunmap(dmabuf, &h->map);
+	mkioq_handle_unmap(h);
 err_free:
 	kfree(h);
 err_put:
@@ -138,8 +213,8 @@ void mkioq_handles_release(struct mkioq_queue *q)
 	unsigned long id;
 
 	xa_for_each(&q->handles, id, h) {
-		xa_erase(&q->handles, id);
-		mkioq_handle_put(h);
+		/* A racing unregister may have taken it: put only ours. */
+		if (xa_erase(&q->handles, id) == h)
+			mkioq_handle_put(h);
 	}
-	xa_destroy(&q->handles);
 }

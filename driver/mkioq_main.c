@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -25,6 +26,7 @@ module_param(devices, uint, 0444);
 MODULE_PARM_DESC(devices, "number of /dev/mkioqN devices (1-64, default 1)");
 
 static struct miscdevice *mkioq_misc;
+struct device *mkioq_dma_dev;
 
 static int mkioq_open(struct inode *inode, struct file *file)
 {
@@ -64,8 +66,10 @@ static int mkioq_flush(struct file *file, fl_owner_t id)
 {
 	struct mkioq_queue *q = file->private_data;
 
-	if (mkioq_ready(q))
+	if (mkioq_ready(q)) {
 		mkioq_uring_cancel(q, id);
+		mkioq_queue_owner_closed(q, file, id);
+	}
 	return 0;
 }
 
@@ -153,6 +157,7 @@ static long mkioq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct mkioq_queue *q = file->private_data;
 	void __user *argp = (void __user *)arg;
+	int ret;
 
 	switch (cmd) {
 	case MKIOQ_IOC_SETUP:
@@ -161,12 +166,13 @@ static long mkioq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return mkioq_ioctl_info(q, argp);
 	}
 
-	if (!mkioq_ready(q)) {
+	ret = mkioq_usable(q);
+	if (ret) {
 		switch (cmd) {
 		case MKIOQ_IOC_REGISTER:
 		case MKIOQ_IOC_UNREGISTER:
 		case MKIOQ_IOC_DOORBELL:
-			return -EBADFD;
+			return ret;
 		}
 		return -ENOTTY;
 	}
@@ -190,9 +196,10 @@ static ssize_t mkioq_write(struct file *file, const char __user *buf,
 			   size_t count, loff_t *ppos)
 {
 	struct mkioq_queue *q = file->private_data;
+	int ret = mkioq_usable(q);
 
-	if (!mkioq_ready(q))
-		return -EBADFD;
+	if (ret)
+		return ret;
 	mkioq_doorbell(q);
 	return count;
 }
@@ -201,9 +208,10 @@ static ssize_t mkioq_read(struct file *file, char __user *buf, size_t count,
 			  loff_t *ppos)
 {
 	struct mkioq_queue *q = file->private_data;
+	int ret = mkioq_usable(q);
 
-	if (!mkioq_ready(q))
-		return -EBADFD;
+	if (ret)
+		return ret;
 	return mkioq_cq_read(q, buf, count, file->f_flags & O_NONBLOCK);
 }
 
@@ -212,7 +220,7 @@ static __poll_t mkioq_poll(struct file *file, struct poll_table_struct *wait)
 	struct mkioq_queue *q = file->private_data;
 	__poll_t mask;
 
-	if (!mkioq_ready(q))
+	if (mkioq_usable(q))
 		return EPOLLERR;
 	poll_wait(file, &q->cq_wait, wait);
 	/* The doorbell never blocks. */
@@ -288,6 +296,11 @@ static int __init mkioq_init(void)
 			goto err;
 		}
 	}
+	/* Attachments (exporters without vmap) need a DMA-capable device. */
+	mkioq_dma_dev = mkioq_misc[0].this_device;
+	ret = dma_coerce_mask_and_coherent(mkioq_dma_dev, DMA_BIT_MASK(64));
+	if (ret)
+		goto err;
 	return 0;
 
 err:

@@ -9,6 +9,7 @@
  * holds the shmem file, so the page outlives this file until the last
  * mapping goes.
  */
+#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
@@ -85,6 +86,7 @@ int mkioq_queue_setup(struct mkioq_queue *q, struct mkioq_setup *setup)
 	}
 	q->slot_count = setup->slot_count;
 	q->mode = setup->mode;
+	q->owner = current->files;
 	q->poll_idle = usecs_to_jiffies(setup->poll_idle_us ?:
 					MKIOQ_POLL_IDLE_DEFAULT_US);
 	q->poll_period = usecs_to_jiffies(setup->poll_period_us ?:
@@ -131,14 +133,50 @@ void mkioq_queue_teardown(struct mkioq_queue *q)
 	mkioq_service_stop(q);
 	mkioq_uring_cancel(q, NULL);
 	mkioq_handles_release(q);
+	mkioq_service_free(q);
 	mkioq_cq_free(q);
 	mkioq_ring_free(q);
 }
 
+static int mkioq_same_file(const void *file, struct file *f, unsigned int fd)
+{
+	return f == file;
+}
+
+/*
+ * A queue belongs to the process that set it up. When that process
+ * closes its last descriptor of the file (a forked child or a receiver of
+ * the fd may still hold the file), the queue shuts down: the service
+ * stops, parked WAITs and held FENCEs are cancelled, every handle and its
+ * dma-buf reference is dropped, and every later call but INFO fails with
+ * -ENXIO. Mappings of the ring stay valid memory.
+ */
+void mkioq_queue_owner_closed(struct mkioq_queue *q, struct file *file,
+			      fl_owner_t id)
+{
+	/* @id: the files of the closing task, whose close removed @file. */
+	if (id != q->owner || iterate_fd(id, 0, mkioq_same_file, file))
+		return;
+
+	mutex_lock(&q->setup_lock);
+	if (q->dead) {
+		mutex_unlock(&q->setup_lock);
+		return;
+	}
+	WRITE_ONCE(q->dead, true);
+	mutex_unlock(&q->setup_lock);
+
+	mkioq_service_stop(q);
+	mkioq_uring_cancel(q, NULL);
+	mkioq_handles_release(q);
+}
+
 int mkioq_queue_mmap(struct mkioq_queue *q, struct vm_area_struct *vma)
 {
-	if (!mkioq_ready(q))
-		return -EBADFD;
+	int ret = mkioq_usable(q);
+
+	if (ret)
+		return ret;
 	if (vma->vm_pgoff != 0 || vma->vm_end - vma->vm_start != PAGE_SIZE)
 		return -EINVAL;
 	/*

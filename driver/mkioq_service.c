@@ -158,6 +158,11 @@ static void mkioq_service_now(struct mkioq_queue *q)
 	smp_mb__after_atomic();
 	while (test_bit(MKIOQ_RESCAN, &q->service_flags) &&
 	       mutex_trylock(&q->service_lock)) {
+		/* Its owner closed it: see mkioq_queue_shutdown(). */
+		if (READ_ONCE(q->dead)) {
+			mutex_unlock(&q->service_lock);
+			return;
+		}
 		while (passes < MKIOQ_DOORBELL_PASSES &&
 		       test_and_clear_bit(MKIOQ_RESCAN, &q->service_flags)) {
 			while (passes++ < MKIOQ_DOORBELL_PASSES &&
@@ -246,9 +251,15 @@ int mkioq_service_start(struct mkioq_queue *q)
 	return 0;
 }
 
+/*
+ * Stop servicing: the poll thread ends after the request in hand, a
+ * doorbell that follows finds the queue dead, and FENCEs still held back
+ * complete with -ECANCELED. Idempotent; the batch stays until
+ * mkioq_service_free().
+ */
 void mkioq_service_stop(struct mkioq_queue *q)
 {
-	unsigned int n;
+	unsigned int n = 0;
 	unsigned long i;
 
 	/* kthread_stop() wakes the thread and waits for the request in hand. */
@@ -256,9 +267,7 @@ void mkioq_service_stop(struct mkioq_queue *q)
 		kthread_stop(q->poll_thread);
 	q->poll_thread = NULL;
 
-	/* FENCEs still held back will never see their next pass. */
 	mutex_lock(&q->service_lock);
-	n = 0;
 	for_each_set_bit(i, q->fences_claimed, MKIOQ_MAX_SLOTS)
 		mkioq_complete(q, &q->fences[i], -ECANCELED,
 			       &q->batch->cqe[n++]);
@@ -266,6 +275,10 @@ void mkioq_service_stop(struct mkioq_queue *q)
 		mkioq_cq_post(q, q->batch->cqe, n);
 	bitmap_zero(q->fences_claimed, MKIOQ_MAX_SLOTS);
 	mutex_unlock(&q->service_lock);
+}
+
+void mkioq_service_free(struct mkioq_queue *q)
+{
 	kvfree(q->batch);
 	q->batch = NULL;
 }

@@ -219,9 +219,10 @@ int mkioq_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	size_t len = issue_flags & IO_URING_F_SQE128 ? 80 : 16;
 	struct mkioq_uring_wait arg;
 	u8 payload[80];
+	int ret = mkioq_usable(q);
 
-	if (!mkioq_ready(q))
-		return -EBADFD;
+	if (ret)
+		return ret;
 
 	/* The SQE may still be in shared memory: read it exactly once. */
 	memcpy(payload, cmd->cmd, len);

@@ -336,4 +336,52 @@ TEST_F(handles, invisible_to_other_files)
 	EXPECT_EQ(0, mkioq_unregister(self->q, src));
 }
 
+/*
+ * A queue belongs to the process that set it up: once it closes its
+ * descriptor, a forked child that inherited the file can no longer use
+ * the queue or its handles, though its mapping stays valid memory.
+ */
+TEST_F(handles, child_after_owner_closed)
+{
+	int status, to_child[2], to_parent[2];
+	uint32_t h;
+	char c;
+	pid_t pid;
+
+	ASSERT_EQ(0, mkioq_register(self->q, self->rw.fd, 0, 65536,
+				    MKIOQ_ACCESS_RW, &h));
+	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(to_parent));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int ok = 1;
+
+		/* While the owner holds it, the child may use the queue. */
+		ok &= mkioq_doorbell(self->q) == 0;
+		ok &= write(to_parent[1], "r", 1) == 1;
+		ok &= read(to_child[0], &c, 1) == 1;
+		ok &= mkioq_doorbell(self->q) == -ENXIO;
+		ok &= mkioq_unregister(self->q, h) == -ENXIO;
+		ok &= mkioq_register(self->q, self->rw.fd, 0, 16,
+				     MKIOQ_ACCESS_READ, &h) == -ENXIO;
+		ok &= mkioq_submit_dma_read(self->q, 0, h, h, 16, 1) == 0;
+		ok &= mkioq_read_cqes(self->q, (struct mkioq_cqe[1]){}, 1,
+				      0) == -ENXIO;
+		/* Nothing services the request: the slot stays PUBLISHED. */
+		usleep(100000);
+		ok &= mkioq_slot_status(self->q, 0) == MKIOQ_SLOT_PUBLISHED;
+		_exit(ok ? 0 : 1);
+	}
+	ASSERT_EQ(1, read(to_parent[0], &c, 1));
+	/* The owner closes: the queue shuts down for everyone. */
+	close(mkioq_queue_fd(self->q));
+	ASSERT_EQ(1, write(to_child[1], "c", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* Teardown's close of the descriptor then fails harmlessly. */
+	self->q->fd = open("/dev/null", O_RDONLY);
+}
+
 TEST_HARNESS_MAIN

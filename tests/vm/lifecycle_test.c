@@ -1,0 +1,802 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Lifetimes: the ring unmapped while the service writes it, a process
+ * killed with requests in flight and WAITs parked, close racing parked
+ * WAITs and submissions from another thread, a queue shared with a forked
+ * child that outlives the parent's descriptor, a registered buffer whose
+ * every userspace reference is gone, and unregister racing the service.
+ * Leaks are the runner's to find (kmemleak on the debug kernel); here every
+ * path must complete, return the documented result and keep data intact.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xf86drm.h>
+
+#include "kselftest_harness.h"
+#include "mkioq_test.h"
+#include "mkioq_uring.h"
+
+#define PG		4096u
+#define BUF_BYTES	(8u << 20)
+#define REQ_BYTES	(128u << 10)	/* 64 of them fill BUF_BYTES */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return n ? (uint32_t)(rng % n) : 0;
+}
+
+FIXTURE(lc) {
+	struct mkioq_queue *q;
+	int drm;
+	struct test_buf src, dst;
+	uint32_t hsrc, hdst;
+};
+
+FIXTURE_VARIANT(lc) {
+	unsigned int open_flags;
+};
+
+FIXTURE_VARIANT_ADD(lc, doorbell) {
+	.open_flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(lc, poll) {
+	.open_flags = MKIOQ_OPEN_POLL,
+};
+
+FIXTURE_SETUP(lc)
+{
+	self->drm = vgem_open();
+	ASSERT_GE(self->drm, 0);
+	ASSERT_EQ(0, test_buf_create(self->drm, BUF_BYTES, true, &self->src));
+	ASSERT_EQ(0, test_buf_create(self->drm, BUF_BYTES, true, &self->dst));
+	pattern_fill(self->src.map, BUF_BYTES, 41, 0);
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 64, variant->open_flags,
+				      &self->q));
+	ASSERT_EQ(0, mkioq_register(self->q, self->src.fd, 0, BUF_BYTES,
+				    MKIOQ_ACCESS_READ, &self->hsrc));
+	ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd, 0, BUF_BYTES,
+				    MKIOQ_ACCESS_RW, &self->hdst));
+}
+
+FIXTURE_TEARDOWN(lc)
+{
+	mkioq_queue_free(self->q);
+	test_buf_destroy(&self->src);
+	test_buf_destroy(&self->dst);
+	close(self->drm);
+}
+
+/* READ of @bytes at @off of @src into the start of @dst, in @slot. */
+static int submit_read(struct mkioq_queue *q, uint32_t slot, uint32_t src,
+		       uint32_t dst, uint64_t off, uint32_t bytes, uint32_t tag)
+{
+	struct mkioq_request req = {
+		.op = MKIOQ_OP_READ, .src_handle = src, .dst_handle = dst,
+		.byte_count = bytes, .offset = off, .tag = tag,
+	};
+
+	return mkioq_submit(q, slot, &req);
+}
+
+static void *doorbell_thread(void *q)
+{
+	mkioq_doorbell(q);
+	return NULL;
+}
+
+/*
+ * (a) The ring unmapped while the service writes completions into it: the
+ * module writes through its own reference to the page, so nothing faults,
+ * the records still arrive through read(), handles still unregister, and a
+ * new mapping shows every result.
+ */
+TEST_F_TIMEOUT(lc, munmap_during_service, 300)
+{
+	uint32_t dh[64], s, round, got, n;
+	struct mkioq_cqe cqes[64];
+	struct mkioq_info info;
+	uint8_t seen[64];
+	pthread_t th;
+
+	for (s = 0; s < 64; s++)
+		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
+					    s * REQ_BYTES, REQ_BYTES,
+					    MKIOQ_ACCESS_WRITE, &dh[s]));
+	for (round = 0; round < 6; round++) {
+		for (s = 0; s < 64; s++)
+			ASSERT_EQ(0, submit_read(self->q, s, self->hsrc, dh[s],
+						 (uint64_t)(round * 64 + s) * 97 %
+						 (BUF_BYTES - REQ_BYTES),
+						 REQ_BYTES, round << 8 | s));
+		/* The doorbell from another thread: it services there. */
+		ASSERT_EQ(0, pthread_create(&th, NULL, doorbell_thread,
+					    self->q));
+		usleep(rnd(3000));
+		ASSERT_EQ(0, munmap(self->q->words, self->q->map_bytes));
+		self->q->words = NULL;
+		pthread_join(th, NULL);
+
+		/* Without the mapping: records through read(). */
+		memset(seen, 0, sizeof(seen));
+		for (got = 0; got < 64; got += n) {
+			int r = mkioq_read_cqes(self->q, cqes, 64, 20000);
+
+			ASSERT_GT(r, 0);
+			n = r;
+			for (s = 0; s < n; s++) {
+				ASSERT_LT(cqes[s].slot, 64);
+				EXPECT_EQ(MKIOQ_SLOT_OK, cqes[s].status);
+				EXPECT_EQ(REQ_BYTES, cqes[s].result);
+				EXPECT_EQ(round << 8 | cqes[s].slot, cqes[s].tag);
+				seen[cqes[s].slot]++;
+			}
+		}
+		for (s = 0; s < 64; s++)
+			EXPECT_EQ(1, seen[s]);
+
+		/* A new mapping is the same page, with every result. */
+		self->q->words = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+				      MAP_SHARED, mkioq_queue_fd(self->q), 0);
+		ASSERT_NE(MAP_FAILED, self->q->words);
+		for (s = 0; s < 64; s++) {
+			ASSERT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, s));
+			ASSERT_EQ(REQ_BYTES,
+				  pattern_check(self->dst.map + s * REQ_BYTES,
+						REQ_BYTES, 41,
+						(uint64_t)(round * 64 + s) * 97 %
+						(BUF_BYTES - REQ_BYTES)));
+			ASSERT_EQ(0, mkioq_recycle(self->q, s));
+		}
+	}
+	/* Unmapped again: unregistering still works. */
+	ASSERT_EQ(0, munmap(self->q->words, PG));
+	self->q->words = NULL;
+	for (s = 0; s < 64; s++)
+		EXPECT_EQ(0, mkioq_unregister(self->q, dh[s]));
+	EXPECT_EQ(-ENOENT, mkioq_unregister(self->q, dh[0]));
+	ASSERT_EQ(0, mkioq_info(self->q, &info));
+	EXPECT_EQ(6 * 64, info.completed);
+	EXPECT_EQ(2, info.handles);
+}
+
+/*
+ * (b) A child with requests in flight (a thread ringing, big copies) and
+ * WAITs parked is SIGKILLed at a random moment: it dies at once, and the
+ * device keeps working.
+ */
+TEST_F_TIMEOUT(lc, sigkill_with_requests_and_waits, 300)
+{
+	int round, status;
+
+	for (round = 0; round < 12; round++) {
+		int p[2];
+		char c;
+		pid_t pid;
+
+		ASSERT_EQ(0, pipe(p));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			struct mkioq_queue *q;
+			struct io_uring ring;
+			uint32_t hs, hd, s;
+			pthread_t th;
+			int i;
+
+			close(p[0]);
+			if (mkioq_queue_open(MKIOQ_DEV, 64,
+					     round & 1 ? MKIOQ_OPEN_POLL : 0,
+					     &q) ||
+			    mkioq_register(q, self->src.fd, 0, BUF_BYTES,
+					   MKIOQ_ACCESS_READ, &hs) ||
+			    mkioq_register(q, self->dst.fd, 0, BUF_BYTES,
+					   MKIOQ_ACCESS_WRITE, &hd) ||
+			    io_uring_queue_init(256, &ring, 0))
+				_exit(2);
+			/* More WAITs than completions: some stay parked. */
+			for (i = 0; i < 200; i++)
+				mkioq_prep_wait(&ring, io_uring_get_sqe(&ring),
+						mkioq_queue_fd(q),
+						i % 3 ? MKIOQ_SLOT_ANY : i % 64,
+						NULL);
+			if (io_uring_submit(&ring) != 200)
+				_exit(3);
+			for (s = 0; s < 64; s++)
+				submit_read(q, s, hs, hd, 0, 1 << 20, s);
+			pthread_create(&th, NULL, doorbell_thread, q);
+			if (write(p[1], "r", 1) != 1)
+				_exit(4);
+			for (;;) {
+				for (s = 0; s < 64; s++) {
+					int st = mkioq_slot_status(q, s);
+
+					if (st == MKIOQ_SLOT_OK ||
+					    st == MKIOQ_SLOT_ERROR) {
+						mkioq_recycle(q, s);
+						submit_read(q, s, hs, hd, 0,
+							    1 << 20, s);
+					}
+				}
+				mkioq_doorbell(q);
+			}
+		}
+		close(p[1]);
+		ASSERT_EQ(1, read(p[0], &c, 1));
+		close(p[0]);
+		usleep(rnd(20000));
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		alarm(30);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		alarm(0);
+		ASSERT_TRUE(WIFSIGNALED(status));
+		EXPECT_EQ(SIGKILL, WTERMSIG(status));
+	}
+
+	/* A new queue works. */
+	{
+		struct mkioq_queue *q;
+		uint32_t hs, hd;
+
+		ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 64,
+					      variant->open_flags, &q));
+		ASSERT_EQ(0, mkioq_register(q, self->src.fd, 0, BUF_BYTES,
+					    MKIOQ_ACCESS_READ, &hs));
+		ASSERT_EQ(0, mkioq_register(q, self->dst.fd, 0, BUF_BYTES,
+					    MKIOQ_ACCESS_WRITE, &hd));
+		memset(self->dst.map, 0, 65536);
+		ASSERT_EQ(0, submit_read(q, 3, hs, hd, 777, 65536, 3));
+		ASSERT_EQ(0, mkioq_doorbell(q));
+		ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(q, 3, 20000));
+		EXPECT_EQ(65536, pattern_check(self->dst.map, 65536, 41, 777));
+		mkioq_queue_free(q);
+	}
+}
+
+/*
+ * (c) close() while another thread parks WAITs and submits requests and
+ * doorbells through io_uring on the same file. Every WAIT completes: with
+ * its record, cancelled by the close, or (one that parked after the close
+ * had cancelled the others) expired with -ETIME. No command is lost.
+ */
+struct closer_ctx {
+	struct mkioq_queue *q;
+	struct io_uring ring;
+	int fd;
+	uint32_t hs, hd;
+	atomic_bool stop;
+	unsigned int submitted, completed, records, cancelled, expired,
+		     badf, other, bad_res;
+	int last_other;
+};
+
+static void closer_reap(struct closer_ctx *c, struct io_uring *ring,
+			int timeout_ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = timeout_ms / 1000,
+		.tv_nsec = (timeout_ms % 1000) * 1000000L,
+	};
+	struct io_uring_cqe *cqe;
+
+	while (!(timeout_ms ? io_uring_wait_cqe_timeout(ring, &cqe, &ts) :
+			      io_uring_peek_cqe(ring, &cqe))) {
+		int res = cqe->res;
+
+		if (io_uring_cqe_get_data64(cqe) == 1) {
+			/* A doorbell: done, or the fd was gone. */
+			if (res && res != -EBADF && res != -ENXIO)
+				c->bad_res++;
+		} else {
+			c->completed++;
+			if (res >= 0)
+				c->records++;
+			else if (res == -ECANCELED)
+				c->cancelled++;
+			else if (res == -ETIME)
+				c->expired++;
+			else if (res == -EBADF || res == -ENXIO)
+				c->badf++;	/* submitted after the close */
+			else if (res == -ENOENT || res == -EACCES || res == -ENOBUFS)
+				c->records++;	/* a request's own errno */
+			else {
+				c->other++;
+				c->last_other = res;
+			}
+		}
+		io_uring_cqe_seen(ring, cqe);
+	}
+}
+
+static void *closer_submitter(void *arg)
+{
+	struct closer_ctx *c = arg;
+	struct io_uring *ring = &c->ring;
+	struct io_uring_sqe *sqe;
+	uint32_t s = 0;
+	uint64_t t0;
+
+	while (!atomic_load(&c->stop)) {
+		int i;
+
+		for (i = 0; i < 8; i++) {
+			sqe = io_uring_get_sqe(ring);
+			mkioq_prep_wait(ring, sqe, c->fd,
+					i & 1 ? MKIOQ_SLOT_ANY : s % 64, NULL);
+			io_uring_sqe_set_data64(sqe, 2);
+			c->submitted++;
+		}
+		for (i = 0; i < 4; i++, s++) {
+			int st = mkioq_slot_status(c->q, s % 64);
+
+			if (st == MKIOQ_SLOT_OK || st == MKIOQ_SLOT_ERROR)
+				mkioq_recycle(c->q, s % 64);
+			submit_read(c->q, s % 64, c->hs, c->hd, s * 61 % 65536,
+				    4096, s);
+		}
+		sqe = io_uring_get_sqe(ring);
+		mkioq_prep_doorbell(ring, sqe, c->fd);
+		io_uring_sqe_set_data64(sqe, 1);
+		io_uring_submit(ring);
+		closer_reap(c, ring, 0);
+		/* Keep the number parked bounded. */
+		while (c->submitted - c->completed > 96 &&
+		       !atomic_load(&c->stop))
+			closer_reap(c, ring, 10);
+	}
+	/* Everything completes: records, cancels, or expiry after 10 s. */
+	t0 = now_ns();
+	while (c->completed < c->submitted && now_ns() - t0 < 30000000000ULL)
+		closer_reap(c, ring, 100);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(lc, close_races_waits_and_submissions, 600)
+{
+	unsigned int round, expired = 0, cancelled = 0, records = 0, refused = 0;
+	uint64_t t0 = now_ns();
+
+	for (round = 0; round < 40 && now_ns() - t0 < 120000000000ULL;
+	     round++) {
+		struct closer_ctx c = { 0 };
+		struct mkioq_queue *q;
+		pthread_t th;
+
+		ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 64,
+					      round & 1 ? MKIOQ_OPEN_POLL : 0,
+					      &q));
+		c.q = q;
+		c.fd = mkioq_queue_fd(q);
+		ASSERT_EQ(0, mkioq_register(q, self->src.fd, 0, BUF_BYTES,
+					    MKIOQ_ACCESS_READ, &c.hs));
+		ASSERT_EQ(0, mkioq_register(q, self->dst.fd, 0, BUF_BYTES,
+					    MKIOQ_ACCESS_WRITE, &c.hd));
+		/* Made here: a file the thread opened could take the number. */
+		ASSERT_EQ(0, io_uring_queue_init(128, &c.ring, 0));
+		ASSERT_EQ(0, pthread_create(&th, NULL, closer_submitter, &c));
+		usleep(1000 + rnd(20000));
+		/*
+		 * Close the file but keep the mapping the thread writes; no
+		 * new file may take the number while the thread runs.
+		 */
+		ASSERT_EQ(0, close(c.fd));
+		usleep(rnd(2000));
+		atomic_store(&c.stop, true);
+		pthread_join(th, NULL);
+		io_uring_queue_exit(&c.ring);
+		munmap(q->words, q->map_bytes);
+		free(q);
+
+		EXPECT_EQ(c.submitted, c.completed)
+			TH_LOG("round %u: %u WAITs never completed", round,
+			       c.submitted - c.completed);
+		EXPECT_EQ(0, c.other) TH_LOG("unexpected WAIT result %d",
+					     c.last_other);
+		EXPECT_EQ(0, c.bad_res);
+		expired += c.expired;
+		cancelled += c.cancelled;
+		records += c.records;
+		refused += c.badf;
+	}
+	ksft_print_msg("%u rounds: WAITs %u with a record, %u cancelled by close, %u expired (parked after the close), %u refused after it\n",
+		       round, records, cancelled, expired, refused);
+}
+
+/*
+ * (d) A forked child inherits the file and the mapping: both submit and
+ * complete through them at once, on their own slots. Then the parent,
+ * which set the queue up, closes its descriptor and unmaps. The child's
+ * next calls are safe under either lifetime rule the module may have:
+ *
+ *   shared file: the file lives while any process holds it; the child's
+ *   requests go on completing, and a WAIT it parked before the parent's
+ *   close is not cancelled by that close (it belongs to the child);
+ *
+ *   owner shutdown: the queue dies with its owner's last descriptor;
+ *   every call but INFO fails with -ENXIO, the child's parked WAIT
+ *   completes with -ECANCELED, handles are gone, and the child's mapping
+ *   of the ring is still valid memory.
+ *
+ * The child reports which one it saw; anything else fails.
+ */
+#define FORK_REQS	400
+
+static int run_requests(struct mkioq_queue *q, uint32_t first, uint32_t n,
+			uint32_t hs, const uint32_t *dh, uint8_t *dst,
+			uint32_t seed)
+{
+	uint32_t i, s, bad = 0;
+
+	for (i = 0; i < FORK_REQS; i++) {
+		uint64_t off = (uint64_t)(seed + i) * 4099 % (BUF_BYTES - PG);
+
+		s = first + i % n;
+		if (submit_read(q, s, hs, dh[s], off, 2048, seed + i))
+			return -1;
+		if (mkioq_doorbell(q))
+			return -2;
+		if (wait_slot(q, s, 20000) != MKIOQ_SLOT_OK)
+			return -3;
+		bad += pattern_check(dst + s * PG, 2048, 41, off) != 2048;
+		bad += q->words[s * 8 + MKIOQ_WORD_TAG] != seed + i;
+		if (mkioq_recycle(q, s))
+			return -4;
+	}
+	return (int)bad;
+}
+
+/* The child's part after the parent let go; returns an exit code. */
+static int child_after_owner_closed(struct mkioq_queue *q, uint32_t hs,
+				    const uint32_t *dh, uint8_t *dst,
+				    struct io_uring *ring,
+				    struct mkioq_cqe *rec, char *seen)
+{
+	struct __kernel_timespec ts = { .tv_sec = 20 };
+	struct mkioq_info info;
+	struct io_uring_cqe *cqe;
+	struct pollfd pfd = { .fd = q->fd, .events = POLLIN | POLLOUT };
+	struct mkioq_cqe buf[4];
+	uint32_t h;
+	int r = mkioq_doorbell(q);
+
+	if (r == 0) {
+		*seen = 's';
+		r = run_requests(q, 32, 31, hs, dh, dst, 2000000);
+		if (r)
+			return 30 + (r < 0 ? -r : 5);
+		if (submit_read(q, 63, hs, dh[63], 5, 100, 63) ||
+		    mkioq_doorbell(q))
+			return 36;
+		if (io_uring_wait_cqe_timeout(ring, &cqe, &ts))
+			return 37;
+		if (cqe->res != 100 || rec->slot != 63 || rec->tag != 63)
+			return 38;
+		return 0;
+	}
+	if (r != -ENXIO)
+		return 40;
+	*seen = 'o';
+	/* Cancelled with the queue, not left parked. */
+	if (io_uring_wait_cqe_timeout(ring, &cqe, &ts))
+		return 41;
+	if (cqe->res != -ECANCELED)
+		return 42;
+	io_uring_cqe_seen(ring, cqe);
+	if (mkioq_register(q, q->fd, 0, 1, MKIOQ_ACCESS_READ, &h) != -ENXIO)
+		return 43;
+	if (mkioq_unregister(q, hs) != -ENXIO)
+		return 44;
+	if (read(q->fd, buf, sizeof(buf)) != -1 || errno != ENXIO)
+		return 45;
+	if (write(q->fd, "x", 1) != -1 || errno != ENXIO)
+		return 46;
+	if (mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, q->fd, 0) !=
+	    MAP_FAILED || errno != ENXIO)
+		return 47;
+	if (poll(&pfd, 1, 0) != 1 || pfd.revents != POLLERR)
+		return 48;
+	/* A new WAIT is refused too. */
+	mkioq_prep_wait(ring, io_uring_get_sqe(ring), q->fd, MKIOQ_SLOT_ANY,
+			NULL);
+	if (io_uring_submit(ring) != 1 ||
+	    io_uring_wait_cqe_timeout(ring, &cqe, &ts) ||
+	    cqe->res != -ENXIO)
+		return 49;
+	if (mkioq_info(q, &info) || info.handles)
+		return 50;
+	/* The ring is still memory: a request there stays as written. */
+	if (submit_read(q, 40, hs, dh[40], 0, 64, 40))
+		return 51;
+	usleep(20000);
+	if (mkioq_slot_status(q, 40) != MKIOQ_SLOT_PUBLISHED)
+		return 52;
+	return 0;
+}
+
+TEST_F_TIMEOUT(lc, fork_shares_the_file, 300)
+{
+	uint32_t dh[64], s;
+	int p2c[2], c2p[2], status, ret;
+	char c, seen = '?';
+	pid_t pid;
+
+	for (s = 0; s < 64; s++)
+		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd, s * PG, PG,
+					    MKIOQ_ACCESS_WRITE, &dh[s]));
+	ASSERT_EQ(0, pipe(p2c));
+	ASSERT_EQ(0, pipe(c2p));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct mkioq_cqe rec;
+		struct io_uring ring;
+		int r;
+
+		if (io_uring_queue_init(8, &ring, 0))
+			_exit(10);
+		/* A WAIT of the child's own, parked across the parent's close. */
+		mkioq_prep_wait(&ring, io_uring_get_sqe(&ring),
+				mkioq_queue_fd(self->q), 63, &rec);
+		if (io_uring_submit(&ring) != 1)
+			_exit(11);
+		r = run_requests(self->q, 32, 31, self->hsrc, dh,
+				 self->dst.map, 1000000);
+		if (r)
+			_exit(20 + (r < 0 ? -r : 5));
+		if (write(c2p[1], "a", 1) != 1 || read(p2c[0], &c, 1) != 1)
+			_exit(12);
+		r = child_after_owner_closed(self->q, self->hsrc, dh,
+					     self->dst.map, &ring, &rec, &seen);
+		if (write(c2p[1], &seen, 1) != 1)
+			_exit(13);
+		_exit(r);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	ret = run_requests(self->q, 0, 32, self->hsrc, dh, self->dst.map, 0);
+	EXPECT_EQ(0, ret);
+	ASSERT_EQ(1, read(c2p[0], &c, 1));
+	/* The parent lets go of the queue entirely. */
+	mkioq_queue_free(self->q);
+	self->q = NULL;
+	ASSERT_EQ(1, write(p2c[1], "b", 1));
+	alarm(120);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	alarm(0);
+	if (read(c2p[0], &seen, 1) != 1)
+		seen = '?';
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child failed at step %d (see the test)",
+		       WEXITSTATUS(status));
+	ksft_print_msg("after the owner's close the child saw: %s\n",
+		       seen == 's' ? "a shared file (requests go on)" :
+		       seen == 'o' ? "owner shutdown (-ENXIO, WAIT cancelled)" :
+		       "nothing it understood");
+	close(p2c[1]);
+	close(c2p[0]);
+}
+
+/*
+ * (f) Unregister racing the service, thousands of times: each request
+ * using the handle completes OK with the right bytes or ERROR ENOENT,
+ * never anything else, and the buffer is released when the last user
+ * lets go.
+ */
+struct unreg_ctx {
+	struct mkioq_queue *q;
+	atomic_uint go, done;
+	atomic_uint handle;
+	unsigned int spins;
+};
+
+static void *unregisterer(void *arg)
+{
+	struct unreg_ctx *u = arg;
+	unsigned int seen = 0, n;
+
+	for (;;) {
+		while ((n = atomic_load(&u->go)) == seen)
+			;
+		if (n == UINT32_MAX)
+			return NULL;
+		seen = n;
+		for (volatile unsigned int i = 0; i < u->spins; i++)
+			;
+		mkioq_unregister(u->q, atomic_load(&u->handle));
+		atomic_store(&u->done, n);
+	}
+}
+
+TEST_F_TIMEOUT(lc, unregister_races_service, 600)
+{
+	struct unreg_ctx u = { .q = self->q };
+	unsigned int it, ok = 0, enoent = 0, bad = 0, iters = 0;
+	uint32_t dh[8], s, h;
+	uint64_t t0 = now_ns();
+	pthread_t th;
+
+	for (s = 0; s < 8; s++)
+		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd, s * PG, PG,
+					    MKIOQ_ACCESS_WRITE, &dh[s]));
+	ASSERT_EQ(0, pthread_create(&th, NULL, unregisterer, &u));
+	for (it = 1; it <= 3000 && now_ns() - t0 < 90000000000ULL; it++) {
+		ASSERT_EQ(0, mkioq_register(self->q, self->src.fd, 0,
+					    BUF_BYTES, MKIOQ_ACCESS_READ, &h));
+		atomic_store(&u.handle, h);
+		u.spins = rnd(20000);
+		for (s = 0; s < 8; s++)
+			ASSERT_EQ(0, submit_read(self->q, s, h, dh[s],
+						 (it * 8 + s) * 13 % (BUF_BYTES - PG),
+						 PG, it));
+		atomic_store(&u.go, it);
+		ASSERT_EQ(0, mkioq_doorbell(self->q));
+		while (atomic_load(&u.done) != it)
+			;
+		for (s = 0; s < 8; s++) {
+			int st = wait_slot(self->q, s, 20000);
+
+			if (st == MKIOQ_SLOT_OK &&
+			    pattern_check(self->dst.map + s * PG, PG, 41,
+					  (it * 8 + s) * 13 % (BUF_BYTES - PG)) == PG)
+				ok++;
+			else if (st == MKIOQ_SLOT_ERROR &&
+				 self->q->words[s * 8 + MKIOQ_WORD_TAG] == ENOENT)
+				enoent++;
+			else
+				bad++;
+			ASSERT_EQ(0, mkioq_recycle(self->q, s));
+		}
+		if (!(it % 64))
+			drain_cqes(self->q);
+		iters = it;
+	}
+	atomic_store(&u.go, UINT32_MAX);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, bad);
+	ksft_print_msg("%u iterations: %u requests OK, %u ENOENT, %u wrong\n",
+		       iters, ok, enoent, bad);
+	/* Both outcomes happened, or the race was not exercised. */
+	EXPECT_GT(ok, 0);
+}
+
+/*
+ * (e) A vgem buffer whose every userspace reference (GEM handle, dma-buf
+ * fd, CPU mapping) is gone while it is registered: the module's reference
+ * keeps it, requests read and write it correctly, and unregistering the
+ * last handle frees it (the dma-buf leaves debugfs' bufinfo when it can be
+ * seen there).
+ */
+static int count_dmabufs(void)
+{
+	char line[512];
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	int n = -1;
+
+	if (!f)
+		return -1;
+	/* The last line: "Total N objects, M bytes". */
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "Total %d objects", &n);
+	fclose(f);
+	return n;
+}
+
+struct orphan {
+	uint32_t gem;
+	int fd;
+	uint8_t *map;
+	uint64_t size;
+};
+
+static int orphan_create(int drm, size_t size, struct orphan *o)
+{
+	struct drm_mode_create_dumb create = {
+		.width = 4096, .height = size / 4096, .bpp = 8,
+	};
+	struct drm_mode_map_dumb map = { 0 };
+
+	if (drmIoctl(drm, DRM_IOCTL_MODE_CREATE_DUMB, &create))
+		return -errno;
+	o->gem = create.handle;
+	o->size = create.size;
+	if (drmPrimeHandleToFD(drm, o->gem, DRM_CLOEXEC | DRM_RDWR, &o->fd))
+		return -errno;
+	map.handle = o->gem;
+	if (drmIoctl(drm, DRM_IOCTL_MODE_MAP_DUMB, &map))
+		return -errno;
+	o->map = mmap(NULL, o->size, PROT_READ | PROT_WRITE, MAP_SHARED, drm,
+		      map.offset);
+	return o->map == MAP_FAILED ? -errno : 0;
+}
+
+static void orphan_drop(int drm, struct orphan *o)
+{
+	struct drm_mode_destroy_dumb destroy = { .handle = o->gem };
+
+	munmap(o->map, o->size);
+	close(o->fd);
+	drmIoctl(drm, DRM_IOCTL_MODE_DESTROY_DUMB, &destroy);
+}
+
+TEST_F(lc, orphaned_buffer_stays_until_unregistered)
+{
+	struct orphan o;
+	uint32_t hr, hrw, hd, hd2;
+	int before, during, after;
+
+	before = count_dmabufs();
+	ASSERT_EQ(0, orphan_create(self->drm, 1 << 20, &o));
+	pattern_fill(o.map, 1 << 20, 43, 0);
+	ASSERT_EQ(0, mkioq_register(self->q, o.fd, 0, 1 << 20,
+				    MKIOQ_ACCESS_READ, &hr));
+	ASSERT_EQ(0, mkioq_register(self->q, o.fd, 512 << 10, 512 << 10,
+				    MKIOQ_ACCESS_RW, &hrw));
+	ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd, 0, 1 << 20,
+				    MKIOQ_ACCESS_WRITE, &hd));
+	ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd, 1 << 20, 1 << 20,
+				    MKIOQ_ACCESS_WRITE, &hd2));
+	/* Every userspace reference goes. */
+	orphan_drop(self->drm, &o);
+	during = count_dmabufs();
+
+	/* Reads see the bytes written before the references went. */
+	ASSERT_EQ(0, submit_read(self->q, 0, hr, hd, 1000, 300000, 1));
+	/* A write into it (from the source buffer), then read it back. */
+	{
+		struct mkioq_request w = {
+			.op = MKIOQ_OP_WRITE, .src_handle = self->hsrc,
+			.dst_handle = hrw, .byte_count = 65536, .offset = 4096,
+			.tag = 2,
+		};
+
+		ASSERT_EQ(0, mkioq_submit(self->q, 1, &w));
+	}
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 20000));
+	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 1, 20000));
+	EXPECT_EQ(300000, pattern_check(self->dst.map, 300000, 43, 1000));
+	ASSERT_EQ(0, submit_read(self->q, 2, hrw, hd2, 4096, 65536, 3));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 2, 20000));
+	EXPECT_EQ(65536, pattern_check(self->dst.map + (1 << 20), 65536, 41,
+				       0));
+
+	EXPECT_EQ(0, mkioq_unregister(self->q, hr));
+	/* One handle left: still alive and correct. */
+	ASSERT_EQ(0, mkioq_recycle(self->q, 2));
+	ASSERT_EQ(0, submit_read(self->q, 2, hrw, hd2, 0, 4096, 4));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 2, 20000));
+	EXPECT_EQ(4096, pattern_check(self->dst.map + (1 << 20), 4096, 43,
+				      512 << 10));
+	EXPECT_EQ(0, mkioq_unregister(self->q, hrw));
+	after = count_dmabufs();
+	if (before < 0) {
+		ksft_print_msg("no /sys/kernel/debug/dma_buf/bufinfo: release not observed\n");
+	} else {
+		/* Registered: still counted; unregistered: gone. */
+		EXPECT_EQ(before + 1, during);
+		EXPECT_EQ(before, after);
+		ksft_print_msg("dma-bufs: %d before, %d orphaned while registered, %d after unregister\n",
+			       before, during, after);
+	}
+}
+
+TEST_HARNESS_MAIN

@@ -33,8 +33,9 @@ int mkioq_cq_init(struct mkioq_queue *q)
 {
 	unsigned int i;
 
+	/* Setup reports the failure: no allocator splat needed. */
 	q->cq_pool = kvcalloc(MKIOQ_CQ_ENTRIES, sizeof(*q->cq_pool),
-			      GFP_KERNEL);
+			      GFP_KERNEL | __GFP_NOWARN);
 	if (!q->cq_pool)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&q->cq_free);

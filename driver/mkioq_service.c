@@ -235,7 +235,7 @@ int mkioq_service_start(struct mkioq_queue *q)
 {
 	struct task_struct *t;
 
-	q->batch = kvzalloc(sizeof(*q->batch), GFP_KERNEL);
+	q->batch = kvzalloc(sizeof(*q->batch), GFP_KERNEL | __GFP_NOWARN);
 	if (!q->batch)
 		return -ENOMEM;
 	if (q->mode != MKIOQ_MODE_POLL)

@@ -191,6 +191,12 @@ static int mkioq_uring_wait(struct mkioq_queue *q, struct io_uring_cmd *cmd,
 	*mkioq_pdu(cmd) = wait;
 
 	spin_lock(&q->cq_lock);
+	/* The owner's close cancelled the parked ones: do not park after. */
+	if (READ_ONCE(q->dead)) {
+		spin_unlock(&q->cq_lock);
+		kfree(wait);
+		return -ENXIO;
+	}
 	ready = mkioq_cq_take_locked(q, arg->slot, &wait->cqe);
 	if (!ready) {
 		if (q->nr_waits >= MKIOQ_MAX_WAITS) {

@@ -165,6 +165,11 @@ static int inj_init(struct inj *in, bool nth)
 		in->mif_fd = open("/proc/self/make-it-fail", O_RDWR | O_CLOEXEC);
 	if ((nth && in->nth_fd < 0) || (!nth && in->mif_fd < 0))
 		return -1;
+	/*
+	 * The runner (tests/vm/init.sh) expects the stack dumps of injected
+	 * allocation failures between these two lines, and only there.
+	 */
+	put_str("/dev/kmsg", "mkioq-fault-injection: start\n");
 	in->kmsg_fd = open("/dev/kmsg", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (in->kmsg_fd >= 0) {
 		lseek(in->kmsg_fd, 0, SEEK_END);
@@ -185,6 +190,7 @@ static void inj_exit(struct inj *in)
 
 	for (a = 0; a < 2; a++)
 		put_attr(a, "probability", "0");
+	put_str("/dev/kmsg", "mkioq-fault-injection: stop\n");
 	close(in->nth_fd);
 	close(in->mif_fd);
 	if (in->kmsg_fd >= 0)

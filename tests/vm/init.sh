@@ -24,7 +24,7 @@ TAINT_OK=$((4096 | 8192))
 # Kernel log lines that indicate a problem, and the benign ones that the
 # pattern would otherwise catch (the taint notices for O and E above).
 BAD_RE='WARNING:|BUG:|Oops|general protection|Call Trace|KASAN|kmemleak|lockdep|possible circular|sleeping function called|taint'
-BENIGN_RE='loading out-of-tree module taints kernel|module verification failed: signature and/or required key missing - tainting kernel|kmemleak: Kernel memory leak detector initialized|kmemleak: Automatic memory scanning thread|RCU lockdep checking is enabled'
+BENIGN_RE='loading out-of-tree module taints kernel|module verification failed: signature and/or required key missing - tainting kernel|kmemleak: Kernel memory leak detector initialized|kmemleak: Automatic memory scanning thread|RCU lockdep checking is enabled|kmemleak: Cannot allocate a scan area'
 
 log() {
 	echo "# mkioq-vm: $*"
@@ -160,7 +160,7 @@ fi
 # lockdep, BUG and WARNING lines are not.
 bad=$(dmesg | awk '/mkioq-fault-injection: start/ { inj = 1 }
 		/mkioq-fault-injection: stop/ { inj = 0 }
-		!(inj && /Call Trace|page allocation failure/)' |
+		!(inj && /Call Trace|page allocation failure|vmalloc error/)' |
 	grep -E "$BAD_RE" | grep -vE "$BENIGN_RE")
 if [ -n "$bad" ]; then
 	log "FAIL: suspicious kernel log lines:"

@@ -74,8 +74,9 @@ static void mkioq_cq_unlink(struct mkioq_queue *q, struct mkioq_rec *rec)
 	list_del(&rec->slot_node);
 }
 
-static void mkioq_cq_enqueue(struct mkioq_queue *q,
-			     const struct mkioq_cqe *cqe)
+/* A free record for @cqe, or NULL with the drop counted: see top. */
+static struct mkioq_rec *mkioq_cq_alloc(struct mkioq_queue *q,
+					const struct mkioq_cqe *cqe)
 {
 	struct mkioq_rec *rec;
 
@@ -85,10 +86,20 @@ static void mkioq_cq_enqueue(struct mkioq_queue *q,
 		q->cq_dropped++;
 		q->cq_overflow++;
 		q->cq_dropped_slots |= BIT_ULL(cqe->slot);
-		return;
+		return NULL;
 	}
 	list_del(&rec->node);
 	rec->cqe = *cqe;
+	return rec;
+}
+
+static void mkioq_cq_enqueue(struct mkioq_queue *q,
+			     const struct mkioq_cqe *cqe)
+{
+	struct mkioq_rec *rec = mkioq_cq_alloc(q, cqe);
+
+	if (!rec)
+		return;
 	list_add_tail(&rec->node, &q->cq_list);
 	list_add_tail(&rec->slot_node, &q->cq_slot[cqe->slot]);
 }
@@ -252,15 +263,9 @@ void mkioq_cq_requeue_locked(struct mkioq_queue *q,
 	if (cqe->slot == MKIOQ_SLOT_ANY)
 		return;
 	/* A post may have used the nodes while the lock was dropped. */
-	rec = list_first_entry_or_null(&q->cq_free, struct mkioq_rec, node);
-	if (!rec) {
-		q->cq_dropped++;
-		q->cq_overflow++;
-		q->cq_dropped_slots |= BIT_ULL(cqe->slot);
+	rec = mkioq_cq_alloc(q, cqe);
+	if (!rec)
 		return;
-	}
-	list_del(&rec->node);
-	rec->cqe = *cqe;
 	rec->cqe.flags &= ~MKIOQ_CQE_F_OVERFLOW;
 	rec->cqe.dropped = 0;
 	list_add(&rec->node, &q->cq_list);

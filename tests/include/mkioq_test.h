@@ -74,5 +74,6 @@ int wait_slot(struct mkioq_queue *q, uint32_t slot, int timeout_ms);
 /* Drain every completion record waiting; returns how many. */
 int drain_cqes(struct mkioq_queue *q);
 uint64_t now_ns(void);
+uint64_t env_u64(const char *name, uint64_t def);
 
 #endif

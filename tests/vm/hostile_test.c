@@ -128,18 +128,6 @@ static size_t count_not(const uint8_t *p, size_t n, uint8_t v)
 	return bad;
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *s = getenv(name);
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s)
-		return def;
-	v = strtoull(s, &end, 0);
-	return *end || !v ? def : v;
-}
-
 FIXTURE(hostile) {
 	struct mkioq_queue *q;
 	int drm;

@@ -377,18 +377,6 @@ static long dmabuf_count(void)
 	return n;
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *s = getenv(name);
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s)
-		return def;
-	v = strtoull(s, &end, 0);
-	return *end || !v ? def : v;
-}
-
 /* A fixture only for TEST_F_TIMEOUT: the test makes its own queues. */
 FIXTURE(load) {
 	int unused;

@@ -306,3 +306,16 @@ int wait_slot(struct mkioq_queue *q, uint32_t slot, int timeout_ms)
 		usleep(50);
 	}
 }
+
+/* A positive number from the environment, or @def. */
+uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s)
+		return def;
+	v = strtoull(s, &end, 0);
+	return *end || !v ? def : v;
+}

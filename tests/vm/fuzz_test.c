@@ -1896,13 +1896,6 @@ static int make_buf(int b, const char *name, size_t size, bool writable,
 	return 0;
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoull(v, NULL, 0) : def;
-}
-
 FIXTURE(fz) {
 	int unused;
 };

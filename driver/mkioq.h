@@ -249,10 +249,8 @@ void mkioq_cq_post(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
 		   unsigned int n);
 bool mkioq_cq_take_locked(struct mkioq_queue *q, u32 slot,
 			  struct mkioq_cqe *cqe);
-void mkioq_cq_requeue_locked(struct mkioq_queue *q,
-			     const struct mkioq_cqe *cqe);
-void mkioq_cq_match_waits_locked(struct mkioq_queue *q,
-				 struct list_head *done);
+void mkioq_cq_give_back(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
+			unsigned int n);
 ssize_t mkioq_cq_read(struct mkioq_queue *q, char __user *buf, size_t count,
 		      bool nonblock);
 bool mkioq_cq_readable(struct mkioq_queue *q);

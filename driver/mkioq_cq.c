@@ -56,6 +56,13 @@ void mkioq_cq_free(struct mkioq_queue *q)
 	q->cq_pool = NULL;
 }
 
+/* Count @n more dropped records; the count saturates rather than wraps. */
+static void mkioq_cq_count_dropped(struct mkioq_queue *q, u32 n)
+{
+	lockdep_assert_held(&q->cq_lock);
+	q->cq_dropped = min_t(u64, (u64)q->cq_dropped + n, U32_MAX);
+}
+
 /* Attach the count of records dropped since the last one delivered. */
 static void mkioq_cq_mark_overflow(struct mkioq_queue *q,
 				   struct mkioq_cqe *cqe)
@@ -83,7 +90,7 @@ static struct mkioq_rec *mkioq_cq_alloc(struct mkioq_queue *q,
 	lockdep_assert_held(&q->cq_lock);
 	rec = list_first_entry_or_null(&q->cq_free, struct mkioq_rec, node);
 	if (!rec) {
-		q->cq_dropped++;
+		mkioq_cq_count_dropped(q, 1);
 		q->cq_overflow++;
 		q->cq_dropped_slots |= BIT_ULL(cqe->slot);
 		return NULL;
@@ -188,7 +195,8 @@ bool mkioq_cq_take_locked(struct mkioq_queue *q, u32 slot,
 }
 
 /* Hand backlog records to parked WAITs that match them; see top. */
-void mkioq_cq_match_waits_locked(struct mkioq_queue *q, struct list_head *done)
+static void mkioq_cq_match_waits_locked(struct mkioq_queue *q,
+					struct list_head *done)
 {
 	struct mkioq_wait *wait;
 	unsigned int s;
@@ -217,19 +225,63 @@ bool mkioq_cq_readable(struct mkioq_queue *q)
 	return !list_empty_careful(&q->cq_list) || READ_ONCE(q->cq_dropped);
 }
 
+/* Put a record, or an overflow notice, taken but not delivered back. */
+static void mkioq_cq_requeue_locked(struct mkioq_queue *q,
+				    const struct mkioq_cqe *cqe)
+{
+	struct mkioq_rec *rec;
+
+	lockdep_assert_held(&q->cq_lock);
+	mkioq_cq_count_dropped(q, cqe->dropped);
+	/* A notice carries no completion: only its count or slot bit. */
+	if (!cqe->status) {
+		if (cqe->slot != MKIOQ_SLOT_ANY)
+			q->cq_dropped_slots |= BIT_ULL(cqe->slot);
+		return;
+	}
+	/* A post may have used the nodes while the lock was dropped. */
+	rec = mkioq_cq_alloc(q, cqe);
+	if (!rec)
+		return;
+	rec->cqe.flags &= ~MKIOQ_CQE_F_OVERFLOW;
+	rec->cqe.dropped = 0;
+	list_add(&rec->node, &q->cq_list);
+	list_add(&rec->slot_node, &q->cq_slot[cqe->slot]);
+}
+
+/*
+ * Give back @n records taken in completion order whose delivery failed (a
+ * faulting read() buffer or WAIT cqe_addr): they go back to the front of
+ * the backlog in their order, and WAITs that parked meanwhile take them.
+ */
+void mkioq_cq_give_back(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
+			unsigned int n)
+{
+	LIST_HEAD(done);
+
+	spin_lock(&q->cq_lock);
+	while (n--)
+		mkioq_cq_requeue_locked(q, &cqes[n]);
+	mkioq_cq_match_waits_locked(q, &done);
+	spin_unlock(&q->cq_lock);
+	mkioq_uring_waits_done(&done);
+	/* Pairs with the barrier in the readers' prepare_to_wait(). */
+	if (wq_has_sleeper(&q->cq_wait))
+		wake_up_interruptible_poll(&q->cq_wait, EPOLLIN | EPOLLRDNORM);
+}
+
 /* At most this many records per copy, so they fit on the stack. */
 #define MKIOQ_READ_BATCH	16
 
 /*
  * Whole records only, oldest first. Records are taken out under the lock
- * and copied afterwards; if the copy faults they are put back at the front
- * in order, so a bad buffer loses nothing.
+ * and copied afterwards; if the copy faults they are given back, so a bad
+ * buffer loses nothing.
  */
 static ssize_t mkioq_cq_read_batch(struct mkioq_queue *q, char __user *buf,
 				   size_t max)
 {
 	struct mkioq_cqe cqes[MKIOQ_READ_BATCH];
-	LIST_HEAD(done);
 	size_t n = 0;
 
 	spin_lock(&q->cq_lock);
@@ -240,36 +292,8 @@ static ssize_t mkioq_cq_read_batch(struct mkioq_queue *q, char __user *buf,
 		return 0;
 	if (!copy_to_user(buf, cqes, n * sizeof(cqes[0])))
 		return n * sizeof(cqes[0]);
-
-	spin_lock(&q->cq_lock);
-	while (n--)
-		mkioq_cq_requeue_locked(q, &cqes[n]);
-	/* WAITs that parked while the records were out take them now. */
-	mkioq_cq_match_waits_locked(q, &done);
-	spin_unlock(&q->cq_lock);
-	mkioq_uring_waits_done(&done);
+	mkioq_cq_give_back(q, cqes, n);
 	return -EFAULT;
-}
-
-/* Put a record taken by a failed read() back at the front. */
-void mkioq_cq_requeue_locked(struct mkioq_queue *q,
-			     const struct mkioq_cqe *cqe)
-{
-	struct mkioq_rec *rec;
-
-	lockdep_assert_held(&q->cq_lock);
-	if (cqe->dropped)
-		q->cq_dropped += cqe->dropped;
-	if (cqe->slot == MKIOQ_SLOT_ANY)
-		return;
-	/* A post may have used the nodes while the lock was dropped. */
-	rec = mkioq_cq_alloc(q, cqe);
-	if (!rec)
-		return;
-	rec->cqe.flags &= ~MKIOQ_CQE_F_OVERFLOW;
-	rec->cqe.dropped = 0;
-	list_add(&rec->node, &q->cq_list);
-	list_add(&rec->slot_node, &q->cq_slot[cqe->slot]);
 }
 
 ssize_t mkioq_cq_read(struct mkioq_queue *q, char __user *buf, size_t count,

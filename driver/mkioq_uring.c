@@ -43,7 +43,12 @@ static struct mkioq_wait **mkioq_pdu(struct io_uring_cmd *cmd)
 	return (struct mkioq_wait **)cmd->pdu;
 }
 
-/* Runs in the submitter's task, where its memory can be written. */
+/*
+ * Runs in the submitter's task, where its memory can be written. A record
+ * that cannot be written to cqe_addr is given back to the queue (the
+ * command holds the file, so the queue is alive): it completes -EFAULT and
+ * the record goes to the next WAIT or read(), never lost.
+ */
 static void mkioq_uring_wait_task(struct io_uring_cmd *cmd,
 				  unsigned int issue_flags)
 {
@@ -55,8 +60,10 @@ static void mkioq_uring_wait_task(struct io_uring_cmd *cmd,
 
 	if (wait->cqe_addr && record &&
 	    copy_to_user(u64_to_user_ptr(wait->cqe_addr), &wait->cqe,
-			 sizeof(wait->cqe)))
+			 sizeof(wait->cqe))) {
+		mkioq_cq_give_back(cmd->file->private_data, &wait->cqe, 1);
 		res = -EFAULT;
+	}
 	kfree(wait);
 	mkioq_cmd_done(cmd, res, res2, issue_flags);
 }

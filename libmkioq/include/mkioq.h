@@ -99,6 +99,8 @@ int mkioq_recycle(struct mkioq_queue *q, uint32_t slot);
 int mkioq_claim(struct mkioq_queue *q, uint32_t slot);
 int mkioq_claim_batch(struct mkioq_queue *q, uint32_t *slots, uint32_t max);
 int mkioq_complete(struct mkioq_queue *q, uint32_t slot);
+int mkioq_complete_bytes(struct mkioq_queue *q, uint32_t slot,
+			 uint32_t byte_count);
 int mkioq_complete_error(struct mkioq_queue *q, uint32_t slot, int err);
 int mkioq_complete_batch(struct mkioq_queue *q, const uint32_t *slots,
 			 uint32_t n);

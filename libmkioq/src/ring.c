@@ -256,6 +256,25 @@ int mkioq_complete_error(struct mkioq_queue *q, uint32_t slot, int err)
 	return 0;
 }
 
+int mkioq_complete_bytes(struct mkioq_queue *q, uint32_t slot,
+			 uint32_t byte_count)
+{
+	int ret = check_slot(q, slot);
+
+	if (ret)
+		return ret;
+	if (ring_status(q, slot) != MKIOQ_SLOT_CLAIMED)
+		return -EBADSLT;
+	/* A CLAIMED slot belongs to its claimer: BYTE_COUNT is as submitted. */
+	if (byte_count > ring_get(q, slot, MKIOQ_WORD_BYTE_COUNT))
+		return -EMSGSIZE;
+	ring_set(q, slot, MKIOQ_WORD_BYTE_COUNT, byte_count);
+	/* Release: BYTE_COUNT is visible before OK (producer acquires). */
+	atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS),
+			      MKIOQ_SLOT_OK, memory_order_release);
+	return 0;
+}
+
 int mkioq_complete_batch(struct mkioq_queue *q, const uint32_t *slots,
 			 uint32_t n)
 {

@@ -59,6 +59,8 @@ static const struct mkioq_error_text error_texts[] = {
 		     "or raise the timeout" },
 	{ EOVERFLOW, "range overflows the buffer: offset + length must fit "
 		     "inside the dma-buf" },
+	{ EMSGSIZE, "more bytes than requested: a completion reports at most "
+		    "the request's BYTE_COUNT" },
 	{ ENOSPC, "too many handles on this queue: unregister unused ones" },
 };
 

@@ -472,6 +472,28 @@ static void op_complete_error(struct state *st, struct input *in,
 	same_except(q, &st->pre, slot, STATUS_ONLY | W(MKIOQ_WORD_TAG));
 }
 
+static void op_complete_bytes(struct state *st, struct input *in,
+			      struct mkioq_queue *q)
+{
+	uint32_t slot = in_slot(in, q), bytes = in32(in);
+	int want = slot_error(&st->pre, slot), ret;
+
+	if (!want && sw(&st->pre, slot, MKIOQ_WORD_STATUS) !=
+		     MKIOQ_SLOT_CLAIMED)
+		want = -EBADSLT;
+	else if (!want && bytes > sw(&st->pre, slot, MKIOQ_WORD_BYTE_COUNT))
+		want = -EMSGSIZE;
+	ret = mkioq_complete_bytes(q, slot, bytes);
+	CHECK_RET(want, ret);
+	if (ret) {
+		same(q, &st->pre);
+		return;
+	}
+	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_OK);
+	CHECK(word(q, slot, MKIOQ_WORD_BYTE_COUNT) == bytes);
+	same_except(q, &st->pre, slot, STATUS_ONLY | W(MKIOQ_WORD_BYTE_COUNT));
+}
+
 static void op_complete_batch(struct state *st, struct input *in,
 			      struct mkioq_queue *q)
 {
@@ -779,7 +801,7 @@ enum {
 	OP_CLAIM, OP_CLAIM_BATCH, OP_COMPLETE, OP_COMPLETE_ERROR,
 	OP_COMPLETE_BATCH, OP_RECYCLE, OP_READ, OP_CLONE, OP_DUMP, OP_FPRINT,
 	OP_RAW_WRITE, OP_RAW_STATUS, OP_RAW_FILL, OP_DEVICE, OP_STRERROR,
-	OP_COUNT,
+	OP_COMPLETE_BYTES, OP_COUNT,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -831,6 +853,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case OP_COMPLETE_ERROR:
 			op_complete_error(&st, &in, q);
+			break;
+		case OP_COMPLETE_BYTES:
+			op_complete_bytes(&st, &in, q);
 			break;
 		case OP_COMPLETE_BATCH:
 			op_complete_batch(&st, &in, q);

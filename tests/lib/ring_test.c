@@ -647,6 +647,34 @@ TEST_F(ring, complete_error_writes_errno)
 	EXPECT_EQ(-1, diff(self->q, &self->before));
 }
 
+/* A short transfer: BYTE_COUNT becomes the bytes done, then STATUS OK. */
+TEST_F(ring, complete_bytes_reports_short_transfer)
+{
+	struct mkioq_completion rec;
+
+	ASSERT_EQ(0, submit_read(self->q, 4, 1234));
+	ASSERT_EQ(0, mkioq_claim(self->q, 4));
+	take(self->q, &self->before);
+	/* More than requested is refused and changes nothing. */
+	EXPECT_EQ(-EMSGSIZE, mkioq_complete_bytes(self->q, 4, 4097));
+	EXPECT_EQ(-EMSGSIZE, mkioq_complete_bytes(self->q, 4, UINT32_MAX));
+	EXPECT_EQ(-1, diff(self->q, &self->before));
+	ASSERT_EQ(0, mkioq_complete_bytes(self->q, 4, 1000));
+	EXPECT_EQ(-1, diff_except(self->q, &self->before, 4,
+				  STATUS_ONLY | W(MKIOQ_WORD_BYTE_COUNT)));
+	ASSERT_EQ(0, mkioq_completion(self->q, 4, &rec));
+	EXPECT_EQ(MKIOQ_SLOT_OK, rec.status);
+	EXPECT_EQ(1000, rec.byte_count);
+	EXPECT_EQ(1234, rec.tag);
+	/* Only a CLAIMED slot, and only once. */
+	take(self->q, &self->before);
+	EXPECT_EQ(-EBADSLT, mkioq_complete_bytes(self->q, 4, 0));
+	EXPECT_EQ(-EBADSLT, mkioq_complete_bytes(self->q, S_COUNT - 1, 0));
+	EXPECT_EQ(-ERANGE, mkioq_complete_bytes(self->q, 64, 0));
+	EXPECT_EQ(-EINVAL, mkioq_complete_bytes(NULL, 4, 0));
+	EXPECT_EQ(-1, diff(self->q, &self->before));
+}
+
 /* err must be a positive errno: 0 and negative codes are -EINVAL. */
 TEST_F(ring, complete_error_rejects_non_positive)
 {

@@ -740,6 +740,10 @@ TEST_F(lc, orphaned_buffer_stays_until_unregistered)
 	struct orphan o;
 	uint32_t hr, hrw, hd, hd2;
 	int before, during, after;
+	struct mkioq_request w = {
+		.op = MKIOQ_OP_WRITE, .src_handle = self->hsrc,
+		.byte_count = 65536, .offset = 4096, .tag = 2,
+	};
 
 	before = count_dmabufs();
 	ASSERT_EQ(0, orphan_create(self->drm, 1 << 20, &o));
@@ -748,6 +752,7 @@ TEST_F(lc, orphaned_buffer_stays_until_unregistered)
 				    MKIOQ_ACCESS_READ, &hr));
 	ASSERT_EQ(0, mkioq_register(self->q, o.fd, 512 << 10, 512 << 10,
 				    MKIOQ_ACCESS_RW, &hrw));
+	w.dst_handle = hrw;
 	ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd, 0, 1 << 20,
 				    MKIOQ_ACCESS_WRITE, &hd));
 	ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd, 1 << 20, 1 << 20,
@@ -759,15 +764,7 @@ TEST_F(lc, orphaned_buffer_stays_until_unregistered)
 	/* Reads see the bytes written before the references went. */
 	ASSERT_EQ(0, submit_read(self->q, 0, hr, hd, 1000, 300000, 1));
 	/* A write into it (from the source buffer), then read it back. */
-	{
-		struct mkioq_request w = {
-			.op = MKIOQ_OP_WRITE, .src_handle = self->hsrc,
-			.dst_handle = hrw, .byte_count = 65536, .offset = 4096,
-			.tag = 2,
-		};
-
-		ASSERT_EQ(0, mkioq_submit(self->q, 1, &w));
-	}
+	ASSERT_EQ(0, mkioq_submit(self->q, 1, &w));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
 	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 20000));
 	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 1, 20000));

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -311,6 +312,48 @@ TEST_F(ur, more_completions_than_waits)
 	EXPECT_EQ(33, one_cmd(&self->ring, sqe, NULL));
 	EXPECT_EQ(7, recs[0].slot);
 	EXPECT_EQ(7, recs[0].tag);
+}
+
+/*
+ * A WAIT whose cqe_addr cannot be written completes -EFAULT and loses
+ * nothing: its record stays queued for the next WAIT or read(), whether
+ * the WAIT found the record waiting or was parked when it arrived.
+ */
+TEST_F(ur, wait_bad_cqe_addr_loses_nothing)
+{
+	struct mkioq_cqe *ro, rec;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int parked;
+
+	ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	for (parked = 0; parked < 2; parked++) {
+		uint32_t slot = 9 + parked, tag = 100 + parked;
+
+		sqe = get_sqe(&self->ring);
+		mkioq_prep_wait(&self->ring, sqe, self->fd, slot, ro);
+		io_uring_sqe_set_data64(sqe, tag);
+		if (parked)
+			ASSERT_EQ(1, io_uring_submit(&self->ring));
+		ASSERT_EQ(0, submit_seq(self, slot, tag, 48));
+		ASSERT_EQ(0, mkioq_doorbell(self->q));
+		ASSERT_LE(0, io_uring_submit_and_wait(&self->ring, 1));
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		EXPECT_EQ(tag, io_uring_cqe_get_data64(cqe));
+		EXPECT_EQ(-EFAULT, cqe->res);
+		io_uring_cqe_seen(&self->ring, cqe);
+		/* The record went back to the backlog, whole. */
+		ASSERT_EQ(1, mkioq_read_cqes(self->q, &rec, 1, 0));
+		EXPECT_EQ(slot, rec.slot);
+		EXPECT_EQ(tag, rec.tag);
+		EXPECT_EQ(48, rec.result);
+		EXPECT_EQ(MKIOQ_SLOT_OK, rec.status);
+		EXPECT_EQ(0, rec.flags);
+		EXPECT_EQ(-ETIMEDOUT, mkioq_read_cqes(self->q, &rec, 1, 0));
+		EXPECT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, slot));
+	}
+	munmap(ro, 4096);
 }
 
 /* Closing the file completes every parked WAIT: ring exit cannot hang. */

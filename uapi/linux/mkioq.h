@@ -254,7 +254,8 @@ struct mkioq_cqe {
  * The command's CQE has res = the transfer result (bytes, or a negative
  * errno) and user_data = the submitter's. It fits the 16-byte payload of
  * a 64-byte SQE; with IORING_SETUP_SQE128 the rest of the payload must be
- * zero.
+ * zero. If the record cannot be stored at @cqe_addr the CQE has res =
+ * -EFAULT and the record stays queued for the next WAIT or read().
  */
 struct mkioq_uring_wait {
 	__u64 cqe_addr;

@@ -6,7 +6,6 @@
 #define _MKIOQ_H
 
 #include <linux/dma-direction.h>
-#include <linux/bitmap.h>
 #include <linux/fs.h>
 #include <linux/iosys-map.h>
 #include <linux/list.h>
@@ -63,6 +62,9 @@ struct mkioq_handle {
 	u32 access;
 };
 
+/* Buckets of a batch's handle table: twice the handles a pass can meet. */
+#define MKIOQ_BATCH_BUCKETS	(4 * MKIOQ_MAX_SLOTS)
+
 /* A request as the service read it, once, out of the ring. */
 struct mkioq_req {
 	u32 slot;
@@ -90,7 +92,9 @@ struct mkioq_batch {
 	u8 dst_buf[MKIOQ_MAX_SLOTS];
 	unsigned int nr_handles;
 	u32 handle_id[2 * MKIOQ_MAX_SLOTS];
+	u8 handle_bucket[2 * MKIOQ_MAX_SLOTS];
 	struct mkioq_handle *handle[2 * MKIOQ_MAX_SLOTS];
+	u8 bucket[MKIOQ_BATCH_BUCKETS];		/* handle index + 1, or 0 */
 	unsigned int nr_bufs;
 	struct dma_buf *buf[2 * MKIOQ_MAX_SLOTS];
 	enum dma_data_direction dir[2 * MKIOQ_MAX_SLOTS];
@@ -138,7 +142,8 @@ struct mkioq_wait {
  * @handles:		handle number -> struct mkioq_handle
  * @service_lock:	held by whoever scans and services the ring
  * @service_flags:	MKIOQ_RESCAN
- * @fences_claimed:	slots of FENCEs claimed in the last pass (service_lock)
+ * @fences_claimed:	bitmask of the slots of FENCEs claimed in the last
+ *			pass (service_lock)
  * @fences:		those FENCEs, completed after the next pass
  * @batch:		the requests of the pass being serviced (service_lock)
  * @poll_thread:	POLL mode service thread
@@ -177,7 +182,7 @@ struct mkioq_queue {
 
 	struct mutex service_lock;	/* one servicer at a time */
 	unsigned long service_flags;
-	DECLARE_BITMAP(fences_claimed, MKIOQ_MAX_SLOTS);
+	u64 fences_claimed;
 	struct mkioq_req fences[MKIOQ_MAX_SLOTS];
 	struct mkioq_batch *batch;
 	struct task_struct *poll_thread;

@@ -86,20 +86,30 @@ static int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
 	return 0;
 }
 
-/* A handle of the batch, looked up (and referenced) once per pass. */
+/*
+ * A handle of the batch, looked up (and referenced) once per pass. A pass
+ * meets at most 2 * MKIOQ_MAX_SLOTS distinct handles, so an open-addressed
+ * table of twice that many buckets, keyed by the handle number, finds a
+ * repeated one in a probe or two where a list search would cost a scan.
+ */
 static struct mkioq_handle *mkioq_batch_handle(struct mkioq_queue *q,
 					       struct mkioq_batch *b, u32 id)
 {
+	unsigned int bucket = id % MKIOQ_BATCH_BUCKETS;
 	struct mkioq_handle *h;
-	unsigned int i;
+	u8 slot;
 
-	for (i = 0; i < b->nr_handles; i++)
-		if (b->handle_id[i] == id)
-			return b->handle[i];
+	while ((slot = b->bucket[bucket])) {
+		if (b->handle_id[slot - 1] == id)
+			return b->handle[slot - 1];
+		bucket = (bucket + 1) % MKIOQ_BATCH_BUCKETS;
+	}
 	h = mkioq_handle_get(q, id);
 	if (h) {
 		b->handle_id[b->nr_handles] = id;
+		b->handle_bucket[b->nr_handles] = bucket;
 		b->handle[b->nr_handles++] = h;
+		b->bucket[bucket] = b->nr_handles;
 	}
 	return h;
 }
@@ -211,6 +221,8 @@ void mkioq_batch_execute(struct mkioq_queue *q, struct mkioq_batch *b)
 		    dma_buf_end_cpu_access(b->buf[i], b->dir[i]))
 			pr_warn_ratelimited("mkioq: end_cpu_access failed\n");
 
-	for (i = 0; i < b->nr_handles; i++)
+	for (i = 0; i < b->nr_handles; i++) {
+		b->bucket[b->handle_bucket[i]] = 0;
 		mkioq_handle_put(b->handle[i]);
+	}
 }

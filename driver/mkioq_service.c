@@ -50,16 +50,35 @@ static void mkioq_complete(struct mkioq_queue *q, const struct mkioq_req *req,
 }
 
 /*
- * Claim one slot if it holds a request for us. Slots whose source is
- * handle 0 are host-published ingests that belong to their consumer.
+ * The slots whose STATUS reads PUBLISHED, in one branch-free sweep: a pass
+ * over a mostly idle ring costs a few instructions per slot, not a claim
+ * attempt each.
+ */
+static u64 mkioq_published(struct mkioq_queue *q)
+{
+	u64 published = 0;
+	u32 i;
+
+	for (i = 0; i < q->slot_count; i++)
+		published |= (u64)(READ_ONCE(q->ring[i].status) ==
+				   MKIOQ_SLOT_PUBLISHED) << i;
+	/*
+	 * The other words of those slots are read after their STATUS:
+	 * pairs with the producer's release store of PUBLISHED.
+	 */
+	smp_rmb();
+	return published;
+}
+
+/*
+ * Claim slot @index, seen PUBLISHED, if it holds a request for us. Slots
+ * whose source is handle 0 are host-published ingests that belong to
+ * their consumer.
  */
 static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
 {
 	struct mkioq_slot *slot = &q->ring[index];
 
-	/* Acquire: pairs with the producer's release store of PUBLISHED. */
-	if (smp_load_acquire(&slot->status) != MKIOQ_SLOT_PUBLISHED)
-		return false;
 	if (READ_ONCE(slot->src_handle) == MKIOQ_HANDLE_NONE)
 		return false;
 	/* Fully ordered: only one claimer wins, and it sees the words. */
@@ -96,26 +115,28 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
  */
 static unsigned int mkioq_service_ring(struct mkioq_queue *q)
 {
-	DECLARE_BITMAP(due, MKIOQ_MAX_SLOTS);
 	struct mkioq_batch *b = q->batch;
+	u64 due = q->fences_claimed;
 	struct mkioq_req req;
 	unsigned int n;
+	u64 candidates;
 	u32 i;
 
 	lockdep_assert_held(&q->service_lock);
-	bitmap_copy(due, q->fences_claimed, MKIOQ_MAX_SLOTS);
-	bitmap_zero(q->fences_claimed, MKIOQ_MAX_SLOTS);
+	q->fences_claimed = 0;
 	b->nr = 0;
-	for (i = 0; i < q->slot_count; i++) {
-		/*
-		 * A held-back FENCE's slot is ours until we complete it,
-		 * whatever a producer wrote there since.
-		 */
-		if (test_bit(i, due) || !mkioq_claim(q, i, &req))
+	/*
+	 * A held-back FENCE's slot is ours until we complete it, whatever a
+	 * producer wrote there since.
+	 */
+	for (candidates = mkioq_published(q) & ~due; candidates;
+	     candidates &= candidates - 1) {
+		i = __ffs64(candidates);
+		if (!mkioq_claim(q, i, &req))
 			continue;
 		if (req.op == MKIOQ_OP_FENCE) {
 			q->fences[i] = req;
-			__set_bit(i, q->fences_claimed);
+			q->fences_claimed |= BIT_ULL(i);
 		} else {
 			b->req[b->nr++] = req;
 		}
@@ -126,11 +147,11 @@ static unsigned int mkioq_service_ring(struct mkioq_queue *q)
 	for (i = 0; i < b->nr; i++)
 		mkioq_complete(q, &b->req[i], b->result[i], &b->cqe[i]);
 	/* Requests and due FENCEs are distinct slots: at most 64 records. */
-	for_each_set_bit(i, due, MKIOQ_MAX_SLOTS)
-		mkioq_complete(q, &q->fences[i], 0, &b->cqe[n++]);
+	for (; due; due &= due - 1)
+		mkioq_complete(q, &q->fences[__ffs64(due)], 0, &b->cqe[n++]);
 	if (n)
 		mkioq_cq_post(q, b->cqe, n);
-	return n + bitmap_weight(q->fences_claimed, MKIOQ_MAX_SLOTS);
+	return n + hweight64(q->fences_claimed);
 }
 
 /*
@@ -260,7 +281,7 @@ int mkioq_service_start(struct mkioq_queue *q)
 void mkioq_service_stop(struct mkioq_queue *q)
 {
 	unsigned int n = 0;
-	unsigned long i;
+	u64 held;
 
 	/* kthread_stop() wakes the thread and waits for the request in hand. */
 	if (q->poll_thread)
@@ -268,12 +289,12 @@ void mkioq_service_stop(struct mkioq_queue *q)
 	q->poll_thread = NULL;
 
 	mutex_lock(&q->service_lock);
-	for_each_set_bit(i, q->fences_claimed, MKIOQ_MAX_SLOTS)
-		mkioq_complete(q, &q->fences[i], -ECANCELED,
+	for (held = q->fences_claimed; held; held &= held - 1)
+		mkioq_complete(q, &q->fences[__ffs64(held)], -ECANCELED,
 			       &q->batch->cqe[n++]);
 	if (n)
 		mkioq_cq_post(q, q->batch->cqe, n);
-	bitmap_zero(q->fences_claimed, MKIOQ_MAX_SLOTS);
+	q->fences_claimed = 0;
 	mutex_unlock(&q->service_lock);
 }
 

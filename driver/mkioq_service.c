@@ -89,8 +89,8 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
 	req->src = READ_ONCE(slot->src_handle);
 	/*
 	 * Another claimer took, completed and the producer recycled and
-	 * re-published the slot as a source-0 ingest since the check above
-	 * (ABA): it belongs to its consumer, hand it back untouched.
+	 * re-published the slot as a source-0 ingest since the SRC check
+	 * above (ABA): it belongs to its consumer, hand it back untouched.
 	 */
 	if (req->src == MKIOQ_HANDLE_NONE) {
 		/* Release: pairs with the consumer's acquire of STATUS. */

@@ -155,8 +155,9 @@ static unsigned int mkioq_service_ring(struct mkioq_queue *q)
 }
 
 /*
- * DOORBELL mode: service in the caller's context until a pass finds
- * nothing and nobody rang since it started, for at most
+ * DOORBELL mode: service in the caller's context, one pass per ring seen
+ * (every request published before a ring is visible to the pass that
+ * follows it) plus one more while a FENCE is held back, for at most
  * MKIOQ_DOORBELL_PASSES passes (a producer that never stops must not keep
  * the caller in the kernel); what is left waits for the next doorbell. A
  * caller that finds another servicing leaves a RESCAN for it instead of
@@ -186,12 +187,13 @@ static void mkioq_service_now(struct mkioq_queue *q)
 		}
 		while (passes < MKIOQ_DOORBELL_PASSES &&
 		       test_and_clear_bit(MKIOQ_RESCAN, &q->service_flags)) {
-			while (passes++ < MKIOQ_DOORBELL_PASSES &&
-			       mkioq_service_ring(q)) {
+			do {
+				mkioq_service_ring(q);
 				cond_resched();
 				if (fatal_signal_pending(current))
 					passes = MKIOQ_DOORBELL_PASSES;
-			}
+			} while (++passes < MKIOQ_DOORBELL_PASSES &&
+				 q->fences_claimed);
 		}
 		mutex_unlock(&q->service_lock);
 		if (passes >= MKIOQ_DOORBELL_PASSES)

@@ -224,6 +224,24 @@ int mkioq_claim_batch(struct mkioq_queue *q, uint32_t *slots, uint32_t max)
 	return (int)n;
 }
 
+/*
+ * Complete a slot the caller holds CLAIMED with a result word (TAG or
+ * BYTE_COUNT) and a final STATUS. A CLAIMED slot belongs to its claimer,
+ * so nobody else writes the word in between.
+ */
+static void complete_claimed(struct mkioq_queue *q, uint32_t slot,
+			     unsigned int word, uint32_t value,
+			     uint32_t status)
+{
+	ring_set(q, slot, word, value);
+	/*
+	 * Release: the result word is visible before the STATUS that
+	 * announces it; pairs with the producer's acquiring ring_status().
+	 */
+	atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS), status,
+			      memory_order_release);
+}
+
 int mkioq_complete(struct mkioq_queue *q, uint32_t slot)
 {
 	int ret = check_slot(q, slot);
@@ -248,11 +266,8 @@ int mkioq_complete_error(struct mkioq_queue *q, uint32_t slot, int err)
 		return -EINVAL;
 	if (ring_status(q, slot) != MKIOQ_SLOT_CLAIMED)
 		return -EBADSLT;
-	/* A CLAIMED slot belongs to its claimer: nobody else writes TAG. */
-	ring_set(q, slot, MKIOQ_WORD_TAG, (uint32_t)err);
-	/* Release: TAG = errno is visible before ERROR (producer acquires). */
-	atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS),
-			      MKIOQ_SLOT_ERROR, memory_order_release);
+	complete_claimed(q, slot, MKIOQ_WORD_TAG, (uint32_t)err,
+			 MKIOQ_SLOT_ERROR);
 	return 0;
 }
 
@@ -268,10 +283,8 @@ int mkioq_complete_bytes(struct mkioq_queue *q, uint32_t slot,
 	/* A CLAIMED slot belongs to its claimer: BYTE_COUNT is as submitted. */
 	if (byte_count > ring_get(q, slot, MKIOQ_WORD_BYTE_COUNT))
 		return -EMSGSIZE;
-	ring_set(q, slot, MKIOQ_WORD_BYTE_COUNT, byte_count);
-	/* Release: BYTE_COUNT is visible before OK (producer acquires). */
-	atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS),
-			      MKIOQ_SLOT_OK, memory_order_release);
+	complete_claimed(q, slot, MKIOQ_WORD_BYTE_COUNT, byte_count,
+			 MKIOQ_SLOT_OK);
 	return 0;
 }
 

@@ -1073,6 +1073,7 @@ static void fuzz_read(void)
 {
 	struct fq *q = pick_q(NULL);
 	int kind = chance(2, 3) ? P_VALID : pick_ptr(), ret;
+	uint64_t end;
 	size_t size;
 	void *p;
 
@@ -1093,9 +1094,16 @@ static void fuzz_read(void)
 	ret = sys_ret(read(q->fd, p, size));
 	if (!q->ready && ret == -EBADFD)
 		return;
+	/*
+	 * The VFS rejects a range that leaves user space (47-bit paging
+	 * at least) with -EFAULT before the driver runs: then nothing was
+	 * taken, and there may have been nothing to take.
+	 */
 	if (ret == -EFAULT && q->ready && q->mode == MKIOQ_MODE_DOORBELL &&
 	    !q->waits && kind != P_KERNEL && kind != P_NONCANON &&
-	    size >= 24) {
+	    size >= 24 && !__builtin_add_overflow((uint64_t)(uintptr_t)p,
+						  size, &end) &&
+	    end <= (1ULL << 47) - PG) {
 		/* A faulting read loses nothing: the records are back. */
 		int n = read_records(q, READ_BUF);
 

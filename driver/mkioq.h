@@ -31,6 +31,9 @@ struct task_struct;
 #define MKIOQ_MAX_WAITS		4096	/* parked uring_cmd WAITs */
 #define MKIOQ_WAIT_EXPIRY_TICK	HZ	/* how often expiry is checked */
 
+/* MKIOQ_FEAT_* that this build of the module offers (INFO). */
+#define MKIOQ_FEATURES		0ULL
+
 /* Most passes one doorbell services before returning to its caller. */
 #define MKIOQ_DOORBELL_PASSES	64
 
@@ -102,6 +105,23 @@ struct mkioq_batch {
 	struct mkioq_cqe cqe[MKIOQ_MAX_SLOTS];
 };
 
+/**
+ * struct mkioq_fence - a claimed FENCE, held until it may complete
+ * @req:	the FENCE as claimed
+ * @waits_on:	slots that read CLAIMED when it was claimed (by any engine,
+ *		or a producer reserving them) and have not been seen to
+ *		leave CLAIMED since
+ * @passed:	a whole pass has been serviced since the one that claimed it
+ */
+struct mkioq_fence {
+	struct mkioq_req req;
+	u64 waits_on;
+	bool passed;
+};
+
+/* How often a DOORBELL queue looks at FENCEs waiting for other engines. */
+#define MKIOQ_FENCE_RECHECK_MS	1
+
 /* Bits of mkioq_queue.service_flags. */
 enum {
 	MKIOQ_RESCAN,		/* the doorbell rang since the last scan */
@@ -133,6 +153,9 @@ struct mkioq_wait {
  * @ready:		set (release) once setup completed; read with acquire
  * @dead:		set when the owner closed it (mkioq_queue_shutdown())
  * @owner:		files of the process that set it up (compared only)
+ * @owner_tgid:		its thread group, referenced: unlike @owner, whose
+ *			address a later process's files may take, it cannot
+ *			be recycled while the queue holds it
  * @slot_count:		slots in the ring
  * @mode:		MKIOQ_MODE_*
  * @ring_file:		shmem file holding the ring page, so that mappings
@@ -142,9 +165,11 @@ struct mkioq_wait {
  * @handles:		handle number -> struct mkioq_handle
  * @service_lock:	held by whoever scans and services the ring
  * @service_flags:	MKIOQ_RESCAN
- * @fences_claimed:	bitmask of the slots of FENCEs claimed in the last
- *			pass (service_lock)
- * @fences:		those FENCEs, completed after the next pass
+ * @fences_held:	bitmask of the slots of FENCEs held (service_lock)
+ * @fences:		those FENCEs (service_lock)
+ * @fence_recheck:	DOORBELL mode: looks at held FENCEs while nobody
+ *			rings, every MKIOQ_FENCE_RECHECK_MS
+ * @service_stopped:	set under service_lock when the service stops
  * @batch:		the requests of the pass being serviced (service_lock)
  * @poll_thread:	POLL mode service thread
  * @poll_wait:		the poll thread sleeps here when idle
@@ -171,6 +196,7 @@ struct mkioq_queue {
 	bool ready;
 	bool dead;
 	struct files_struct *owner;
+	struct pid *owner_tgid;
 	u32 slot_count;
 	u32 mode;
 
@@ -182,8 +208,10 @@ struct mkioq_queue {
 
 	struct mutex service_lock;	/* one servicer at a time */
 	unsigned long service_flags;
-	u64 fences_claimed;
-	struct mkioq_req fences[MKIOQ_MAX_SLOTS];
+	u64 fences_held;
+	struct mkioq_fence fences[MKIOQ_MAX_SLOTS];
+	struct delayed_work fence_recheck;
+	bool service_stopped;
 	struct mkioq_batch *batch;
 	struct task_struct *poll_thread;
 	wait_queue_head_t poll_wait;
@@ -234,11 +262,14 @@ extern struct device *mkioq_dma_dev;
 /* mkioq_handle.c */
 int mkioq_handle_register(struct mkioq_queue *q, struct mkioq_handle_reg *reg);
 int mkioq_handle_unregister(struct mkioq_queue *q, u32 id);
-struct mkioq_handle *mkioq_handle_get(struct mkioq_queue *q, u32 id);
+struct mkioq_handle *mkioq_handle_get_locked(struct mkioq_queue *q, u32 id);
 void mkioq_handle_put(struct mkioq_handle *h);
 void mkioq_handles_release(struct mkioq_queue *q);
 
 /* mkioq_copy.c */
+void mkioq_batch_begin(struct mkioq_batch *b);
+void mkioq_batch_add_locked(struct mkioq_queue *q, struct mkioq_batch *b,
+			    const struct mkioq_req *req);
 void mkioq_batch_execute(struct mkioq_queue *q, struct mkioq_batch *b);
 
 /* mkioq_service.c */

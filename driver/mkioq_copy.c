@@ -3,9 +3,11 @@
  * Executing a batch: the requests claimed in one pass over the ring.
  *
  * Each request is validated against its handles (op, size, access, 64-bit
- * range of both sides), then every dma-buf the batch touches is opened for
- * CPU access once, the copies run in claim order, and CPU access ends once
- * per buffer. Per-pass rather than per-request handle lookups and
+ * range of both sides) as it is claimed, with the handles looked up and
+ * referenced there (mkioq_batch_add_locked(), under the handle table's
+ * lock); then every dma-buf the batch touches is opened for CPU access
+ * once, the copies run in claim order, and CPU access ends once per
+ * buffer. Per-pass rather than per-request handle lookups and
  * begin/end_cpu_access calls are what make small requests cheap.
  */
 #include <linux/dma-buf.h>
@@ -104,7 +106,7 @@ static struct mkioq_handle *mkioq_batch_handle(struct mkioq_queue *q,
 			return b->handle[slot - 1];
 		bucket = (bucket + 1) % MKIOQ_BATCH_BUCKETS;
 	}
-	h = mkioq_handle_get(q, id);
+	h = mkioq_handle_get_locked(q, id);
 	if (h) {
 		b->handle_id[b->nr_handles] = id;
 		b->handle_bucket[b->nr_handles] = bucket;
@@ -178,6 +180,27 @@ static int mkioq_batch_prepare(struct mkioq_queue *q, struct mkioq_batch *b,
 	return 0;
 }
 
+void mkioq_batch_begin(struct mkioq_batch *b)
+{
+	b->nr = 0;
+	b->nr_handles = 0;
+	b->nr_bufs = 0;
+}
+
+/*
+ * Add request @req, just claimed, to the batch: validate it and take its
+ * handles now, under the handle table's lock (see mkioq_handle.c), so
+ * that an unregister cannot fail a request claimed before it.
+ */
+void mkioq_batch_add_locked(struct mkioq_queue *q, struct mkioq_batch *b,
+			    const struct mkioq_req *req)
+{
+	unsigned int i = b->nr++;
+
+	b->req[i] = *req;
+	b->result[i] = mkioq_batch_prepare(q, b, i);
+}
+
 /*
  * Execute the batch's requests in order; b->result[i] becomes the bytes
  * moved or a negative errno. A request that fails moves no byte.
@@ -186,11 +209,6 @@ void mkioq_batch_execute(struct mkioq_queue *q, struct mkioq_batch *b)
 {
 	unsigned int i;
 	int ret;
-
-	b->nr_handles = 0;
-	b->nr_bufs = 0;
-	for (i = 0; i < b->nr; i++)
-		b->result[i] = mkioq_batch_prepare(q, b, i);
 
 	for (i = 0; i < b->nr_bufs; i++) {
 		ret = dma_buf_begin_cpu_access(b->buf[i], b->dir[i]);

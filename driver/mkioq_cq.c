@@ -181,7 +181,7 @@ bool mkioq_cq_take_locked(struct mkioq_queue *q, u32 slot,
 	memset(cqe, 0, sizeof(*cqe));
 	cqe->slot = slot;
 	cqe->result = -ENOBUFS;
-	cqe->flags = MKIOQ_CQE_F_OVERFLOW;
+	cqe->flags = MKIOQ_CQE_F_OVERFLOW | MKIOQ_CQE_F_NOTICE;
 	if (slot == MKIOQ_SLOT_ANY && q->cq_dropped) {
 		cqe->dropped = q->cq_dropped;
 		q->cq_dropped = 0;
@@ -233,9 +233,13 @@ static void mkioq_cq_requeue_locked(struct mkioq_queue *q,
 
 	lockdep_assert_held(&q->cq_lock);
 	mkioq_cq_count_dropped(q, cqe->dropped);
-	/* A notice carries no completion: only its count or slot bit. */
-	if (!cqe->status) {
-		if (cqe->slot != MKIOQ_SLOT_ANY)
+	/*
+	 * A notice carries no completion: an overflow notice only its count
+	 * or slot bit, an expiry or cancel notice nothing to keep.
+	 */
+	if (cqe->flags & MKIOQ_CQE_F_NOTICE) {
+		if ((cqe->flags & MKIOQ_CQE_F_OVERFLOW) &&
+		    cqe->slot != MKIOQ_SLOT_ANY)
 			q->cq_dropped_slots |= BIT_ULL(cqe->slot);
 		return;
 	}

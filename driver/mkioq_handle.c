@@ -6,9 +6,11 @@
  * A handle holds its own dma-buf reference and a kernel mapping of the
  * buffer for as long as it is registered, so the service never maps per
  * request: the exporter's vmap, or for exporters without one a vmap of
- * the pages of an attachment's scatterlist. Unregistering removes the
- * number at once; a request being serviced holds a reference of its own,
- * so the buffer outlives it (deferred release, never a wait).
+ * the pages of an attachment's scatterlist. The service resolves a
+ * request's handles, and references them, in the same xa_lock section
+ * that claims the request; unregistering removes the number under that
+ * lock, so a request claimed before it keeps its buffers (deferred
+ * release, never a wait) and one claimed after it fails with -ENOENT.
  */
 #include <linux/dma-buf.h>
 #include <linux/file.h>
@@ -105,17 +107,20 @@ void mkioq_handle_put(struct mkioq_handle *h)
 	kref_put(&h->ref, mkioq_handle_release);
 }
 
-/* Returns a reference the caller drops with mkioq_handle_put(). */
-struct mkioq_handle *mkioq_handle_get(struct mkioq_queue *q, u32 id)
+/*
+ * Returns a reference the caller drops with mkioq_handle_put(). Under the
+ * xarray lock, which the caller holds, so that unregister cannot drop the
+ * last reference meanwhile, and so that an unregister which follows the
+ * caller's critical section follows its lookups too.
+ */
+struct mkioq_handle *mkioq_handle_get_locked(struct mkioq_queue *q, u32 id)
 {
 	struct mkioq_handle *h;
 
-	/* Under the xarray lock, so unregister cannot drop the last ref. */
-	xa_lock(&q->handles);
+	lockdep_assert_held(&q->handles.xa_lock);
 	h = xa_load(&q->handles, id);
 	if (h)
 		kref_get(&h->ref);
-	xa_unlock(&q->handles);
 	return h;
 }
 

@@ -73,21 +73,50 @@ static int mkioq_flush(struct file *file, fl_owner_t id)
 	return 0;
 }
 
-static long mkioq_ioctl_setup(struct mkioq_queue *q, void __user *argp)
+/*
+ * The user's size of a size-versioned struct (its first word): at least
+ * the first version's, at most a page (the bound copy_struct_from_user()
+ * callers such as sched_setattr() use).
+ */
+static int mkioq_user_size(const u32 __user *argp, u32 min_size, u32 *usize)
+{
+	if (get_user(*usize, argp))
+		return -EFAULT;
+	if (*usize < min_size)
+		return -EINVAL;
+	if (*usize > PAGE_SIZE)
+		return -E2BIG;
+	return 0;
+}
+
+static long mkioq_ioctl_setup(struct mkioq_queue *q, struct file *file,
+			      void __user *argp)
 {
 	struct mkioq_setup setup;
+	u32 usize;
 	int ret;
 
-	if (copy_from_user(&setup, argp, sizeof(setup)))
-		return -EFAULT;
+	ret = mkioq_user_size(argp, MKIOQ_SETUP_SIZE_VER0, &usize);
+	if (ret)
+		return ret;
+	/* A newer, larger struct is fine if what we do not know is zero. */
+	ret = copy_struct_from_user(&setup, sizeof(setup), argp, usize);
+	if (ret)
+		return ret;
 	ret = mkioq_queue_setup(q, &setup);
 	if (ret)
 		return ret;
 	/*
+	 * A sibling thread may have closed the file while it was set up,
+	 * when ->flush still ignored it: the owner then holds no descriptor,
+	 * and the queue must die now rather than outlive its owner.
+	 */
+	mkioq_queue_owner_closed(q, file, current->files);
+	/*
 	 * The queue is live; a caller that cannot read the result back still
 	 * has a working queue and can learn its shape from MKIOQ_IOC_INFO.
 	 */
-	if (copy_to_user(argp, &setup, sizeof(setup)))
+	if (copy_to_user(argp, &setup, min_t(u32, usize, sizeof(setup))))
 		return -EFAULT;
 	return 0;
 }
@@ -125,16 +154,22 @@ static long mkioq_ioctl_info(struct mkioq_queue *q, void __user *argp)
 	struct mkioq_info info;
 	unsigned long index;
 	void *entry;
-	u32 size;
+	u32 usize;
+	int ret;
 
-	if (get_user(size, (u32 __user *)argp))
-		return -EFAULT;
-	if (size < sizeof(info))
-		return -EINVAL;
+	ret = mkioq_user_size(argp, MKIOQ_INFO_SIZE_VER0, &usize);
+	if (ret)
+		return ret;
+	/* Bytes beyond the fields we fill must be zero, as for SETUP. */
+	ret = copy_struct_from_user(&info, sizeof(info), argp, usize);
+	if (ret)
+		return ret;
 
 	memset(&info, 0, sizeof(info));
-	info.size = sizeof(info);
+	info.size = min_t(u32, usize, sizeof(info));
 	info.version = MKIOQ_ABI_VERSION;
+	info.max_handles = MKIOQ_MAX_HANDLES;
+	info.features = MKIOQ_FEATURES;
 	if (mkioq_ready(q)) {
 		info.slot_count = q->slot_count;
 		info.mode = q->mode;
@@ -148,7 +183,7 @@ static long mkioq_ioctl_info(struct mkioq_queue *q, void __user *argp)
 		info.cq_overflow = q->cq_overflow;
 		spin_unlock(&q->cq_lock);
 	}
-	if (copy_to_user(argp, &info, sizeof(info)))
+	if (copy_to_user(argp, &info, info.size))
 		return -EFAULT;
 	return 0;
 }
@@ -161,7 +196,7 @@ static long mkioq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case MKIOQ_IOC_SETUP:
-		return mkioq_ioctl_setup(q, argp);
+		return mkioq_ioctl_setup(q, file, argp);
 	case MKIOQ_IOC_INFO:
 		return mkioq_ioctl_info(q, argp);
 	}

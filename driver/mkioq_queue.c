@@ -14,6 +14,8 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
 #include <linux/shmem_fs.h>
 
 #include "mkioq.h"
@@ -56,8 +58,6 @@ static void mkioq_ring_free(struct mkioq_queue *q)
 
 static int mkioq_setup_check(const struct mkioq_setup *setup)
 {
-	if (setup->size != sizeof(*setup))
-		return -EINVAL;
 	if (setup->flags || setup->reserved[0] || setup->reserved[1])
 		return -EINVAL;
 	if (setup->slot_count < 1 || setup->slot_count > MKIOQ_MAX_SLOTS)
@@ -87,6 +87,7 @@ int mkioq_queue_setup(struct mkioq_queue *q, struct mkioq_setup *setup)
 	q->slot_count = setup->slot_count;
 	q->mode = setup->mode;
 	q->owner = current->files;
+	q->owner_tgid = get_pid(task_tgid(current));
 	q->poll_idle = usecs_to_jiffies(setup->poll_idle_us ?:
 					MKIOQ_POLL_IDLE_DEFAULT_US);
 	q->poll_period = usecs_to_jiffies(setup->poll_period_us ?:
@@ -116,6 +117,8 @@ err_cq:
 	mkioq_cq_free(q);
 err_ring:
 	mkioq_ring_free(q);
+	put_pid(q->owner_tgid);
+	q->owner_tgid = NULL;
 out_unlock:
 	mutex_unlock(&q->setup_lock);
 	return ret;
@@ -136,6 +139,7 @@ void mkioq_queue_teardown(struct mkioq_queue *q)
 	mkioq_service_free(q);
 	mkioq_cq_free(q);
 	mkioq_ring_free(q);
+	put_pid(q->owner_tgid);
 }
 
 static int mkioq_same_file(const void *file, struct file *f, unsigned int fd)
@@ -144,9 +148,10 @@ static int mkioq_same_file(const void *file, struct file *f, unsigned int fd)
 }
 
 /*
- * A queue belongs to the process that set it up. When that process
- * closes its last descriptor of the file (a forked child or a receiver of
- * the fd may still hold the file), the queue shuts down: the service
+ * A queue belongs to the process that set it up: its thread group, with
+ * the file table it used then. When that process closes its last
+ * descriptor of the file (a forked child or a receiver of the fd may
+ * still hold the file), the queue shuts down: the service
  * stops, parked WAITs and held FENCEs are cancelled, every handle and its
  * dma-buf reference is dropped, and every later call but INFO fails with
  * -ENXIO. Mappings of the ring stay valid memory.
@@ -154,8 +159,15 @@ static int mkioq_same_file(const void *file, struct file *f, unsigned int fd)
 void mkioq_queue_owner_closed(struct mkioq_queue *q, struct file *file,
 			      fl_owner_t id)
 {
-	/* @id: the files of the closing task, whose close removed @file. */
-	if (id != q->owner || iterate_fd(id, 0, mkioq_same_file, file))
+	/*
+	 * @id: the files of the closing task, whose close removed @file.
+	 * The owner's files are compared only while they live (the queue
+	 * dies at the owner's last close, which precedes their release);
+	 * the thread group, which we hold, is what a later process whose
+	 * files reuse the address cannot match.
+	 */
+	if (id != q->owner || task_tgid(current) != q->owner_tgid ||
+	    iterate_fd(id, 0, mkioq_same_file, file))
 		return;
 
 	mutex_lock(&q->setup_lock);

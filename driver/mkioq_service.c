@@ -4,11 +4,19 @@
  *
  * One agent services a queue at a time (service_lock): the doorbell caller
  * in DOORBELL mode, the queue's kernel thread in POLL mode. Requests are
- * therefore executed one by one in the order they were claimed. A FENCE is
- * held back until one more full pass over the ring has been serviced after
- * the one that claimed it: every request published before the FENCE was
- * visible when the FENCE was claimed, so it is claimed and completed by
- * then, whatever its slot index.
+ * therefore executed one by one in the order they were claimed.
+ *
+ * A FENCE completes only when everything claimed before it has completed,
+ * whoever claimed it. It is held (struct mkioq_fence) until both:
+ *  - one more full pass over the ring has been serviced after the one that
+ *    claimed it: every request published before the FENCE was visible when
+ *    the FENCE was claimed, so this service has claimed and completed it
+ *    by then, whatever its slot index;
+ *  - every slot that read CLAIMED just after the FENCE was claimed (another
+ *    engine's claim, a producer's reservation) has been seen to leave
+ *    CLAIMED. Held FENCEs are looked at at the end of every pass; in
+ *    DOORBELL mode, while one waits for another engine and nobody rings,
+ *    also every MKIOQ_FENCE_RECHECK_MS (mkioq_fence_recheck()).
  *
  * The ring is shared with userspace and devices that may write anything at
  * any time. A slot is claimed with a compare-and-swap, its words are read
@@ -70,6 +78,18 @@ static u64 mkioq_published(struct mkioq_queue *q)
 	return published;
 }
 
+/* The slots whose STATUS reads CLAIMED, swept as mkioq_published() does. */
+static u64 mkioq_claimed(struct mkioq_queue *q)
+{
+	u64 claimed = 0;
+	u32 i;
+
+	for (i = 0; i < q->slot_count; i++)
+		claimed |= (u64)(READ_ONCE(q->ring[i].status) ==
+				 MKIOQ_SLOT_CLAIMED) << i;
+	return claimed;
+}
+
 /*
  * Claim slot @index, seen PUBLISHED, if it holds a request for us. Slots
  * whose source is handle 0 are host-published ingests that belong to
@@ -108,56 +128,168 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
 }
 
 /*
+ * We claimed slot @index: it read PUBLISHED, so it has left whatever
+ * CLAIMED a held FENCE saw there (the claim that FENCE waits for ended,
+ * and another began since: ABA). Only a claim of ours can tell.
+ */
+static void mkioq_fences_saw_claim(struct mkioq_queue *q, u32 index)
+{
+	u64 held;
+
+	for (held = q->fences_held; held; held &= held - 1)
+		q->fences[__ffs64(held)].waits_on &= ~BIT_ULL(index);
+}
+
+/* Hold FENCE @req, just claimed, until what it follows has completed. */
+static void mkioq_fence_hold(struct mkioq_queue *q, const struct mkioq_req *req)
+{
+	struct mkioq_fence *f = &q->fences[req->slot];
+
+	f->req = *req;
+	/*
+	 * After our claim's full barrier: every claim that a STATUS of
+	 * CLAIMED shows was made before this FENCE was claimed.
+	 */
+	f->waits_on = mkioq_claimed(q) & ~BIT_ULL(req->slot);
+	f->passed = false;
+	q->fences_held |= BIT_ULL(req->slot);
+}
+
+/*
+ * Complete the held FENCEs whose pass is done and whose slots left
+ * CLAIMED, filling their records at @cqe; returns how many.
+ */
+static unsigned int mkioq_fences_complete(struct mkioq_queue *q,
+					  struct mkioq_cqe *cqe)
+{
+	u64 held, left, due = 0;
+	unsigned int n = 0;
+	u32 i;
+
+	if (!q->fences_held)
+		return 0;
+	/*
+	 * Read before our release stores of the FENCEs' OK, which are
+	 * cumulative: the other engines' completions we saw here (their own
+	 * release stores) are visible to whoever acquires a FENCE's OK.
+	 */
+	left = ~mkioq_claimed(q);
+	for (held = q->fences_held; held; held &= held - 1) {
+		struct mkioq_fence *f = &q->fences[__ffs64(held)];
+
+		f->waits_on &= ~left;
+		if (f->passed && !f->waits_on)
+			due |= BIT_ULL(f->req.slot);
+	}
+	q->fences_held &= ~due;
+	for (; due; due &= due - 1) {
+		i = __ffs64(due);
+		mkioq_complete(q, &q->fences[i].req, 0, &cqe[n++]);
+	}
+	return n;
+}
+
+/* Does a held FENCE still need a pass of this service? */
+static bool mkioq_fences_need_pass(struct mkioq_queue *q)
+{
+	u64 held;
+
+	for (held = q->fences_held; held; held &= held - 1)
+		if (!q->fences[__ffs64(held)].passed)
+			return true;
+	return false;
+}
+
+/*
  * One pass over the ring: claim every request, execute them as a batch,
- * complete them, and post their records together. Returns the number of
- * requests serviced and FENCEs completed; FENCEs claimed in this pass are
- * completed at the end of the next one.
+ * complete them, then the held FENCEs that may complete, and post their
+ * records together. Returns the number of requests serviced and FENCEs
+ * claimed or completed.
  */
 static unsigned int mkioq_service_ring(struct mkioq_queue *q)
 {
 	struct mkioq_batch *b = q->batch;
-	u64 due = q->fences_claimed;
+	unsigned int n, fences = 0;
 	struct mkioq_req req;
-	unsigned int n;
-	u64 candidates;
+	u64 candidates, held;
 	u32 i;
 
 	lockdep_assert_held(&q->service_lock);
-	q->fences_claimed = 0;
-	b->nr = 0;
+	/* FENCEs held from earlier passes have had their pass now. */
+	for (held = q->fences_held; held; held &= held - 1)
+		q->fences[__ffs64(held)].passed = true;
+
+	mkioq_batch_begin(b);
 	/*
-	 * A held-back FENCE's slot is ours until we complete it, whatever a
+	 * Claims and handle lookups in one section of the handle table's
+	 * lock: MKIOQ_IOC_UNREGISTER, which takes it too, cannot fall
+	 * between a request's claim and the references to its buffers.
+	 */
+	xa_lock(&q->handles);
+	/*
+	 * A held FENCE's slot is ours until we complete it, whatever a
 	 * producer wrote there since.
 	 */
-	for (candidates = mkioq_published(q) & ~due; candidates;
+	for (candidates = mkioq_published(q) & ~q->fences_held; candidates;
 	     candidates &= candidates - 1) {
 		i = __ffs64(candidates);
 		if (!mkioq_claim(q, i, &req))
 			continue;
+		mkioq_fences_saw_claim(q, i);
 		if (req.op == MKIOQ_OP_FENCE) {
-			q->fences[i] = req;
-			q->fences_claimed |= BIT_ULL(i);
+			mkioq_fence_hold(q, &req);
+			fences++;
 		} else {
-			b->req[b->nr++] = req;
+			mkioq_batch_add_locked(q, b, &req);
 		}
 	}
+	xa_unlock(&q->handles);
+
 	if (b->nr)
 		mkioq_batch_execute(q, b);
-	n = b->nr;
 	for (i = 0; i < b->nr; i++)
 		mkioq_complete(q, &b->req[i], b->result[i], &b->cqe[i]);
-	/* Requests and due FENCEs are distinct slots: at most 64 records. */
-	for (; due; due &= due - 1)
-		mkioq_complete(q, &q->fences[__ffs64(due)], 0, &b->cqe[n++]);
+	/* Requests and held FENCEs are distinct slots: at most 64 records. */
+	n = b->nr + mkioq_fences_complete(q, &b->cqe[b->nr]);
 	if (n)
 		mkioq_cq_post(q, b->cqe, n);
-	return n + hweight64(q->fences_claimed);
+	return n + fences;
+}
+
+/* Look at held FENCEs again soon: DOORBELL mode, where nobody may ring. */
+static void mkioq_fence_recheck_arm(struct mkioq_queue *q)
+{
+	lockdep_assert_held(&q->service_lock);
+	if (q->fences_held && !q->service_stopped)
+		schedule_delayed_work(&q->fence_recheck,
+				      msecs_to_jiffies(MKIOQ_FENCE_RECHECK_MS));
+}
+
+/*
+ * Complete the held FENCEs that may complete, without a pass: a pass is
+ * what the doorbell asks for, and the requests a FENCE still needs a pass
+ * for wait for that doorbell too.
+ */
+static void mkioq_fence_recheck(struct work_struct *work)
+{
+	struct mkioq_queue *q = container_of(to_delayed_work(work),
+					     struct mkioq_queue, fence_recheck);
+	unsigned int n;
+
+	mutex_lock(&q->service_lock);
+	if (!q->service_stopped) {
+		n = mkioq_fences_complete(q, q->batch->cqe);
+		if (n)
+			mkioq_cq_post(q, q->batch->cqe, n);
+		mkioq_fence_recheck_arm(q);
+	}
+	mutex_unlock(&q->service_lock);
 }
 
 /*
  * DOORBELL mode: service in the caller's context, one pass per ring seen
  * (every request published before a ring is visible to the pass that
- * follows it) plus one more while a FENCE is held back, for at most
+ * follows it) plus one more while a FENCE waits for its pass, for at most
  * MKIOQ_DOORBELL_PASSES passes (a producer that never stops must not keep
  * the caller in the kernel); what is left waits for the next doorbell. A
  * caller that finds another servicing leaves a RESCAN for it instead of
@@ -193,8 +325,9 @@ static void mkioq_service_now(struct mkioq_queue *q)
 				if (fatal_signal_pending(current))
 					passes = MKIOQ_DOORBELL_PASSES;
 			} while (++passes < MKIOQ_DOORBELL_PASSES &&
-				 q->fences_claimed);
+				 mkioq_fences_need_pass(q));
 		}
+		mkioq_fence_recheck_arm(q);
 		mutex_unlock(&q->service_lock);
 		if (passes >= MKIOQ_DOORBELL_PASSES)
 			break;
@@ -261,6 +394,7 @@ int mkioq_service_start(struct mkioq_queue *q)
 	q->batch = kvzalloc(sizeof(*q->batch), GFP_KERNEL | __GFP_NOWARN);
 	if (!q->batch)
 		return -ENOMEM;
+	INIT_DELAYED_WORK(&q->fence_recheck, mkioq_fence_recheck);
 	if (q->mode != MKIOQ_MODE_POLL)
 		return 0;
 	t = kthread_run(mkioq_poll_thread, q, "mkioq-poll/%d",
@@ -276,7 +410,7 @@ int mkioq_service_start(struct mkioq_queue *q)
 
 /*
  * Stop servicing: the poll thread ends after the request in hand, a
- * doorbell that follows finds the queue dead, and FENCEs still held back
+ * doorbell that follows finds the queue dead, and FENCEs still held
  * complete with -ECANCELED. Idempotent; the batch stays until
  * mkioq_service_free().
  */
@@ -290,13 +424,19 @@ void mkioq_service_stop(struct mkioq_queue *q)
 		kthread_stop(q->poll_thread);
 	q->poll_thread = NULL;
 
+	/* Under service_lock, so that no recheck arms itself after this. */
 	mutex_lock(&q->service_lock);
-	for (held = q->fences_claimed; held; held &= held - 1)
-		mkioq_complete(q, &q->fences[__ffs64(held)], -ECANCELED,
+	q->service_stopped = true;
+	mutex_unlock(&q->service_lock);
+	cancel_delayed_work_sync(&q->fence_recheck);
+
+	mutex_lock(&q->service_lock);
+	for (held = q->fences_held; held; held &= held - 1)
+		mkioq_complete(q, &q->fences[__ffs64(held)].req, -ECANCELED,
 			       &q->batch->cqe[n++]);
 	if (n)
 		mkioq_cq_post(q, q->batch->cqe, n);
-	q->fences_claimed = 0;
+	q->fences_held = 0;
 	mutex_unlock(&q->service_lock);
 }
 

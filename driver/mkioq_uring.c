@@ -55,10 +55,9 @@ static void mkioq_uring_wait_task(struct io_uring_cmd *cmd,
 	struct mkioq_wait *wait = *mkioq_pdu(cmd);
 	int res = wait->cqe.result;
 	u64 res2 = (u64)wait->cqe.tag << 32 | wait->cqe.slot;
-	/* Cancelled or expired WAITs carry no record: status 0, no flag. */
-	bool record = wait->cqe.status || wait->cqe.flags;
 
-	if (wait->cqe_addr && record &&
+	/* Notices too: an expired or cancelled WAIT says so at cqe_addr. */
+	if (wait->cqe_addr &&
 	    copy_to_user(u64_to_user_ptr(wait->cqe_addr), &wait->cqe,
 			 sizeof(wait->cqe))) {
 		mkioq_cq_give_back(cmd->file->private_data, &wait->cqe, 1);
@@ -107,7 +106,7 @@ static void mkioq_uring_collect(struct mkioq_queue *q, struct list_head *out,
 	}
 }
 
-/* Complete the WAITs on @list with @res and no record. */
+/* Complete the WAITs on @list with @res and a notice, no completion. */
 static void mkioq_uring_fail(struct list_head *list, int res)
 {
 	struct mkioq_wait *wait, *tmp;
@@ -115,6 +114,7 @@ static void mkioq_uring_fail(struct list_head *list, int res)
 	list_for_each_entry_safe(wait, tmp, list, node) {
 		memset(&wait->cqe, 0, sizeof(wait->cqe));
 		wait->cqe.slot = wait->slot;
+		wait->cqe.flags = MKIOQ_CQE_F_NOTICE;
 		mkioq_uring_wait_done(wait, res);
 	}
 }

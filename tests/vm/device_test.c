@@ -63,9 +63,9 @@ TEST(setup_slot_counts)
 		memset(&info, 0xff, sizeof(info));
 		info.size = sizeof(info);
 		ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_INFO, &info));
-		EXPECT_EQ(0, info.pad);
-		EXPECT_EQ(0, info.reserved[0]);
-		EXPECT_EQ(0, info.reserved[1]);
+		EXPECT_EQ(0, info.reserved);
+		EXPECT_EQ(4096, info.max_handles);
+		EXPECT_EQ(0, info.features & ~MKIOQ_FEAT_WAIT_CANCEL);
 		EXPECT_EQ(0, info.handles);
 		EXPECT_EQ(0, info.completed);
 		EXPECT_EQ(good[i], info.slot_count);
@@ -73,6 +73,79 @@ TEST(setup_slot_counts)
 		EXPECT_EQ(MKIOQ_ABI_VERSION, info.version);
 		close(fd);
 	}
+}
+
+/*
+ * The size-versioned structs grow as copy_struct_from_user() lets them: a
+ * larger struct whose extra bytes are zero is accepted, a non-zero tail
+ * is E2BIG, a size below the first version's EINVAL, above a page E2BIG.
+ * INFO writes back only the bytes it knows and says how many.
+ */
+TEST(size_versioned_structs)
+{
+	size_t big = 256;
+	uint8_t *buf = calloc(1, 2 * 4096);
+	struct mkioq_setup *s = (void *)buf;
+	struct mkioq_info *info = (void *)buf;
+	int fd = open(MKIOQ_DEV, O_RDWR);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_GE(fd, 0);
+	/* INFO before setup, then SETUP, each: small, non-zero tail, huge. */
+	info->size = MKIOQ_INFO_SIZE_VER0 - 1;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_INFO, info));
+	EXPECT_EQ(EINVAL, errno);
+	info->size = big;
+	buf[big - 1] = 1;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_INFO, info));
+	EXPECT_EQ(E2BIG, errno);
+	buf[big - 1] = 0;
+	info->size = 4097;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_INFO, info));
+	EXPECT_EQ(E2BIG, errno);
+	info->size = big;
+	memset(buf + sizeof(*info), 0, big - sizeof(*info));
+	ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_INFO, info));
+	EXPECT_EQ(sizeof(*info), info->size);
+	EXPECT_EQ(MKIOQ_ABI_VERSION, info->version);
+	EXPECT_EQ(0, info->slot_count);
+
+	memset(buf, 0, 2 * 4096);
+	s->size = MKIOQ_SETUP_SIZE_VER0 - 4;
+	s->slot_count = 8;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, s));
+	EXPECT_EQ(EINVAL, errno);
+	s->size = 4097;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, s));
+	EXPECT_EQ(E2BIG, errno);
+	s->size = big;
+	buf[sizeof(*s)] = 1;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, s));
+	EXPECT_EQ(E2BIG, errno);
+	/* E2BIG wins over a bad field: the tail is looked at first. */
+	s->slot_count = 0;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, s));
+	EXPECT_EQ(E2BIG, errno);
+	buf[sizeof(*s)] = 0;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, s));
+	EXPECT_EQ(EINVAL, errno);
+	/* A larger struct with a zero tail sets up; the tail is untouched. */
+	s->slot_count = 8;
+	buf[big] = 0x5a;
+	ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_SETUP, s));
+	EXPECT_EQ(4096, s->ring_bytes);
+	EXPECT_EQ(0x5a, buf[big]);
+	EXPECT_EQ(0, buf[big - 1]);
+
+	memset(buf, 0xee, 2 * 4096);
+	info->size = MKIOQ_INFO_SIZE_VER0;
+	ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_INFO, info));
+	EXPECT_EQ(MKIOQ_INFO_SIZE_VER0, info->size);
+	EXPECT_EQ(8, info->slot_count);
+	/* The first version's reader gets the first version's bytes only. */
+	EXPECT_EQ(0xee, buf[MKIOQ_INFO_SIZE_VER0]);
+	close(fd);
+	free(buf);
 }
 
 TEST(setup_bad_fields)

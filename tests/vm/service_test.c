@@ -638,4 +638,159 @@ TEST_F(svc, unregister_during_service)
 	}
 }
 
+/* Spin until slot @slot reads @status; false after @ms milliseconds. */
+static bool spin_status(struct mkioq_queue *q, uint32_t slot, int status,
+			int ms)
+{
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000;
+
+	while (mkioq_slot_status(q, slot) != status)
+		if (now_ns() > end)
+			return false;
+	return true;
+}
+
+static void *ring_thread(void *q)
+{
+	mkioq_doorbell(q);
+	return NULL;
+}
+
+/*
+ * A request's handles are resolved and referenced when it is claimed: an
+ * unregister that comes after the claim, while earlier requests of the
+ * same pass still copy, cannot fail it. Slot 0 holds the service busy
+ * (POLL: so that slots 1..LAST are claimed in one later pass), slots
+ * 1..LAST-1 copy 1 MiB each before LAST, whose own source handle is
+ * unregistered as soon as it reads CLAIMED.
+ */
+TEST_F_TIMEOUT(svc, unregister_after_claim_keeps_request, 300)
+{
+	const uint32_t last = 40, mib = 1u << 20;
+	uint32_t hlast, slot, before;
+	pthread_t ringer;
+	size_t bad;
+
+	pattern_fill(self->src.map, BUF_BYTES, 41, 0);
+	ASSERT_EQ(0, mkioq_register(self->q, self->src.fd, 0, BUF_BYTES,
+				    MKIOQ_ACCESS_READ, &hlast));
+	ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 0, self->hsrc, self->hdst,
+					   BUF_BYTES, 0));
+	if (variant->open_flags & MKIOQ_OPEN_POLL)
+		ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 20000));
+	for (slot = 1; slot < last; slot++)
+		ASSERT_EQ(0, mkioq_submit_dma_read(self->q, slot, self->hsrc,
+						   self->hdst, mib, slot));
+	ASSERT_EQ(0, mkioq_submit(self->q, last, &(struct mkioq_request){
+		.op = MKIOQ_OP_READ, .src_handle = hlast,
+		.dst_handle = self->hdst, .byte_count = mib,
+		.offset = 7ull * mib, .tag = last }));
+	ASSERT_EQ(0, pthread_create(&ringer, NULL, ring_thread, self->q));
+	ASSERT_TRUE(spin_status(self->q, last, MKIOQ_SLOT_CLAIMED, 20000));
+	ASSERT_EQ(0, mkioq_unregister(self->q, hlast));
+	before = mkioq_slot_status(self->q, last);
+	ASSERT_EQ(0, pthread_join(ringer, NULL));
+	for (slot = 0; slot <= last; slot++)
+		ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, slot, 60000))
+			TH_LOG("slot %u: tag %u", slot,
+			       self->q->words[slot * 8 + MKIOQ_WORD_TAG]);
+	/* The unregister came while the request was claimed, not done. */
+	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, before);
+	/* LAST copied last, from its own (unregistered) handle. */
+	bad = pattern_check(self->dst.map, mib, 41, 7ull * mib);
+	EXPECT_EQ(mib, bad);
+	/* Gone for requests claimed after the unregister. */
+	EXPECT_EQ(MKIOQ_SLOT_ERROR, run_one(self->q, 2, &(struct mkioq_request){
+		.op = MKIOQ_OP_READ, .src_handle = hlast,
+		.dst_handle = self->hdst, .byte_count = 1 }));
+	EXPECT_EQ(ENOENT, self->q->words[2 * 8 + MKIOQ_WORD_TAG]);
+}
+
+/* Read every record waiting (for up to @ms), into @cqes. */
+static int collect_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
+			int max, int ms)
+{
+	int n = 0, got;
+
+	while (n < max) {
+		got = mkioq_read_cqes(q, cqes + n, max - n, ms);
+		if (got <= 0)
+			break;
+		n += got;
+	}
+	return n;
+}
+
+/*
+ * A FENCE completes only when every slot that read CLAIMED when it was
+ * claimed has left CLAIMED, whoever claimed it: here a userspace engine
+ * (mkioq_claim() on the same ring). Nobody rings after the engine
+ * completes: the held FENCE is looked at again on its own (DOORBELL: the
+ * recheck timer; POLL: the thread's passes). No record comes for the slot
+ * the module did not claim.
+ */
+TEST_F(svc, fence_waits_for_another_engines_claim)
+{
+	struct mkioq_cqe cqes[4];
+
+	uint32_t *w = &self->q->words[5 * MKIOQ_SLOT_WORDS];
+
+	if (variant->open_flags & MKIOQ_OPEN_POLL) {
+		/* The poll thread would win a claim race: claim it in place. */
+		request_words(w, &(struct mkioq_request){
+			.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
+			.dst_handle = self->hdst, .byte_count = 64 });
+		__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_SLOT_CLAIMED,
+				 __ATOMIC_RELEASE);
+	} else {
+		ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 5, self->hsrc,
+						   self->hdst, 64, 5));
+		ASSERT_EQ(0, mkioq_claim(self->q, 5));
+	}
+	ASSERT_EQ(0, mkioq_submit(self->q, 0, &(struct mkioq_request){
+		.op = MKIOQ_OP_FENCE, .src_handle = 1, .tag = 70 }));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 20000));
+	usleep(100000);
+	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, mkioq_slot_status(self->q, 0));
+	EXPECT_EQ(-ETIMEDOUT, mkioq_read_cqes(self->q, cqes, 4, 0));
+
+	ASSERT_EQ(0, mkioq_complete_bytes(self->q, 5, 64));
+	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 5000));
+	ASSERT_EQ(1, collect_cqes(self->q, cqes, 4, 200));
+	EXPECT_EQ(0, cqes[0].slot);
+	EXPECT_EQ(70, cqes[0].tag);
+	EXPECT_EQ(0, cqes[0].result);
+}
+
+/*
+ * A producer's reservation (libmkioq reserves a slot EMPTY -> CLAIMED
+ * while it fills the words) is a claim too: a FENCE claimed meanwhile
+ * waits until the slot is published.
+ */
+TEST_F(svc, fence_waits_for_a_reservation)
+{
+	uint32_t *w = &self->q->words[9 * MKIOQ_SLOT_WORDS];
+	uint32_t empty = MKIOQ_SLOT_EMPTY;
+
+	ASSERT_TRUE(__atomic_compare_exchange_n(&w[MKIOQ_WORD_STATUS], &empty,
+						MKIOQ_SLOT_CLAIMED, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED));
+	ASSERT_EQ(0, mkioq_submit(self->q, 0, &(struct mkioq_request){
+		.op = MKIOQ_OP_FENCE, .src_handle = 1, .tag = 71 }));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 20000));
+	usleep(100000);
+	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, mkioq_slot_status(self->q, 0));
+
+	/* The producer finishes filling slot 9 and publishes it. */
+	raw_publish(self->q, 9, &(struct mkioq_request){
+		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
+		.dst_handle = self->hdst, .byte_count = 64, .tag = 9 });
+	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 5000));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 9, 5000));
+}
+
 TEST_HARNESS_MAIN

@@ -385,8 +385,9 @@ TEST_F(ur, close_with_waits_parked)
 }
 
 /*
- * A WAIT parked for MKIOQ_WAIT_TIMEOUT_MS completes with -ETIME and no
- * record, so no process can wait on one for ever (6.1 cannot cancel it).
+ * A WAIT parked for MKIOQ_WAIT_TIMEOUT_MS completes with -ETIME and a
+ * notice, no completion, so no process can wait on one for ever (6.1
+ * cannot cancel it).
  */
 TEST_F_TIMEOUT(ur, wait_expires, 60)
 {
@@ -406,8 +407,12 @@ TEST_F_TIMEOUT(ur, wait_expires, 60)
 	EXPECT_EQ(-ETIME, cqe->res);
 	io_uring_cqe_seen(&self->ring, cqe);
 	EXPECT_GE(now_ns() - t0, (MKIOQ_WAIT_TIMEOUT_MS - 1000) * 1000000ULL);
-	/* No record was written. */
-	EXPECT_EQ(0xa5a5a5a5, rec.slot);
+	/* The record is a notice: no completion, the result and slot. */
+	EXPECT_EQ(5, rec.slot);
+	EXPECT_EQ(0, rec.status);
+	EXPECT_EQ(-ETIME, rec.result);
+	EXPECT_EQ(MKIOQ_CQE_F_NOTICE, rec.flags);
+	EXPECT_EQ(0, rec.dropped);
 	EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(self->q, 5));
 }
 

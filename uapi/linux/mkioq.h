@@ -63,7 +63,7 @@ struct mkioq_slot {
 #define MKIOQ_SLOT_EMPTY	0x00	/* free; only a producer writes it */
 #define MKIOQ_SLOT_PUBLISHED	0x01	/* request visible to the engine */
 #define MKIOQ_SLOT_CLAIMED	0x02	/* owned by the engine that claimed it */
-#define MKIOQ_SLOT_DONE		0x03	/* consumed, awaiting recycle */
+#define MKIOQ_SLOT_DONE		0x03	/* consumer's: result read, not recycled */
 /* Completion codes written into STATUS by the servicing engine. */
 #define MKIOQ_SLOT_OK		0x10	/* BYTE_COUNT holds the bytes moved */
 #define MKIOQ_SLOT_ERROR	0x11	/* TAG holds a positive errno */
@@ -165,11 +165,12 @@ struct mkioq_handle_unreg {
  * @ring_bytes:	out: mmap length (0 before setup)
  * @handles:	out: registered handles
  * @cq_entries:	out: completion records buffered before overflow
- * @pad:	out: 0
+ * @max_handles: out: most handles one open file may hold at once
  * @completed:	out: requests completed since setup
  * @errors:	out: of those, completed with MKIOQ_SLOT_ERROR
  * @cq_overflow: out: completion records dropped because the record queue
  *		was full; the slots' STATUS words still hold every result
+ * @features:	out: MKIOQ_FEAT_* this module supports
  * @reserved:	out: 0
  */
 struct mkioq_info {
@@ -180,14 +181,22 @@ struct mkioq_info {
 	__u32 ring_bytes;
 	__u32 handles;
 	__u32 cq_entries;
-	__u32 pad;
+	__u32 max_handles;
 	__u64 completed;
 	__u64 errors;
 	__u64 cq_overflow;
-	__u64 reserved[2];
+	__u64 features;
+	__u64 reserved;
 };
 
-#define MKIOQ_ABI_VERSION	1
+#define MKIOQ_ABI_VERSION	2
+
+/* Sizes of the first published versions of the size-versioned structs. */
+#define MKIOQ_SETUP_SIZE_VER0	48
+#define MKIOQ_INFO_SIZE_VER0	72
+
+/* mkioq_info.features */
+#define MKIOQ_FEAT_WAIT_CANCEL	(1ULL << 0)
 
 #define MKIOQ_IOC_SETUP		_IOWR(MKIOQ_IOC_MAGIC, 0x00, struct mkioq_setup)
 #define MKIOQ_IOC_REGISTER	_IOWR(MKIOQ_IOC_MAGIC, 0x01, struct mkioq_handle_reg)
@@ -202,6 +211,8 @@ struct mkioq_info {
 
 /* The record queue dropped records before this one: rescan STATUS words. */
 #define MKIOQ_CQE_F_OVERFLOW	0x1U
+/* No completion: the record only reports overflow, expiry or cancel. */
+#define MKIOQ_CQE_F_NOTICE	0x2U
 
 /**
  * struct mkioq_cqe - one completed request, as read() returns it
@@ -231,10 +242,6 @@ struct mkioq_cqe {
 /* io_uring IORING_OP_URING_CMD interface                              */
 /* ------------------------------------------------------------------ */
 
-/* sqe->cmd_op values. */
-#define MKIOQ_URING_CMD_DOORBELL	0x01	/* as MKIOQ_IOC_DOORBELL */
-#define MKIOQ_URING_CMD_WAIT		0x02	/* park until a completion */
-
 /* mkioq_uring_wait.slot: take the oldest completion of any slot. */
 #define MKIOQ_SLOT_ANY		0xffffffffU
 
@@ -262,5 +269,14 @@ struct mkioq_uring_wait {
 	__u32 slot;
 	__u32 flags;
 };
+
+/*
+ * sqe->cmd_op values, encoded as ioctl numbers with the payload's size
+ * (as ublk's UBLK_U_* commands are), so that a payload of another size is
+ * an unknown command (-ENOTTY), not a misread one.
+ */
+#define MKIOQ_URING_CMD_DOORBELL	_IO(MKIOQ_IOC_MAGIC, 0x20)
+#define MKIOQ_URING_CMD_WAIT		_IOWR(MKIOQ_IOC_MAGIC, 0x21, \
+					      struct mkioq_uring_wait)
 
 #endif /* _UAPI_LINUX_MKIOQ_H */

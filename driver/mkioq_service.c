@@ -157,34 +157,40 @@ static void mkioq_fence_hold(struct mkioq_queue *q, const struct mkioq_req *req)
 
 /*
  * Complete the held FENCEs whose pass is done and whose slots left
- * CLAIMED, filling their records at @cqe; returns how many.
+ * CLAIMED, filling their records at @cqe; returns how many. A FENCE may
+ * wait for an earlier one (it read CLAIMED too): look again after each
+ * round that completed some, so a chain completes at once.
  */
 static unsigned int mkioq_fences_complete(struct mkioq_queue *q,
 					  struct mkioq_cqe *cqe)
 {
-	u64 held, left, due = 0;
 	unsigned int n = 0;
+	u64 held, left, due;
 	u32 i;
 
-	if (!q->fences_held)
-		return 0;
-	/*
-	 * Read before our release stores of the FENCEs' OK, which are
-	 * cumulative: the other engines' completions we saw here (their own
-	 * release stores) are visible to whoever acquires a FENCE's OK.
-	 */
-	left = ~mkioq_claimed(q);
-	for (held = q->fences_held; held; held &= held - 1) {
-		struct mkioq_fence *f = &q->fences[__ffs64(held)];
+	while (q->fences_held) {
+		/*
+		 * Read before our release stores of the FENCEs' OK, which
+		 * are cumulative: the other engines' completions seen here
+		 * (their own release stores) are visible to whoever
+		 * acquires a FENCE's OK.
+		 */
+		left = ~mkioq_claimed(q);
+		due = 0;
+		for (held = q->fences_held; held; held &= held - 1) {
+			struct mkioq_fence *f = &q->fences[__ffs64(held)];
 
-		f->waits_on &= ~left;
-		if (f->passed && !f->waits_on)
-			due |= BIT_ULL(f->req.slot);
-	}
-	q->fences_held &= ~due;
-	for (; due; due &= due - 1) {
-		i = __ffs64(due);
-		mkioq_complete(q, &q->fences[i].req, 0, &cqe[n++]);
+			f->waits_on &= ~left;
+			if (f->passed && !f->waits_on)
+				due |= BIT_ULL(f->req.slot);
+		}
+		if (!due)
+			break;
+		q->fences_held &= ~due;
+		for (; due; due &= due - 1) {
+			i = __ffs64(due);
+			mkioq_complete(q, &q->fences[i].req, 0, &cqe[n++]);
+		}
 	}
 	return n;
 }

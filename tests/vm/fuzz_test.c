@@ -1597,6 +1597,23 @@ static void fuzz_ring(void)
 		gen_slot(q, s, w[s]);
 		pr[s] = predict(q, w[s]);
 	}
+	/*
+	 * A FENCE waits until every slot that reads CLAIMED when it is
+	 * claimed leaves CLAIMED: one the module does not claim (garbage
+	 * written CLAIMED, now or by an earlier round) never does here, so
+	 * no FENCE is published beside one.
+	 */
+	for (s = 0; s < q->slots; s++)
+		if ((used[s] ? w[s][MKIOQ_WORD_STATUS] :
+		     *word(q, s, MKIOQ_WORD_STATUS)) == MKIOQ_SLOT_CLAIMED)
+			break;
+	for (i = 0; s < q->slots && i < q->slots; i++) {
+		if (!used[i] || !pr[i].claim ||
+		    w[i][MKIOQ_WORD_OP] != MKIOQ_OP_FENCE)
+			continue;
+		w[i][MKIOQ_WORD_STATUS] = MKIOQ_SLOT_EMPTY;
+		pr[i] = predict(q, w[i]);
+	}
 	/* Garbage past the slots in use: nobody may touch it. */
 	if (q->slots < MKIOQ_MAX_SLOTS)
 		for (want = rn(8); n_extra < want; n_extra++) {

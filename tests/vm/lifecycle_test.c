@@ -4,7 +4,8 @@
  * killed with requests in flight and WAITs parked, close racing parked
  * WAITs and submissions from another thread, a queue shared with a forked
  * child that outlives the parent's descriptor, a registered buffer whose
- * every userspace reference is gone, and unregister racing the service.
+ * every userspace reference is gone, unregister racing the service, and
+ * the owner's identity: a close racing SETUP, an owner that exits.
  * Leaks are the runner's to find (kmemleak on the debug kernel); here every
  * path must complete, return the documented result and keep data intact.
  */
@@ -19,8 +20,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 #include <xf86drm.h>
 
 #include "kselftest_harness.h"
@@ -794,6 +797,180 @@ TEST_F(lc, orphaned_buffer_stays_until_unregistered)
 		ksft_print_msg("dma-bufs: %d before, %d orphaned while registered, %d after unregister\n",
 			       before, during, after);
 	}
+}
+
+static int raw_setup_at(int fd, struct mkioq_setup *s)
+{
+	return ioctl(fd, MKIOQ_IOC_SETUP, s) ? -errno : 0;
+}
+
+struct setup_call {
+	int fd;
+	struct mkioq_setup *s;
+	int ret;
+};
+
+static void *setup_thread(void *arg)
+{
+	struct setup_call *c = arg;
+
+	c->ret = raw_setup_at(c->fd, c->s);
+	return NULL;
+}
+
+/* 0 if @fd's queue is shut down for a non-owner: DOORBELL says ENXIO. */
+static int child_sees_dead(int fd, int go)
+{
+	char c;
+
+	if (read(go, &c, 1) != 1)
+		return 2;
+	if (ioctl(fd, MKIOQ_IOC_DOORBELL, 0) != -1 || errno != ENXIO)
+		return 3;
+	return 0;
+}
+
+/*
+ * A sibling thread closes the owner's only descriptor while SETUP is in
+ * the kernel, held there by a userfaultfd page: ->flush ran before the
+ * queue was set up. SETUP still succeeds, and the queue must not outlive
+ * its owner's descriptors (whose file table another process could later
+ * reuse): it is shut down at once, as if the close came after.
+ */
+TEST(close_racing_setup_shuts_down)
+{
+	struct setup_call call = { .ret = 1 };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_copy copy = { .len = PG };
+	struct uffd_msg msg;
+	struct mkioq_setup *src;
+	int uffd, fd, go[2], status;
+	pthread_t t;
+	void *page;
+	pid_t pid;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (uffd < 0 && errno == ENOSYS)
+		SKIP(return, "kernel without userfaultfd");
+	ASSERT_GE(uffd, 0);
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	page = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	reg.range.start = (uintptr_t)page;
+	reg.range.len = PG;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	src = aligned_alloc(PG, PG);
+	ASSERT_NE(NULL, src);
+	memset(src, 0, PG);
+	src->size = sizeof(*src);
+	src->slot_count = 4;
+
+	fd = open(MKIOQ_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(child_sees_dead(fd, go[0]));
+
+	call.fd = fd;
+	call.s = page;
+	ASSERT_EQ(0, pthread_create(&t, NULL, setup_thread, &call));
+	/* SETUP faults on the size word: it is in the kernel now. */
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	ASSERT_EQ(0, close(fd));
+	copy.dst = (uintptr_t)page;
+	copy.src = (uintptr_t)src;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, call.ret);
+
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(uffd);
+	free(src);
+	munmap(page, PG);
+}
+
+/* owner_exit_then_reuse's child: returns (and reports on @res) 0 if good. */
+static int reuse_child(int fd, int go, int res)
+{
+	struct mkioq_info info = { .size = sizeof(info) };
+	unsigned char bad = 0;
+	int i, status;
+
+	bad |= child_sees_dead(fd, go) ? 1 : 0;
+	for (i = 0; i < 64; i++) {
+		pid_t p = fork();
+
+		if (p == 0) {
+			struct mkioq_queue *mine;
+			int ok = !mkioq_queue_open(MKIOQ_DEV, 4, 0, &mine);
+
+			ok = ok && !mkioq_doorbell(mine);
+			close(fd);
+			_exit(ok ? 0 : 1);
+		}
+		if (p < 0 || waitpid(p, &status, 0) != p ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			bad |= 2;
+	}
+	if (ioctl(fd, MKIOQ_IOC_DOORBELL, 0) != -1 || errno != ENXIO)
+		bad |= 4;
+	if (ioctl(fd, MKIOQ_IOC_INFO, &info) || info.slot_count != 8)
+		bad |= 8;
+	if (write(res, &bad, 1) != 1)
+		bad |= 16;
+	return bad;
+}
+
+/*
+ * The owner exits while a forked child holds the file: the queue is shut
+ * down for the child. New processes then come and go (their file tables
+ * are allocated where the owner's was freed) and close their copies of
+ * the file: none of them is taken for the owner, the queue stays shut
+ * down, and queues they set up themselves work.
+ */
+TEST(owner_exit_then_reuse)
+{
+	int go[2], res[2], status;
+	unsigned char bad = 0xff;
+	pid_t owner;
+
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(res));
+	owner = fork();
+	ASSERT_GE(owner, 0);
+	if (owner == 0) {
+		struct mkioq_queue *q;
+		pid_t child;
+
+		if (mkioq_queue_open(MKIOQ_DEV, 8, 0, &q))
+			_exit(10);
+		child = fork();
+		if (child < 0)
+			_exit(11);
+		if (child == 0)
+			_exit(reuse_child(mkioq_queue_fd(q), go[0], res[1]));
+		/* The owner exits holding its descriptor. */
+		_exit(0);
+	}
+	ASSERT_EQ(owner, waitpid(owner, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	/* The child is reparented: it reports through the pipe. */
+	close(res[1]);
+	ASSERT_EQ(1, read(res[0], &bad, 1));
+	EXPECT_EQ(0, bad);
+	close(res[0]);
+	close(go[0]);
+	close(go[1]);
 }
 
 TEST_HARNESS_MAIN

@@ -14,7 +14,7 @@
  *    by then, whatever its slot index;
  *  - every slot that read CLAIMED just after the FENCE was claimed (another
  *    engine's claim, a producer's reservation) has been seen to leave
- *    CLAIMED. Held FENCEs are looked at at the end of every pass; in
+ *    CLAIMED. Held FENCEs are examined at the end of every pass; in
  *    DOORBELL mode, while one waits for another engine and nobody rings,
  *    also every MKIOQ_FENCE_RECHECK_MS (mkioq_fence_recheck()).
  *

@@ -196,7 +196,7 @@ struct mkioq_info {
 #define MKIOQ_INFO_SIZE_VER0	72
 
 /* mkioq_info.features */
-#define MKIOQ_FEAT_WAIT_CANCEL	(1ULL << 0)
+#define MKIOQ_FEAT_WAIT_CANCEL	0x1ULL
 
 #define MKIOQ_IOC_SETUP		_IOWR(MKIOQ_IOC_MAGIC, 0x00, struct mkioq_setup)
 #define MKIOQ_IOC_REGISTER	_IOWR(MKIOQ_IOC_MAGIC, 0x01, struct mkioq_handle_reg)

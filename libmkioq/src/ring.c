@@ -256,13 +256,22 @@ int mkioq_complete(struct mkioq_queue *q, uint32_t slot)
 	       0 : -EBADSLT;
 }
 
+/* The kernel's MAX_ERRNO: the largest errno a TAG word may carry. */
+#define ERRNO_MAX	4095
+
 int mkioq_complete_error(struct mkioq_queue *q, uint32_t slot, int err)
 {
 	int ret = check_slot(q, slot);
 
 	if (ret)
 		return ret;
-	if (err <= 0)
+	/*
+	 * Either sign: the positive errno TAG holds, or the negative one
+	 * the library's calls return. INT_MIN has no positive counterpart.
+	 */
+	if (err < 0 && err >= -ERRNO_MAX)
+		err = -err;
+	if (err <= 0 || err > ERRNO_MAX)
 		return -EINVAL;
 	if (ring_status(q, slot) != MKIOQ_SLOT_CLAIMED)
 		return -EBADSLT;

@@ -456,7 +456,8 @@ static void op_complete_error(struct state *st, struct input *in,
 	int err = b & 0x80 ? (int)in32(in) : (int)(b & 0x3f) - 8;
 	int want = slot_error(&st->pre, slot), ret;
 
-	if (!want && err <= 0)
+	/* Either sign, 1..4095 in absolute value (INT_MIN is outside). */
+	if (!want && (err == 0 || err < -4095 || err > 4095))
 		want = -EINVAL;
 	else if (!want && sw(&st->pre, slot, MKIOQ_WORD_STATUS) !=
 			  MKIOQ_SLOT_CLAIMED)
@@ -468,7 +469,7 @@ static void op_complete_error(struct state *st, struct input *in,
 		return;
 	}
 	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_ERROR);
-	CHECK(word(q, slot, MKIOQ_WORD_TAG) == (uint32_t)err);
+	CHECK(word(q, slot, MKIOQ_WORD_TAG) == (uint32_t)(err < 0 ? -err : err));
 	same_except(q, &st->pre, slot, STATUS_ONLY | W(MKIOQ_WORD_TAG));
 }
 

@@ -675,10 +675,14 @@ TEST_F(ring, complete_bytes_reports_short_transfer)
 	EXPECT_EQ(-1, diff(self->q, &self->before));
 }
 
-/* err must be a positive errno: 0 and negative codes are -EINVAL. */
-TEST_F(ring, complete_error_rejects_non_positive)
+/*
+ * err is 1..4095 in absolute value: 0, INT_MIN and anything beyond
+ * MAX_ERRNO either way are -EINVAL, and change nothing.
+ */
+TEST_F(ring, complete_error_rejects_bad_errnos)
 {
-	static const int bad[] = { 0, -1, -EIO, INT32_MIN };
+	static const int bad[] = { 0, 4096, -4096, 5000, -5000, INT32_MAX,
+				   -INT32_MAX, INT32_MIN };
 	size_t i;
 
 	ASSERT_EQ(0, submit_read(self->q, 4, 1234));
@@ -688,6 +692,43 @@ TEST_F(ring, complete_error_rejects_non_positive)
 		EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, 4, bad[i]));
 	EXPECT_EQ(-1, diff(self->q, &self->before));
 	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, mkioq_slot_status(self->q, 4));
+	/* The errno is checked before the state. */
+	EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, S_EMPTY, 0));
+	EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, S_EMPTY, -4096));
+}
+
+/*
+ * The negative errno the other calls return works as well as the
+ * positive one: TAG holds the absolute value, at both ends of 1..4095.
+ */
+TEST_F(ring, complete_error_takes_either_sign)
+{
+	static const int errs[] = { -EIO, EIO, -1, 1, -4095, 4095, -ENOENT };
+	struct mkioq_completion rec;
+	size_t i;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(errs); i++) {
+		ASSERT_EQ(0, submit_read(self->q, 4, 1234));
+		ASSERT_EQ(0, mkioq_claim(self->q, 4));
+		take(self->q, &self->before);
+		ASSERT_EQ(0, mkioq_complete_error(self->q, 4, errs[i]));
+		EXPECT_EQ(MKIOQ_SLOT_ERROR, word(self->q, 4, MKIOQ_WORD_STATUS));
+		EXPECT_EQ(abs(errs[i]), word(self->q, 4, MKIOQ_WORD_TAG));
+		EXPECT_EQ(-1, diff_except(self->q, &self->before, 4,
+					  STATUS_ONLY | W(MKIOQ_WORD_TAG)));
+		ASSERT_EQ(0, mkioq_recycle(self->q, 4));
+	}
+
+	/* The port of "if (r < 0) complete_error(q, s, r)". */
+	ASSERT_EQ(0, submit_read(self->q, 4, 1234));
+	ASSERT_EQ(0, mkioq_claim(self->q, 4));
+	r = mkioq_complete(self->q, S_EMPTY);
+	ASSERT_EQ(-EBADSLT, r);
+	ASSERT_EQ(0, mkioq_complete_error(self->q, 4, r));
+	ASSERT_EQ(0, mkioq_completion(self->q, 4, &rec));
+	EXPECT_EQ(MKIOQ_SLOT_ERROR, rec.status);
+	EXPECT_EQ(EBADSLT, rec.tag);
 }
 
 /* ------------------------------------------------------------------ */

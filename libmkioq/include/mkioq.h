@@ -10,7 +10,9 @@
  *
  * Functions return 0 (or a count) on success and a negative errno on
  * failure; mkioq_strerror() explains an error and how to fix it. A call
- * that fails changes no byte of the ring.
+ * that fails changes no byte of the ring. A slot index not below the slot
+ * count is -ERANGE from every call that takes one, checked first (after
+ * a NULL queue, -EINVAL); a busy slot is never -ERANGE.
  */
 #ifndef MKIOQ_H
 #define MKIOQ_H
@@ -93,6 +95,7 @@ int mkioq_slot_status(const struct mkioq_queue *q, uint32_t slot);
 int mkioq_completion(const struct mkioq_queue *q, uint32_t slot,
 		     struct mkioq_completion *rec);
 bool mkioq_is_recycled(const struct mkioq_queue *q, uint32_t slot);
+int mkioq_slot_recycled(const struct mkioq_queue *q, uint32_t slot);
 int mkioq_recycle(struct mkioq_queue *q, uint32_t slot);
 
 /* Consumer side (host-owned queues, tests, userspace engines): ring.c */

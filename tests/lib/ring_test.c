@@ -506,16 +506,96 @@ TEST_F(ring, out_of_range_changes_nothing)
 		EXPECT_EQ(-ERANGE, mkioq_slot_status(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_completion(self->q, s, &rec));
 		EXPECT_FALSE(mkioq_is_recycled(self->q, s));
+		EXPECT_EQ(-ERANGE, mkioq_slot_recycled(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_recycle(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_claim(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_complete(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_complete_error(self->q, s, EIO));
 		/* The range check comes before the argument checks. */
 		EXPECT_EQ(-ERANGE, mkioq_complete_error(self->q, s, 0));
+		EXPECT_EQ(-ERANGE, mkioq_complete_error(self->q, s, -EIO));
+		EXPECT_EQ(-ERANGE, mkioq_complete_bytes(self->q, s, 0));
+		EXPECT_EQ(-ERANGE, mkioq_completion(self->q, s, NULL));
 		EXPECT_EQ(-ERANGE, mkioq_submit(self->q, s, NULL));
 		EXPECT_EQ(-ERANGE, mkioq_complete_batch(self->q, &s, 1));
 	}
 	EXPECT_EQ(-1, diff(self->q, &self->before));
+}
+
+/*
+ * Every slot-taking call tells a busy slot from a bad index: on a ring
+ * with a slot in every state, no in-range call returns -ERANGE, and each
+ * busy state gets the call's own errno.
+ */
+TEST_F(ring, busy_is_not_out_of_range)
+{
+	struct mkioq_request req = { .op = MKIOQ_OP_READ, .src_handle = 1 };
+	struct mkioq_completion rec;
+	uint32_t s;
+
+	ASSERT_EQ(0, fill_every_state(self->q));
+	take(self->q, &self->before);
+	for (s = 0; s < S_COUNT; s++) {
+		int st = mkioq_slot_status(self->q, s);
+
+		EXPECT_NE(-ERANGE, st);
+		EXPECT_NE(-ERANGE, mkioq_slot_recycled(self->q, s));
+		EXPECT_NE(-ERANGE, mkioq_completion(self->q, s, &rec));
+		if (s == S_EMPTY)
+			continue;
+		/* Producers: any non-EMPTY slot is busy. */
+		EXPECT_EQ(-EBUSY, mkioq_submit(self->q, s, &req));
+		EXPECT_EQ(-EBUSY, mkioq_submit_dma_read(self->q, s, 1, 1, 1, 1));
+		EXPECT_EQ(-EBUSY, mkioq_publish_slot(self->q, s, 1, 1, 1));
+		EXPECT_EQ(0, mkioq_slot_recycled(self->q, s));
+		EXPECT_FALSE(mkioq_is_recycled(self->q, s));
+		if (s == S_CLAIMED)
+			continue;
+		/* Completers: any slot but the CLAIMED one is refused. */
+		EXPECT_EQ(-EBADSLT, mkioq_complete(self->q, s));
+		EXPECT_EQ(-EBADSLT, mkioq_complete_bytes(self->q, s, 0));
+		EXPECT_EQ(-EBADSLT, mkioq_complete_error(self->q, s, -EIO));
+		EXPECT_EQ(-EBADSLT, mkioq_complete_batch(self->q, &s, 1));
+	}
+	/* The claimer's and the consumer's busy errnos. */
+	for (s = 0; s < S_COUNT; s++)
+		if (s != S_PUBLISHED && s != S_INGEST)
+			EXPECT_EQ(-EAGAIN, mkioq_claim(self->q, s));
+	EXPECT_EQ(-EBUSY, mkioq_recycle(self->q, S_CLAIMED));
+	EXPECT_EQ(-EBUSY, mkioq_recycle(self->q, S_PUBLISHED));
+	EXPECT_EQ(-EALREADY, mkioq_recycle(self->q, S_EMPTY));
+	EXPECT_EQ(-EAGAIN, mkioq_claim(self->q, S_EMPTY));
+	EXPECT_EQ(-EPERM, mkioq_claim(self->q, S_INGEST));
+	EXPECT_EQ(-ENODATA, mkioq_completion(self->q, S_EMPTY, &rec));
+	EXPECT_EQ(-EBADSLT, mkioq_complete(self->q, S_EMPTY));
+	EXPECT_EQ(1, mkioq_slot_recycled(self->q, S_EMPTY));
+	EXPECT_EQ(-1, diff(self->q, &self->before));
+}
+
+/*
+ * The seed's "while (!is_recycled(s))" ported to mkioq_slot_recycled()
+ * ends on a bad index instead of spinning.
+ */
+TEST_F(ring, slot_recycled_wait_loop_ends_on_bad_index)
+{
+	static const uint32_t bad[] = { S_COUNT, MKIOQ_MAX_SLOTS, UINT32_MAX };
+	unsigned int spins;
+	size_t i;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		spins = 0;
+		while ((r = mkioq_slot_recycled(self->q, bad[i])) == 0 &&
+		       spins < 1000)
+			spins++;
+		EXPECT_EQ(-ERANGE, r);
+		EXPECT_EQ(0, spins);
+	}
+	/* And on a recycled slot, after the consumer hands it back. */
+	ASSERT_EQ(0, mkioq_publish_slot(self->q, 2, 7, 4096, 99));
+	EXPECT_EQ(0, mkioq_slot_recycled(self->q, 2));
+	ASSERT_EQ(0, mkioq_recycle(self->q, 2));
+	EXPECT_EQ(1, mkioq_slot_recycled(self->q, 2));
 }
 
 /* Bad requests into an EMPTY slot: the slot stays EMPTY and zero. */
@@ -558,6 +638,8 @@ TEST(null_queue_rejected)
 	EXPECT_EQ(-EINVAL, mkioq_slot_status(NULL, 0));
 	EXPECT_EQ(-EINVAL, mkioq_completion(NULL, 0, &rec));
 	EXPECT_FALSE(mkioq_is_recycled(NULL, 0));
+	EXPECT_EQ(-EINVAL, mkioq_slot_recycled(NULL, 0));
+	EXPECT_EQ(-EINVAL, mkioq_slot_recycled(NULL, UINT32_MAX));
 	EXPECT_EQ(-EINVAL, mkioq_recycle(NULL, 0));
 	EXPECT_EQ(-EINVAL, mkioq_claim(NULL, 0));
 	EXPECT_EQ(-EINVAL, mkioq_claim_batch(NULL, slots, 2));
@@ -807,6 +889,58 @@ TEST_F(ring, is_recycled_only_when_empty)
 	for (slot = 0; slot < S_COUNT; slot++)
 		EXPECT_EQ(slot == S_EMPTY, mkioq_is_recycled(self->q, slot));
 	EXPECT_FALSE(mkioq_is_recycled(self->q, S_COUNT));
+}
+
+/*
+ * 1 only for EMPTY, 0 for every other STATUS word, garbage included, and
+ * the same answer as mkioq_is_recycled() wherever the index is good.
+ */
+TEST_F(ring, slot_recycled_only_when_empty)
+{
+	uint32_t slot;
+	size_t i;
+
+	EXPECT_EQ(1, mkioq_slot_recycled(self->q, 0));
+	ASSERT_EQ(0, fill_every_state(self->q));
+	take(self->q, &self->before);
+	for (slot = 0; slot < S_COUNT; slot++) {
+		EXPECT_EQ(slot == S_EMPTY, mkioq_slot_recycled(self->q, slot));
+		EXPECT_EQ(mkioq_is_recycled(self->q, slot),
+			  mkioq_slot_recycled(self->q, slot) == 1);
+	}
+	for (i = 0; i < ARRAY_SIZE(unknown_states); i++) {
+		set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS,
+			 unknown_states[i]);
+		EXPECT_EQ(0, mkioq_slot_recycled(self->q, S_UNKNOWN));
+	}
+	set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS, 0x77);
+	EXPECT_EQ(-ERANGE, mkioq_slot_recycled(self->q, S_COUNT));
+	EXPECT_EQ(-1, diff(self->q, &self->before));
+}
+
+/*
+ * A garbage STATUS above INT_MAX is -EPROTO, never a number that reads
+ * as another errno (0xffffffde would be -ERANGE); completion() still
+ * shows the word as it is.
+ */
+TEST_F(ring, slot_status_of_garbage_is_eproto)
+{
+	static const uint32_t garbage[] = { 0x80000000, 0xffffffde,
+					    (uint32_t)-EBUSY, UINT32_MAX };
+	struct mkioq_completion rec;
+	size_t i;
+
+	ASSERT_EQ(0, fill_every_state(self->q));
+	for (i = 0; i < ARRAY_SIZE(garbage); i++) {
+		set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS, garbage[i]);
+		take(self->q, &self->before);
+		EXPECT_EQ(-EPROTO, mkioq_slot_status(self->q, S_UNKNOWN));
+		ASSERT_EQ(0, mkioq_completion(self->q, S_UNKNOWN, &rec));
+		EXPECT_EQ(garbage[i], rec.status);
+		EXPECT_EQ(-1, diff(self->q, &self->before));
+	}
+	set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS, 0x7fffffff);
+	EXPECT_EQ(0x7fffffff, mkioq_slot_status(self->q, S_UNKNOWN));
 }
 
 TEST_F(ring, slot_status_reports_state)

@@ -4,6 +4,7 @@
  * the behaviours the vyre-runtime crate's own tests check, then every
  * error path, which must leave every byte of the ring as it was.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1104,6 +1105,68 @@ TEST(open_without_a_device)
 	EXPECT_EQ(-EINVAL, mkioq_queue_open_setup(NULL, &setup, &q));
 	EXPECT_EQ(-ENOTTY, mkioq_queue_open_setup("/dev/null", &setup, &q));
 	EXPECT_EQ(sentinel, q);
+}
+
+/* Open descriptors of this process, counted in /proc/self/fd. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * Bad arguments are -EINVAL before anything is opened: not -ENOENT for a
+ * path that does not exist, not -ENOTTY for a file that is no device,
+ * and no descriptor is left behind.
+ */
+TEST(open_checks_arguments_before_opening)
+{
+	static const char *const paths[] = { "/nonexistent/mkioq0",
+					     "/dev/null" };
+	static const uint32_t bad_counts[] = { 0, MKIOQ_MAX_SLOTS + 1,
+					       UINT32_MAX };
+	static const unsigned int bad_flags[] = { 1U << 1, 1U << 31,
+						  ~0U, MKIOQ_OPEN_POLL | 4 };
+	struct mkioq_queue *sentinel = (struct mkioq_queue *)0x1;
+	struct mkioq_queue *q = sentinel;
+	struct mkioq_setup setup;
+	int fds = open_fds();
+	size_t i, j;
+
+	ASSERT_LT(0, fds);
+	for (i = 0; i < ARRAY_SIZE(paths); i++) {
+		for (j = 0; j < ARRAY_SIZE(bad_counts); j++) {
+			EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i],
+							    bad_counts[j], 0,
+							    &q));
+			EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i],
+							    bad_counts[j],
+							    MKIOQ_OPEN_POLL,
+							    &q));
+			memset(&setup, 0, sizeof(setup));
+			setup.slot_count = bad_counts[j];
+			EXPECT_EQ(-EINVAL, mkioq_queue_open_setup(paths[i],
+								  &setup, &q));
+		}
+		for (j = 0; j < ARRAY_SIZE(bad_flags); j++)
+			EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i], 8,
+							    bad_flags[j], &q));
+		EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i], 8, 0, NULL));
+		EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i], 0, 0, NULL));
+	}
+	/* Both ends of 1..64 get as far as open(). */
+	EXPECT_EQ(-ENOENT, mkioq_queue_open(paths[0], 1, 0, &q));
+	EXPECT_EQ(-ENOENT, mkioq_queue_open(paths[0], MKIOQ_MAX_SLOTS, 0, &q));
+	EXPECT_EQ(sentinel, q);
+	EXPECT_EQ(fds, open_fds());
 }
 
 TEST_HARNESS_MAIN

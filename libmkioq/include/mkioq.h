@@ -114,6 +114,11 @@ int mkioq_queue_fprint(const struct mkioq_queue *q, FILE *f);
 
 /* Errors: strerror.c */
 const char *mkioq_strerror(int err);
+/*
+ * @call: the name of the function that returned @err ("mkioq_queue_open"),
+ * or "request" for the errno of a failed request.
+ */
+const char *mkioq_strerror_call(const char *call, int err);
 
 /* Device-backed queues: device.c */
 #define MKIOQ_OPEN_POLL		(1U << 0)	/* MKIOQ_MODE_POLL service */

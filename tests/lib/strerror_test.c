@@ -6,7 +6,8 @@
  * of a failed request, listed under "Request errors" in libmkioq(7).
  *
  * The pages are read from the source tree: $MKIOQ_SRCDIR, else three
- * levels above this binary (build/tests/lib/), else the working directory.
+ * levels above this binary (build/tests/lib/), else the working directory
+ * (srcdir.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <mkioq.h>
 
 #include "kselftest_harness.h"
+#include "srcdir.h"
 
 #define MAX_CALLS	64
 #define MAX_ERRS	32
@@ -56,39 +58,6 @@ static int errno_of(const char *name)
 		if (!strcmp(errno_names[i].name, name))
 			return errno_names[i].err;
 	return 0;
-}
-
-/* The source tree: where libmkioq/man/libmkioq.7 is. */
-static int find_srcdir(char *dir, size_t len)
-{
-	const char *env = getenv("MKIOQ_SRCDIR");
-	char exe[PATH_MAX], probe[PATH_MAX + 64];
-	ssize_t n;
-	char *slash;
-	int up;
-
-	if (env && *env) {
-		snprintf(dir, len, "%s", env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		for (up = 0; up < 4 && (slash = strrchr(exe, '/')); up++)
-			*slash = '\0';
-		/* exe is now the binary's directory three levels up. */
-		snprintf(probe, sizeof(probe), "%s/libmkioq/man/libmkioq.7",
-			 exe);
-		if (!access(probe, R_OK)) {
-			snprintf(dir, len, "%s", exe);
-			return 0;
-		}
-	}
-	if (!access("libmkioq/man/libmkioq.7", R_OK)) {
-		snprintf(dir, len, ".");
-		return 0;
-	}
-	return -ENOENT;
 }
 
 static struct call_errs *add_call(struct doc *d, const char *name)

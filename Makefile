@@ -89,8 +89,9 @@ $(B)/lib/%.o: libmkioq/src/%.c $(LIB_HDRS)
 $(LIBA): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(LIBSO): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libmkioq.so.$(SOVERSION) -o $@ $^ -luring
+$(LIBSO): $(LIB_OBJS) libmkioq/libmkioq.map
+	$(CC) -shared -Wl,-soname,libmkioq.so.$(SOVERSION) \
+		-Wl,--version-script=libmkioq/libmkioq.map -o $@ $(LIB_OBJS) -luring
 	ln -sf libmkioq.so.$(VERSION) $(B)/lib/libmkioq.so.$(SOVERSION)
 	ln -sf libmkioq.so.$(VERSION) $(B)/lib/libmkioq.so
 

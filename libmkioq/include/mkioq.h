@@ -10,7 +10,9 @@
  *
  * Functions return 0 (or a count) on success and a negative errno on
  * failure; mkioq_strerror() explains an error and how to fix it. A call
- * that fails changes no byte of the ring.
+ * that fails changes no byte of the ring. A slot index not below the slot
+ * count is -ERANGE from every call that takes one, checked first (after
+ * a NULL queue, -EINVAL); a busy slot is never -ERANGE.
  */
 #ifndef MKIOQ_H
 #define MKIOQ_H
@@ -93,6 +95,7 @@ int mkioq_slot_status(const struct mkioq_queue *q, uint32_t slot);
 int mkioq_completion(const struct mkioq_queue *q, uint32_t slot,
 		     struct mkioq_completion *rec);
 bool mkioq_is_recycled(const struct mkioq_queue *q, uint32_t slot);
+int mkioq_slot_recycled(const struct mkioq_queue *q, uint32_t slot);
 int mkioq_recycle(struct mkioq_queue *q, uint32_t slot);
 
 /* Consumer side (host-owned queues, tests, userspace engines): ring.c */
@@ -111,6 +114,11 @@ int mkioq_queue_fprint(const struct mkioq_queue *q, FILE *f);
 
 /* Errors: strerror.c */
 const char *mkioq_strerror(int err);
+/*
+ * @call: the name of the function that returned @err ("mkioq_queue_open"),
+ * or "request" for the errno of a failed request.
+ */
+const char *mkioq_strerror_call(const char *call, int err);
 
 /* Device-backed queues: device.c */
 #define MKIOQ_OPEN_POLL		(1U << 0)	/* MKIOQ_MODE_POLL service */

@@ -32,6 +32,13 @@ int mkioq_queue_open_setup(const char *path, struct mkioq_setup *setup,
 
 	if (!path || !setup || !qp)
 		return -EINVAL;
+	/*
+	 * The one field the library can judge alone (a uapi constant): a bad
+	 * count is -EINVAL before open() can say -ENOENT or -EACCES. The
+	 * other fields are the module's to judge.
+	 */
+	if (setup->slot_count == 0 || setup->slot_count > MKIOQ_MAX_SLOTS)
+		return -EINVAL;
 	/* Non-blocking, so mkioq_read_cqes() never sleeps in read(). */
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
@@ -76,7 +83,10 @@ int mkioq_queue_open(const char *path, uint32_t slot_count, unsigned int flags,
 						  MKIOQ_MODE_DOORBELL,
 	};
 
+	/* Every argument is checked before anything is opened. */
 	if (flags & ~MKIOQ_OPEN_POLL)
+		return -EINVAL;
+	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
 		return -EINVAL;
 	return mkioq_queue_open_setup(path, &setup, qp);
 }

@@ -113,11 +113,19 @@ int mkioq_publish_slot(struct mkioq_queue *q, uint32_t slot,
 
 int mkioq_slot_status(const struct mkioq_queue *q, uint32_t slot)
 {
+	uint32_t status;
 	int ret = check_slot(q, slot);
 
 	if (ret)
 		return ret;
-	return (int)ring_status(q, slot);
+	status = ring_status(q, slot);
+	/*
+	 * Garbage that would read as a negative errno (0xffffffde would be
+	 * -ERANGE): -ERANGE must only ever mean a bad index.
+	 */
+	if (status > INT_MAX)
+		return -EPROTO;
+	return (int)status;
 }
 
 int mkioq_completion(const struct mkioq_queue *q, uint32_t slot,
@@ -146,10 +154,19 @@ int mkioq_completion(const struct mkioq_queue *q, uint32_t slot,
 	return 0;
 }
 
+/* The seed's is_recycled(): false for a bad index too (see the man page). */
 bool mkioq_is_recycled(const struct mkioq_queue *q, uint32_t slot)
 {
-	return check_slot(q, slot) == 0 &&
-	       ring_status(q, slot) == MKIOQ_SLOT_EMPTY;
+	return mkioq_slot_recycled(q, slot) == 1;
+}
+
+int mkioq_slot_recycled(const struct mkioq_queue *q, uint32_t slot)
+{
+	int ret = check_slot(q, slot);
+
+	if (ret)
+		return ret;
+	return ring_status(q, slot) == MKIOQ_SLOT_EMPTY;
 }
 
 /*
@@ -256,13 +273,22 @@ int mkioq_complete(struct mkioq_queue *q, uint32_t slot)
 	       0 : -EBADSLT;
 }
 
+/* The kernel's MAX_ERRNO: the largest errno a TAG word may carry. */
+#define ERRNO_MAX	4095
+
 int mkioq_complete_error(struct mkioq_queue *q, uint32_t slot, int err)
 {
 	int ret = check_slot(q, slot);
 
 	if (ret)
 		return ret;
-	if (err <= 0)
+	/*
+	 * Either sign: the positive errno TAG holds, or the negative one
+	 * the library's calls return. INT_MIN has no positive counterpart.
+	 */
+	if (err < 0 && err >= -ERRNO_MAX)
+		err = -err;
+	if (err <= 0 || err > ERRNO_MAX)
 		return -EINVAL;
 	if (ring_status(q, slot) != MKIOQ_SLOT_CLAIMED)
 		return -EBADSLT;

@@ -13,8 +13,8 @@
  *  - a successful call changed exactly the words it owns (submit: the
  *    slot now holds the request, PUBLISHED; claim: STATUS PUBLISHED ->
  *    CLAIMED and nothing else; complete: STATUS only; ...);
- *  - readers (completion, is_recycled, slot_status, dump) change nothing,
- *    and completion of an EMPTY slot fails;
+ *  - readers (completion, is_recycled, slot_recycled, slot_status, dump)
+ *    change nothing, and completion of an EMPTY slot fails;
  *  - dump never writes past its length, truncates like snprintf and
  *    lists exactly the non-EMPTY slots;
  *  - the other queue is never touched.
@@ -456,7 +456,8 @@ static void op_complete_error(struct state *st, struct input *in,
 	int err = b & 0x80 ? (int)in32(in) : (int)(b & 0x3f) - 8;
 	int want = slot_error(&st->pre, slot), ret;
 
-	if (!want && err <= 0)
+	/* Either sign, 1..4095 in absolute value (INT_MIN is outside). */
+	if (!want && (err == 0 || err < -4095 || err > 4095))
 		want = -EINVAL;
 	else if (!want && sw(&st->pre, slot, MKIOQ_WORD_STATUS) !=
 			  MKIOQ_SLOT_CLAIMED)
@@ -468,7 +469,7 @@ static void op_complete_error(struct state *st, struct input *in,
 		return;
 	}
 	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_ERROR);
-	CHECK(word(q, slot, MKIOQ_WORD_TAG) == (uint32_t)err);
+	CHECK(word(q, slot, MKIOQ_WORD_TAG) == (uint32_t)(err < 0 ? -err : err));
 	same_except(q, &st->pre, slot, STATUS_ONLY | W(MKIOQ_WORD_TAG));
 }
 
@@ -584,14 +585,12 @@ static void op_read(struct state *st, struct input *in,
 
 	CHECK(mkioq_is_recycled(q, slot) ==
 	      (!want && status == MKIOQ_SLOT_EMPTY));
+	CHECK_RET(want ? want : status == MKIOQ_SLOT_EMPTY,
+		  mkioq_slot_recycled(q, slot));
 	ret = mkioq_slot_status(q, slot);
-	/*
-	 * A garbage STATUS above INT_MAX cannot be returned as itself: today
-	 * it comes back as a negative number, a fixed library may say
-	 * -EPROTO instead. Either way the result is negative.
-	 */
+	/* A garbage STATUS above INT_MAX cannot be returned as itself. */
 	if (!want && status > INT32_MAX)
-		CHECK(ret == (int)status || ret == -EPROTO);
+		CHECK_RET(-EPROTO, ret);
 	else
 		CHECK_RET(want ? want : (int)status, ret);
 

@@ -4,6 +4,7 @@
  * the behaviours the vyre-runtime crate's own tests check, then every
  * error path, which must leave every byte of the ring as it was.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -506,16 +507,96 @@ TEST_F(ring, out_of_range_changes_nothing)
 		EXPECT_EQ(-ERANGE, mkioq_slot_status(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_completion(self->q, s, &rec));
 		EXPECT_FALSE(mkioq_is_recycled(self->q, s));
+		EXPECT_EQ(-ERANGE, mkioq_slot_recycled(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_recycle(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_claim(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_complete(self->q, s));
 		EXPECT_EQ(-ERANGE, mkioq_complete_error(self->q, s, EIO));
 		/* The range check comes before the argument checks. */
 		EXPECT_EQ(-ERANGE, mkioq_complete_error(self->q, s, 0));
+		EXPECT_EQ(-ERANGE, mkioq_complete_error(self->q, s, -EIO));
+		EXPECT_EQ(-ERANGE, mkioq_complete_bytes(self->q, s, 0));
+		EXPECT_EQ(-ERANGE, mkioq_completion(self->q, s, NULL));
 		EXPECT_EQ(-ERANGE, mkioq_submit(self->q, s, NULL));
 		EXPECT_EQ(-ERANGE, mkioq_complete_batch(self->q, &s, 1));
 	}
 	EXPECT_EQ(-1, diff(self->q, &self->before));
+}
+
+/*
+ * Every slot-taking call tells a busy slot from a bad index: on a ring
+ * with a slot in every state, no in-range call returns -ERANGE, and each
+ * busy state gets the call's own errno.
+ */
+TEST_F(ring, busy_is_not_out_of_range)
+{
+	struct mkioq_request req = { .op = MKIOQ_OP_READ, .src_handle = 1 };
+	struct mkioq_completion rec;
+	uint32_t s;
+
+	ASSERT_EQ(0, fill_every_state(self->q));
+	take(self->q, &self->before);
+	for (s = 0; s < S_COUNT; s++) {
+		int st = mkioq_slot_status(self->q, s);
+
+		EXPECT_NE(-ERANGE, st);
+		EXPECT_NE(-ERANGE, mkioq_slot_recycled(self->q, s));
+		EXPECT_NE(-ERANGE, mkioq_completion(self->q, s, &rec));
+		if (s == S_EMPTY)
+			continue;
+		/* Producers: any non-EMPTY slot is busy. */
+		EXPECT_EQ(-EBUSY, mkioq_submit(self->q, s, &req));
+		EXPECT_EQ(-EBUSY, mkioq_submit_dma_read(self->q, s, 1, 1, 1, 1));
+		EXPECT_EQ(-EBUSY, mkioq_publish_slot(self->q, s, 1, 1, 1));
+		EXPECT_EQ(0, mkioq_slot_recycled(self->q, s));
+		EXPECT_FALSE(mkioq_is_recycled(self->q, s));
+		if (s == S_CLAIMED)
+			continue;
+		/* Completers: any slot but the CLAIMED one is refused. */
+		EXPECT_EQ(-EBADSLT, mkioq_complete(self->q, s));
+		EXPECT_EQ(-EBADSLT, mkioq_complete_bytes(self->q, s, 0));
+		EXPECT_EQ(-EBADSLT, mkioq_complete_error(self->q, s, -EIO));
+		EXPECT_EQ(-EBADSLT, mkioq_complete_batch(self->q, &s, 1));
+	}
+	/* The claimer's and the consumer's busy errnos. */
+	for (s = 0; s < S_COUNT; s++)
+		if (s != S_PUBLISHED && s != S_INGEST)
+			EXPECT_EQ(-EAGAIN, mkioq_claim(self->q, s));
+	EXPECT_EQ(-EBUSY, mkioq_recycle(self->q, S_CLAIMED));
+	EXPECT_EQ(-EBUSY, mkioq_recycle(self->q, S_PUBLISHED));
+	EXPECT_EQ(-EALREADY, mkioq_recycle(self->q, S_EMPTY));
+	EXPECT_EQ(-EAGAIN, mkioq_claim(self->q, S_EMPTY));
+	EXPECT_EQ(-EPERM, mkioq_claim(self->q, S_INGEST));
+	EXPECT_EQ(-ENODATA, mkioq_completion(self->q, S_EMPTY, &rec));
+	EXPECT_EQ(-EBADSLT, mkioq_complete(self->q, S_EMPTY));
+	EXPECT_EQ(1, mkioq_slot_recycled(self->q, S_EMPTY));
+	EXPECT_EQ(-1, diff(self->q, &self->before));
+}
+
+/*
+ * The seed's "while (!is_recycled(s))" ported to mkioq_slot_recycled()
+ * ends on a bad index instead of spinning.
+ */
+TEST_F(ring, slot_recycled_wait_loop_ends_on_bad_index)
+{
+	static const uint32_t bad[] = { S_COUNT, MKIOQ_MAX_SLOTS, UINT32_MAX };
+	unsigned int spins;
+	size_t i;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		spins = 0;
+		while ((r = mkioq_slot_recycled(self->q, bad[i])) == 0 &&
+		       spins < 1000)
+			spins++;
+		EXPECT_EQ(-ERANGE, r);
+		EXPECT_EQ(0, spins);
+	}
+	/* And on a recycled slot, after the consumer hands it back. */
+	ASSERT_EQ(0, mkioq_publish_slot(self->q, 2, 7, 4096, 99));
+	EXPECT_EQ(0, mkioq_slot_recycled(self->q, 2));
+	ASSERT_EQ(0, mkioq_recycle(self->q, 2));
+	EXPECT_EQ(1, mkioq_slot_recycled(self->q, 2));
 }
 
 /* Bad requests into an EMPTY slot: the slot stays EMPTY and zero. */
@@ -558,6 +639,8 @@ TEST(null_queue_rejected)
 	EXPECT_EQ(-EINVAL, mkioq_slot_status(NULL, 0));
 	EXPECT_EQ(-EINVAL, mkioq_completion(NULL, 0, &rec));
 	EXPECT_FALSE(mkioq_is_recycled(NULL, 0));
+	EXPECT_EQ(-EINVAL, mkioq_slot_recycled(NULL, 0));
+	EXPECT_EQ(-EINVAL, mkioq_slot_recycled(NULL, UINT32_MAX));
 	EXPECT_EQ(-EINVAL, mkioq_recycle(NULL, 0));
 	EXPECT_EQ(-EINVAL, mkioq_claim(NULL, 0));
 	EXPECT_EQ(-EINVAL, mkioq_claim_batch(NULL, slots, 2));
@@ -675,10 +758,14 @@ TEST_F(ring, complete_bytes_reports_short_transfer)
 	EXPECT_EQ(-1, diff(self->q, &self->before));
 }
 
-/* err must be a positive errno: 0 and negative codes are -EINVAL. */
-TEST_F(ring, complete_error_rejects_non_positive)
+/*
+ * err is 1..4095 in absolute value: 0, INT_MIN and anything beyond
+ * MAX_ERRNO either way are -EINVAL, and change nothing.
+ */
+TEST_F(ring, complete_error_rejects_bad_errnos)
 {
-	static const int bad[] = { 0, -1, -EIO, INT32_MIN };
+	static const int bad[] = { 0, 4096, -4096, 5000, -5000, INT32_MAX,
+				   -INT32_MAX, INT32_MIN };
 	size_t i;
 
 	ASSERT_EQ(0, submit_read(self->q, 4, 1234));
@@ -688,6 +775,43 @@ TEST_F(ring, complete_error_rejects_non_positive)
 		EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, 4, bad[i]));
 	EXPECT_EQ(-1, diff(self->q, &self->before));
 	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, mkioq_slot_status(self->q, 4));
+	/* The errno is checked before the state. */
+	EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, S_EMPTY, 0));
+	EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, S_EMPTY, -4096));
+}
+
+/*
+ * The negative errno the other calls return works as well as the
+ * positive one: TAG holds the absolute value, at both ends of 1..4095.
+ */
+TEST_F(ring, complete_error_takes_either_sign)
+{
+	static const int errs[] = { -EIO, EIO, -1, 1, -4095, 4095, -ENOENT };
+	struct mkioq_completion rec;
+	size_t i;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(errs); i++) {
+		ASSERT_EQ(0, submit_read(self->q, 4, 1234));
+		ASSERT_EQ(0, mkioq_claim(self->q, 4));
+		take(self->q, &self->before);
+		ASSERT_EQ(0, mkioq_complete_error(self->q, 4, errs[i]));
+		EXPECT_EQ(MKIOQ_SLOT_ERROR, word(self->q, 4, MKIOQ_WORD_STATUS));
+		EXPECT_EQ(abs(errs[i]), word(self->q, 4, MKIOQ_WORD_TAG));
+		EXPECT_EQ(-1, diff_except(self->q, &self->before, 4,
+					  STATUS_ONLY | W(MKIOQ_WORD_TAG)));
+		ASSERT_EQ(0, mkioq_recycle(self->q, 4));
+	}
+
+	/* The port of "if (r < 0) complete_error(q, s, r)". */
+	ASSERT_EQ(0, submit_read(self->q, 4, 1234));
+	ASSERT_EQ(0, mkioq_claim(self->q, 4));
+	r = mkioq_complete(self->q, S_EMPTY);
+	ASSERT_EQ(-EBADSLT, r);
+	ASSERT_EQ(0, mkioq_complete_error(self->q, 4, r));
+	ASSERT_EQ(0, mkioq_completion(self->q, 4, &rec));
+	EXPECT_EQ(MKIOQ_SLOT_ERROR, rec.status);
+	EXPECT_EQ(EBADSLT, rec.tag);
 }
 
 /* ------------------------------------------------------------------ */
@@ -766,6 +890,58 @@ TEST_F(ring, is_recycled_only_when_empty)
 	for (slot = 0; slot < S_COUNT; slot++)
 		EXPECT_EQ(slot == S_EMPTY, mkioq_is_recycled(self->q, slot));
 	EXPECT_FALSE(mkioq_is_recycled(self->q, S_COUNT));
+}
+
+/*
+ * 1 only for EMPTY, 0 for every other STATUS word, garbage included, and
+ * the same answer as mkioq_is_recycled() wherever the index is good.
+ */
+TEST_F(ring, slot_recycled_only_when_empty)
+{
+	uint32_t slot;
+	size_t i;
+
+	EXPECT_EQ(1, mkioq_slot_recycled(self->q, 0));
+	ASSERT_EQ(0, fill_every_state(self->q));
+	take(self->q, &self->before);
+	for (slot = 0; slot < S_COUNT; slot++) {
+		EXPECT_EQ(slot == S_EMPTY, mkioq_slot_recycled(self->q, slot));
+		EXPECT_EQ(mkioq_is_recycled(self->q, slot),
+			  mkioq_slot_recycled(self->q, slot) == 1);
+	}
+	for (i = 0; i < ARRAY_SIZE(unknown_states); i++) {
+		set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS,
+			 unknown_states[i]);
+		EXPECT_EQ(0, mkioq_slot_recycled(self->q, S_UNKNOWN));
+	}
+	set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS, 0x77);
+	EXPECT_EQ(-ERANGE, mkioq_slot_recycled(self->q, S_COUNT));
+	EXPECT_EQ(-1, diff(self->q, &self->before));
+}
+
+/*
+ * A garbage STATUS above INT_MAX is -EPROTO, never a number that reads
+ * as another errno (0xffffffde would be -ERANGE); completion() still
+ * shows the word as it is.
+ */
+TEST_F(ring, slot_status_of_garbage_is_eproto)
+{
+	static const uint32_t garbage[] = { 0x80000000, 0xffffffde,
+					    (uint32_t)-EBUSY, UINT32_MAX };
+	struct mkioq_completion rec;
+	size_t i;
+
+	ASSERT_EQ(0, fill_every_state(self->q));
+	for (i = 0; i < ARRAY_SIZE(garbage); i++) {
+		set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS, garbage[i]);
+		take(self->q, &self->before);
+		EXPECT_EQ(-EPROTO, mkioq_slot_status(self->q, S_UNKNOWN));
+		ASSERT_EQ(0, mkioq_completion(self->q, S_UNKNOWN, &rec));
+		EXPECT_EQ(garbage[i], rec.status);
+		EXPECT_EQ(-1, diff(self->q, &self->before));
+	}
+	set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS, 0x7fffffff);
+	EXPECT_EQ(0x7fffffff, mkioq_slot_status(self->q, S_UNKNOWN));
 }
 
 TEST_F(ring, slot_status_reports_state)
@@ -929,6 +1105,68 @@ TEST(open_without_a_device)
 	EXPECT_EQ(-EINVAL, mkioq_queue_open_setup(NULL, &setup, &q));
 	EXPECT_EQ(-ENOTTY, mkioq_queue_open_setup("/dev/null", &setup, &q));
 	EXPECT_EQ(sentinel, q);
+}
+
+/* Open descriptors of this process, counted in /proc/self/fd. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * Bad arguments are -EINVAL before anything is opened: not -ENOENT for a
+ * path that does not exist, not -ENOTTY for a file that is no device,
+ * and no descriptor is left behind.
+ */
+TEST(open_checks_arguments_before_opening)
+{
+	static const char *const paths[] = { "/nonexistent/mkioq0",
+					     "/dev/null" };
+	static const uint32_t bad_counts[] = { 0, MKIOQ_MAX_SLOTS + 1,
+					       UINT32_MAX };
+	static const unsigned int bad_flags[] = { 1U << 1, 1U << 31,
+						  ~0U, MKIOQ_OPEN_POLL | 4 };
+	struct mkioq_queue *sentinel = (struct mkioq_queue *)0x1;
+	struct mkioq_queue *q = sentinel;
+	struct mkioq_setup setup;
+	int fds = open_fds();
+	size_t i, j;
+
+	ASSERT_LT(0, fds);
+	for (i = 0; i < ARRAY_SIZE(paths); i++) {
+		for (j = 0; j < ARRAY_SIZE(bad_counts); j++) {
+			EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i],
+							    bad_counts[j], 0,
+							    &q));
+			EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i],
+							    bad_counts[j],
+							    MKIOQ_OPEN_POLL,
+							    &q));
+			memset(&setup, 0, sizeof(setup));
+			setup.slot_count = bad_counts[j];
+			EXPECT_EQ(-EINVAL, mkioq_queue_open_setup(paths[i],
+								  &setup, &q));
+		}
+		for (j = 0; j < ARRAY_SIZE(bad_flags); j++)
+			EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i], 8,
+							    bad_flags[j], &q));
+		EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i], 8, 0, NULL));
+		EXPECT_EQ(-EINVAL, mkioq_queue_open(paths[i], 0, 0, NULL));
+	}
+	/* Both ends of 1..64 get as far as open(). */
+	EXPECT_EQ(-ENOENT, mkioq_queue_open(paths[0], 1, 0, &q));
+	EXPECT_EQ(-ENOENT, mkioq_queue_open(paths[0], MKIOQ_MAX_SLOTS, 0, &q));
+	EXPECT_EQ(sentinel, q);
+	EXPECT_EQ(fds, open_fds());
 }
 
 TEST_HARNESS_MAIN

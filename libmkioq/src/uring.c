@@ -163,10 +163,13 @@ static unsigned int reap(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		seen++;
 		rec = &u->recs[ud];
 		/*
-		 * No record: expired (re-arm), or cancelled or failed as a
-		 * command (do not).
+		 * No completion: expired (re-arm), or cancelled or failed as
+		 * a command (do not). A command that failed before the
+		 * module took it leaves the record as this library zeroed
+		 * it; an overflow notice is passed on.
 		 */
-		if (rec->status == MKIOQ_SLOT_EMPTY &&
+		if ((rec->flags & MKIOQ_CQE_F_NOTICE ||
+		     rec->status == MKIOQ_SLOT_EMPTY) &&
 		    !(rec->flags & MKIOQ_CQE_F_OVERFLOW)) {
 			if (cqe->res == -ETIME)
 				arm_wait(q, (unsigned int)ud);

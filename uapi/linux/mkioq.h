@@ -12,7 +12,12 @@
  * the slot with an atomic compare-and-swap PUBLISHED -> CLAIMED, performs
  * the transfer and writes BYTE_COUNT, then STATUS = OK (or TAG = errno,
  * then STATUS = ERROR) with release ordering. The producer reads the result
- * and recycles the slot to EMPTY. See Documentation/protocol.rst.
+ * and recycles the slot to EMPTY.
+ *
+ * Each call below lists the errnos it can return, in the order the module
+ * checks them: when two apply, the one listed first wins. The same tables,
+ * with every cause in full and the VM test that produces each errno, are
+ * in Documentation/protocol.rst.
  */
 #ifndef _UAPI_LINUX_MKIOQ_H
 #define _UAPI_LINUX_MKIOQ_H
@@ -59,6 +64,28 @@ struct mkioq_slot {
 #define MKIOQ_OP_WRITE		0x02	/* src at 0 -> dst at offset */
 #define MKIOQ_OP_FENCE		0x03	/* completes after all earlier claims */
 
+/*
+ * A FENCE that the module claims completes (OK, BYTE_COUNT 0, result 0)
+ * only when both hold:
+ *  - one more whole pass of the module's service has run after the pass
+ *    that claimed it, so every request published before it has been
+ *    claimed and completed by the module, whatever its slot index;
+ *  - every slot that read CLAIMED just after the FENCE was claimed has
+ *    been seen to leave CLAIMED, whoever claimed it: a userspace engine,
+ *    or a producer's EMPTY -> CLAIMED reservation.
+ * Held FENCEs are looked at at the end of every pass. In DOORBELL mode
+ * that is on every doorbell (which runs the extra pass itself) and, while
+ * one is held, every 1 ms (MKIOQ_FENCE_RECHECK_MS in the driver, rounded
+ * up to a jiffy) without servicing new requests; in POLL mode on every
+ * pass of the poll thread, so every poll_period_us while it sleeps.
+ * A slot seen CLAIMED at every look keeps the FENCE waiting: a FENCE
+ * cannot tell one claim of a slot from the next (ABA) unless the module
+ * itself claimed that slot in between. While held, the FENCE's own slot is
+ * the module's whatever is written there. A FENCE still held when the
+ * queue shuts down completes ERROR ECANCELED. A FENCE that a userspace
+ * engine claims is that engine's to honour.
+ */
+
 /* Slot states (word STATUS). */
 #define MKIOQ_SLOT_EMPTY	0x00	/* free; only a producer writes it */
 #define MKIOQ_SLOT_PUBLISHED	0x01	/* request visible to the engine */
@@ -67,6 +94,49 @@ struct mkioq_slot {
 /* Completion codes written into STATUS by the servicing engine. */
 #define MKIOQ_SLOT_OK		0x10	/* BYTE_COUNT holds the bytes moved */
 #define MKIOQ_SLOT_ERROR	0x11	/* TAG holds a positive errno */
+
+/*
+ * Who writes what. A producer writes EMPTY -> PUBLISHED (every other word
+ * first; libmkioq reserves the slot EMPTY -> CLAIMED by compare-and-swap
+ * while it fills them) and recycles OK, ERROR or DONE -> EMPTY. DONE is
+ * written only by the consumer (the GPU side), to mark a result read but
+ * not yet recycled: no engine claims or writes it, and mkioq_recycle()
+ * accepts it.
+ *
+ * A servicing engine, the module or a userspace engine at the raw ABI,
+ * may only
+ *  - claim a PUBLISHED slot whose SRC is not MKIOQ_HANDLE_NONE, by a
+ *    compare-and-swap PUBLISHED -> CLAIMED (if SRC then reads 0, the slot
+ *    was recycled and re-published as an ingest: store PUBLISHED back and
+ *    leave it), then read the words once;
+ *  - then write, in a slot it claimed, BYTE_COUNT (for OK) or TAG (the
+ *    errno, for ERROR), then STATUS = OK or ERROR with release ordering.
+ * It writes no other word, no other slot, and never EMPTY. The module
+ * posts no completion record, and counts no completion, for a slot it did
+ * not claim: a userspace engine's completions are seen only in the ring.
+ *
+ * Request errnos: TAG on ERROR (the record's result is the negative).
+ * Checked when the module claims the request, in this order:
+ *   EOPNOTSUPP	OP is neither READ nor WRITE (FENCEs are not validated)
+ *   EFBIG	BYTE_COUNT > INT32_MAX (the result must fit a record)
+ *   ENOENT	SRC or DST is not a handle of this file (both are looked
+ *		up before either's access is checked)
+ *   EACCES	SRC not registered for READ, or DST not for WRITE
+ *   EOVERFLOW	offset + BYTE_COUNT overflows 64 bits
+ *   ERANGE	offset + BYTE_COUNT > the range's length
+ *		(both: the source's range first, then the destination's;
+ *		READ's offset is the source's, WRITE's the destination's,
+ *		the other side's is 0)
+ * then when the pass begins CPU access to its buffers (once per buffer;
+ * every request of the pass that uses the buffer fails with it):
+ *   EINTR	dma_buf_begin_cpu_access(), waiting for the buffer's fences,
+ *		was interrupted by a signal (DOORBELL mode: to the ringer)
+ *   (other)	any other errno of the exporter's begin_cpu_access()
+ * and ECANCELED for a FENCE still held at shutdown. A READ or WRITE of
+ * BYTE_COUNT 0 is validated alike, then completes OK with BYTE_COUNT 0
+ * and moves nothing (its offset may equal the range's length). A failed
+ * request changes no byte of any buffer and no word but TAG and STATUS.
+ */
 
 /*
  * Handle 0 means "no source". A slot published with SRC = 0 is a
@@ -86,6 +156,15 @@ struct mkioq_slot {
 #define MKIOQ_MODE_DOORBELL	0	/* serviced when the doorbell rings */
 #define MKIOQ_MODE_POLL		1	/* a kernel thread polls the ring */
 
+/*
+ * The queue's state, checked first by every call on the queue below but
+ * SETUP and INFO (read(), write() and mmap() after the VFS's checks of the
+ * file's open mode and of the buffer address):
+ *   EBADFD	the file is not set up
+ *   ENXIO	its owner closed it (see struct mkioq_setup)
+ * poll() reports either as EPOLLERR alone.
+ */
+
 /**
  * struct mkioq_setup - MKIOQ_IOC_SETUP: size the ring and pick the service
  * @size:		in: sizeof(struct mkioq_setup); lets the struct grow
@@ -103,7 +182,34 @@ struct mkioq_slot {
  * @reserved:		must be 0
  *
  * Allowed once per open file, before mmap() and any other ioctl but
- * MKIOQ_IOC_INFO.
+ * MKIOQ_IOC_INFO. Writes back min(@size, sizeof(struct mkioq_setup))
+ * bytes (see MKIOQ_SETUP_SIZE_VER0).
+ *
+ * The caller's thread group, with the file table it calls from, becomes
+ * the queue's owner. When the owner closes its last descriptor of the
+ * file, the queue shuts down for every holder of the file (a forked child,
+ * a receiver of the fd): the service stops, held FENCEs complete
+ * ECANCELED, parked WAITs complete -ECANCELED, every handle is dropped,
+ * and every later call but INFO fails with ENXIO (SETUP: EBUSY); mappings
+ * of the ring stay valid memory. Until then a child that inherited the
+ * file uses the same queue. Closes by other processes shut nothing down.
+ *
+ * Errnos, in the order checked::
+ *
+ *   EFAULT	@size unreadable
+ *   EINVAL	@size < MKIOQ_SETUP_SIZE_VER0
+ *   E2BIG	@size > a page
+ *   EFAULT	the bytes past the known fields unreadable, or
+ *   E2BIG	one of them non-zero (whichever comes first in memory)
+ *   EINVAL	@flags or @reserved non-zero, @slot_count not 1..64, @mode
+ *		unknown, @poll_idle_us > 1000000, @poll_period_us > 10000000
+ *		(the limits apply in DOORBELL mode too)
+ *   EBUSY	already set up (also once the owner closed it)
+ *   ENOMEM	the ring, the record queue or the service state
+ *   ENOSPC	shmem could not make the ring's inode
+ *   ENOMEM, EINTR  POLL mode: kthread_run() of the poll thread failed
+ *   EFAULT	the result could not be written back: the queue IS set up
+ *		(MKIOQ_IOC_INFO reports its shape)
  */
 struct mkioq_setup {
 	__u32 size;
@@ -131,6 +237,31 @@ struct mkioq_setup {
  * @handle:	out: the handle, never MKIOQ_HANDLE_NONE
  * @flags:	in: must be 0
  * @reserved:	must be 0
+ *
+ * Handles are numbered 1..max_handles (struct mkioq_info: 4096); a file
+ * holds at most max_handles at once, and a freed number is reused. The
+ * handle holds its own dma-buf reference and a kernel mapping of the
+ * whole dma-buf (dma_buf_vmap(), or for exporters without vmap an
+ * attachment's pages, vmapped) until it is unregistered.
+ *
+ * Errnos, in the order checked::
+ *
+ *   EBADFD, ENXIO  the queue's state
+ *   EFAULT	the struct unreadable
+ *   EINVAL	@flags or @reserved non-zero; @access 0 or with unknown
+ *		bits; @length 0
+ *   EBADF	@fd is not an open file descriptor (dma_buf_get())
+ *   EINVAL	@fd is not a dma-buf (dma_buf_get())
+ *   EACCES	MKIOQ_ACCESS_WRITE, dma-buf not opened for writing
+ *   EOVERFLOW	@offset + @length overflows 64 bits
+ *   ERANGE	@offset + @length > the dma-buf's size
+ *   ENOMEM	no memory for the handle
+ *   (any)	the mapping failed: dma_buf_vmap()'s errno; without vmap,
+ *		dma_buf_attach()'s or dma_buf_map_attachment()'s, ENOMEM
+ *		(vmap()), EINVAL (fewer pages than the dma-buf's size)
+ *   ENOSPC	the file already holds max_handles handles
+ *   ENOMEM	the handle table could not grow
+ *   EFAULT	@handle could not be written back: nothing stays registered
  */
 struct mkioq_handle_reg {
 	__s32 fd;
@@ -147,9 +278,17 @@ struct mkioq_handle_reg {
  * @handle:	in: a handle of this open file
  * @flags:	in: must be 0
  *
- * The handle disappears at once: requests claimed after the call fail with
- * ENOENT. A request already being serviced keeps its own reference to the
- * buffer, so unregistering never waits and never frees memory in use.
+ * The handle's number disappears at once. The module resolves and
+ * references a request's handles when it claims the request, under the
+ * lock that UNREGISTER takes to remove the number: a request claimed
+ * before the call never fails because of it (it keeps the buffer, which
+ * is released when the request finishes, so unregistering never waits
+ * and never frees memory in use); a request claimed after the call
+ * returns fails with ENOENT.
+ *
+ * Errnos, in the order checked: EBADFD, ENXIO (the queue's state); EFAULT
+ * (the struct unreadable); EINVAL (@flags non-zero); ENOENT (@handle is
+ * not a handle of this file, e.g. already unregistered, or 0).
  */
 struct mkioq_handle_unreg {
 	__u32 handle;
@@ -172,6 +311,15 @@ struct mkioq_handle_unreg {
  *		was full; the slots' STATUS words still hold every result
  * @features:	out: MKIOQ_FEAT_* this module supports
  * @reserved:	out: 0
+ *
+ * Works in every state: before setup (the queue's fields read 0) and after
+ * the owner closed the queue (@handles 0). Writes back min(@size,
+ * sizeof(struct mkioq_info)) bytes and says how many in @size.
+ *
+ * Errnos, in the order checked: EFAULT (@size unreadable); EINVAL (@size
+ * < MKIOQ_INFO_SIZE_VER0); E2BIG (@size > a page); EFAULT or E2BIG (a byte
+ * past the known fields unreadable or non-zero, whichever comes first);
+ * EFAULT (the result could not be written back).
  */
 struct mkioq_info {
 	__u32 size;
@@ -189,41 +337,113 @@ struct mkioq_info {
 	__u64 reserved;
 };
 
+/*
+ * Version 2: requests keep the handles they were claimed with across
+ * UNREGISTER, FENCEs wait for every claim, SETUP and INFO are
+ * size-versioned, notices (MKIOQ_CQE_F_NOTICE), uring_cmd opcodes encoded
+ * with their payload's size, the owner is a thread group.
+ */
 #define MKIOQ_ABI_VERSION	2
 
-/* Sizes of the first published versions of the size-versioned structs. */
+/*
+ * Sizes of the first published versions of the size-versioned structs,
+ * which grow only at the end. A caller puts its own sizeof in .size: below
+ * the first version's size is EINVAL, above a page E2BIG; larger than the
+ * module's struct is accepted if every byte the module does not know is
+ * zero, else E2BIG (the copy_struct_from_user() rule). The module writes
+ * back min(.size, its own size) bytes.
+ */
 #define MKIOQ_SETUP_SIZE_VER0	48
 #define MKIOQ_INFO_SIZE_VER0	72
 
-/* mkioq_info.features */
+/*
+ * mkioq_info.features.
+ * MKIOQ_FEAT_WAIT_CANCEL (kernels 6.7 and later, which can cancel a
+ * uring_cmd): a parked MKIOQ_URING_CMD_WAIT is cancelled by
+ * IORING_OP_ASYNC_CANCEL and at ring exit, completing with -ECANCELED and
+ * a notice, and WAITs never expire. Without it (6.1), a WAIT expires after
+ * MKIOQ_WAIT_TIMEOUT_MS with -ETIME.
+ */
 #define MKIOQ_FEAT_WAIT_CANCEL	0x1ULL
 
 #define MKIOQ_IOC_SETUP		_IOWR(MKIOQ_IOC_MAGIC, 0x00, struct mkioq_setup)
 #define MKIOQ_IOC_REGISTER	_IOWR(MKIOQ_IOC_MAGIC, 0x01, struct mkioq_handle_reg)
 #define MKIOQ_IOC_UNREGISTER	_IOW(MKIOQ_IOC_MAGIC, 0x02, struct mkioq_handle_unreg)
-/* Service every PUBLISHED slot now (DOORBELL) or wake the poll thread. */
+/*
+ * Service every PUBLISHED slot now, in the caller, before returning
+ * (DOORBELL mode), or wake the poll thread (POLL). The argument must be 0.
+ * Errnos: EBADFD, ENXIO (the queue's state), then EINVAL (argument not 0).
+ */
 #define MKIOQ_IOC_DOORBELL	_IO(MKIOQ_IOC_MAGIC, 0x03)
 #define MKIOQ_IOC_INFO		_IOWR(MKIOQ_IOC_MAGIC, 0x04, struct mkioq_info)
+
+/*
+ * Any other ioctl number, a known one with another size encoded included,
+ * is ENOTTY in every state.
+ *
+ * The other file operations; errnos in the order checked:
+ * mmap()	offset 0, length ring_bytes (one page), MAP_SHARED. The VFS:
+ *		EACCES (PROT_WRITE on a file not open for writing, any
+ *		mapping of a file not open for reading); EPERM (PROT_EXEC on
+ *		a noexec mount). Then EBADFD, ENXIO; EINVAL (other offset or
+ *		length, MAP_PRIVATE); EPERM (PROT_EXEC); ENOMEM.
+ * read()	whole struct mkioq_cqe records, oldest first. The VFS: EBADF
+ *		(not open for reading), EFAULT (a kernel address). Then
+ *		EBADFD, ENXIO; EINVAL (count < one record); EAGAIN
+ *		(O_NONBLOCK, nothing waiting); EINTR (a signal while
+ *		blocked; restarted instead with SA_RESTART); EFAULT (the buffer
+ *		faulted before the first record was stored). Records not
+ *		stored go back to the front of the queue, so nothing is lost;
+ *		after the first record stored, read() returns the bytes
+ *		stored.
+ * poll()	EPOLLERR alone while not set up or after the owner closed it;
+ *		else EPOLLOUT | EPOLLWRNORM always (the doorbell never
+ *		blocks), and EPOLLIN | EPOLLRDNORM while a record waits.
+ * write()	rings the doorbell whatever the bytes (0 bytes too) and
+ *		returns the count. The VFS: EBADF (not open for writing),
+ *		EFAULT (a kernel address). Then EBADFD, ENXIO.
+ */
 
 /* ------------------------------------------------------------------ */
 /* Completion records: read() from the file, uring_cmd WAIT            */
 /* ------------------------------------------------------------------ */
 
-/* The record queue dropped records before this one: rescan STATUS words. */
+/*
+ * Records were dropped (the record queue was full) since a count was last
+ * delivered: this record carries their number in .dropped. It is the next
+ * record delivered after the drop, to read() or a WAIT: from the queue
+ * that is the oldest record, which completed before the dropped ones.
+ * Rescan the STATUS words. A one-slot -ENOBUFS notice has it with
+ * .dropped 0.
+ */
 #define MKIOQ_CQE_F_OVERFLOW	0x1U
-/* No completion: the record only reports overflow, expiry or cancel. */
+/*
+ * The record is only a notice, no completion: .status 0, .tag 0, .slot the
+ * slot waited for (or MKIOQ_SLOT_ANY), .result
+ *   -ENOBUFS	with MKIOQ_CQE_F_OVERFLOW: a record of this slot was
+ *		dropped, its result is only in the ring (sent once, to the
+ *		next WAIT for that slot); with MKIOQ_SLOT_ANY, .dropped holds
+ *		a count that no record was left to carry
+ *   -ETIME	a WAIT expired (without MKIOQ_FEAT_WAIT_CANCEL)
+ *   -ECANCELED	a WAIT was cancelled: its submitter closed the file, the
+ *		queue shut down, or (MKIOQ_FEAT_WAIT_CANCEL) io_uring
+ *		cancelled it
+ * A FENCE cancelled at shutdown is a completion, not a notice.
+ */
 #define MKIOQ_CQE_F_NOTICE	0x2U
 
 /**
  * struct mkioq_cqe - one completed request, as read() returns it
  * @slot:	slot index of the request
- * @status:	MKIOQ_SLOT_OK or MKIOQ_SLOT_ERROR, as written into STATUS
- * @result:	bytes transferred, or a negative errno
+ * @status:	MKIOQ_SLOT_OK or MKIOQ_SLOT_ERROR, as written into STATUS;
+ *		0 on a notice (MKIOQ_CQE_F_NOTICE)
+ * @result:	bytes transferred (0 for a FENCE), or a negative errno
  * @tag:	the request's TAG as submitted. On ERROR the slot's TAG word
  *		holds the errno, so the record is where the tag travels for
  *		correlation.
  * @flags:	MKIOQ_CQE_F_*
- * @dropped:	with MKIOQ_CQE_F_OVERFLOW: records dropped before this one
+ * @dropped:	with MKIOQ_CQE_F_OVERFLOW: records dropped since a count was
+ *		last delivered (saturates at UINT32_MAX)
  *
  * Records arrive in completion order. The ring's STATUS word is always
  * authoritative: a record is a notification, never the only copy of a
@@ -246,8 +466,10 @@ struct mkioq_cqe {
 #define MKIOQ_SLOT_ANY		0xffffffffU
 
 /*
- * A WAIT parked this long completes with res = -ETIME and no record; re-arm
- * it. (6.1 cannot cancel a uring_cmd, so a WAIT must not park for ever.)
+ * Without MKIOQ_FEAT_WAIT_CANCEL, a WAIT parked this long completes with
+ * res = -ETIME and a notice, no completion (expiry is checked once a
+ * second, so up to a second later); re-arm it. (6.1 cannot cancel a
+ * uring_cmd, so a WAIT must not park for ever.)
  */
 #define MKIOQ_WAIT_TIMEOUT_MS	10000
 
@@ -263,6 +485,20 @@ struct mkioq_cqe {
  * a 64-byte SQE; with IORING_SETUP_SQE128 the rest of the payload must be
  * zero. If the record cannot be stored at @cqe_addr the CQE has res =
  * -EFAULT and the record stays queued for the next WAIT or read().
+ *
+ * The CQE's res, in the order checked::
+ *
+ *   -EBADFD, -ENXIO  the queue's state
+ *   -ENOTTY	unknown cmd_op (before the payload is looked at)
+ *   -EINVAL	bytes past this struct non-zero (SQE128), @flags non-zero,
+ *		@slot neither MKIOQ_SLOT_ANY nor below slot_count
+ *   -ENOMEM	no memory for the WAIT
+ *   -EBUSY	4096 WAITs already parked on this file and no record
+ *		waiting for this one
+ *
+ * and once it completes: the record's result (bytes, or a request's
+ * negative errno); -ENOBUFS, -ETIME or -ECANCELED with a notice; -EFAULT
+ * as above.
  */
 struct mkioq_uring_wait {
 	__u64 cqe_addr;
@@ -273,7 +509,10 @@ struct mkioq_uring_wait {
 /*
  * sqe->cmd_op values, encoded as ioctl numbers with the payload's size
  * (as ublk's UBLK_U_* commands are), so that a payload of another size is
- * an unknown command (-ENOTTY), not a misread one.
+ * an unknown command (-ENOTTY), not a misread one. Every other cmd_op is
+ * -ENOTTY too, after the queue's state (-EBADFD, -ENXIO).
+ * MKIOQ_URING_CMD_DOORBELL: as MKIOQ_IOC_DOORBELL, res 0; its payload must
+ * be zero (-EINVAL).
  */
 #define MKIOQ_URING_CMD_DOORBELL	_IO(MKIOQ_IOC_MAGIC, 0x20)
 #define MKIOQ_URING_CMD_WAIT		_IOWR(MKIOQ_IOC_MAGIC, 0x21, \

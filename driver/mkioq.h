@@ -290,6 +290,7 @@ void mkioq_cq_give_back(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
 ssize_t mkioq_cq_read(struct mkioq_queue *q, char __user *buf, size_t count,
 		      bool nonblock);
 bool mkioq_cq_readable(struct mkioq_queue *q);
+void mkioq_cq_shutdown(struct mkioq_queue *q);
 
 /* mkioq_uring.c */
 int mkioq_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);

@@ -324,7 +324,21 @@ ssize_t mkioq_cq_read(struct mkioq_queue *q, char __user *buf, size_t count,
 			return done;
 		if (nonblock)
 			return -EAGAIN;
-		if (wait_event_interruptible(q->cq_wait, mkioq_cq_readable(q)))
+		/* The owner's close wakes us: see mkioq_cq_shutdown(). */
+		if (wait_event_interruptible(q->cq_wait, mkioq_cq_readable(q) ||
+					     READ_ONCE(q->dead)))
 			return -ERESTARTSYS;
+		if (READ_ONCE(q->dead))
+			return -ENXIO;
 	}
+}
+
+/*
+ * The queue is dead (its owner closed it): readers blocked in read() and
+ * poll() wake and find it so (-ENXIO, EPOLLERR) rather than sleeping
+ * until a signal.
+ */
+void mkioq_cq_shutdown(struct mkioq_queue *q)
+{
+	wake_up_interruptible_poll(&q->cq_wait, EPOLLERR);
 }

@@ -181,6 +181,7 @@ void mkioq_queue_owner_closed(struct mkioq_queue *q, struct file *file,
 	mkioq_service_stop(q);
 	mkioq_uring_cancel(q, NULL);
 	mkioq_handles_release(q);
+	mkioq_cq_shutdown(q);
 }
 
 int mkioq_queue_mmap(struct mkioq_queue *q, struct vm_area_struct *vma)

@@ -973,4 +973,52 @@ TEST(owner_exit_then_reuse)
 	close(go[1]);
 }
 
+/*
+ * A child blocked in read() or poll() on the queue it inherited wakes
+ * when the owner closes it: read() says ENXIO, poll() EPOLLERR; neither
+ * sleeps on until a signal.
+ */
+TEST(owner_close_wakes_readers)
+{
+	int i, fd, status, ready[2];
+	pid_t pid[2];
+	char c;
+
+	fd = open(MKIOQ_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, raw_setup_at(fd, &(struct mkioq_setup){
+		.size = sizeof(struct mkioq_setup), .slot_count = 4 }));
+	ASSERT_EQ(0, pipe(ready));
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (pid[i] == 0) {
+			struct mkioq_cqe cqe;
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			alarm(20);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(9);
+			if (i == 0)
+				_exit(read(fd, &cqe, sizeof(cqe)) == -1 &&
+				      errno == ENXIO ? 0 : 1);
+			_exit(poll(&pfd, 1, -1) == 1 &&
+			      pfd.revents & POLLERR ? 0 : 2);
+		}
+	}
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+	/* Let both block in the kernel. */
+	usleep(200000);
+	ASSERT_EQ(0, close(fd));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status)) TH_LOG("child %d: status %#x",
+						      i, status);
+		EXPECT_EQ(0, WEXITSTATUS(status));
+	}
+	close(ready[0]);
+	close(ready[1]);
+}
+
 TEST_HARNESS_MAIN

@@ -389,7 +389,8 @@ struct mkioq_info {
  *		length, MAP_PRIVATE); EPERM (PROT_EXEC); ENOMEM.
  * read()	whole struct mkioq_cqe records, oldest first. The VFS: EBADF
  *		(not open for reading), EFAULT (a kernel address). Then
- *		EBADFD, ENXIO; EINVAL (count < one record); EAGAIN
+ *		EBADFD, ENXIO (also for a read() blocked when the owner
+ *		closed it); EINVAL (count < one record); EAGAIN
  *		(O_NONBLOCK, nothing waiting); EINTR (a signal while
  *		blocked; restarted instead with SA_RESTART); EFAULT (the buffer
  *		faulted before the first record was stored). Records not

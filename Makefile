@@ -10,6 +10,9 @@
 #   make tsan       the race test under ThreadSanitizer, 10^6 requests
 #   make fuzz       the libFuzzer target for FUZZ_SECONDS (default 60)
 #   make lint       checkpatch --strict, sparse (C=1) and W=1 on the driver
+#   make gpu        the CUDA device header's tests and mkioq-gpu-bench (nvcc)
+#   make gpu-check  build the GPU tests, and run them where a GPU is
+#   make gpu-bench  the GPU benchmark (needs a GPU): table, CSV, PNG
 #   make install    library, header, pkg-config file, man pages
 #   make clean
 
@@ -57,7 +60,7 @@ BENCH := $(B)/demo/mkioq-bench
 MODULE := driver/mkioq.ko
 
 .PHONY: all lib module tests demo bench check check-debug check-native check-vm tsan fuzz \
-	lint install clean deps headers
+	lint install clean deps headers gpu gpu-check gpu-bench gpu-bench-plot
 
 all: lib module tests $(DEMO) $(BENCH)
 
@@ -145,11 +148,11 @@ fuzz: $(B)/fuzz/ring_fuzz
 # ------------------------------------------------------------------ check
 check: deps
 	@$(MAKE) --no-print-directory all $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
-	@sh tests/scripts/check.sh
+	@NVCC="$(NVCC)" sh tests/scripts/check.sh
 
 check-native: deps
 	@$(MAKE) --no-print-directory lib $(NATIVE_TESTS) $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
-	@MKIOQ_SKIP_VM=1 sh tests/scripts/check.sh
+	@NVCC="$(NVCC)" MKIOQ_SKIP_VM=1 sh tests/scripts/check.sh
 
 # The reliability lane on a debug kernel built (once) from linux-source-6.1.
 check-debug: deps
@@ -184,6 +187,50 @@ install: lib
 	install -d $(DESTDIR)$(MANDIR)/man7
 	install -m 644 libmkioq/man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 libmkioq/man/*.7 $(DESTDIR)$(MANDIR)/man7/
+
+# -------------------------------------------------------------------- GPU
+# GPU code is built with nvcc where it is (CI has it, without a GPU);
+# libmkioq itself never needs CUDA. CUDA 13's oldest target is sm_75.
+NVCC ?= $(shell command -v nvcc 2>/dev/null || \
+	{ [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
+CUDA_INC ?= $(patsubst %/bin/nvcc,%/include,$(NVCC))
+GPU_ARCHS ?= -gencode arch=compute_75,code=sm_75 \
+	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVCC_FLAGS := -std=c++17 -O2 $(GPU_ARCHS) -Iuapi -Ilibmkioq/include \
+	-Xcompiler -Wall
+CUDA_HDRS := libmkioq/include/mkioq_cuda.cuh uapi/linux/mkioq.h
+# Static liburing: the GPU host has no package registry to install it.
+URING_A := $(shell $(CC) -print-file-name=liburing.a)
+GPU_TESTS := $(B)/gpu/gpu_ring_test
+GPU_BENCH := $(B)/gpu/mkioq-gpu-bench
+
+gpu: $(GPU_TESTS) $(GPU_BENCH)
+
+$(B)/gpu/gpu_kernels.o: tests/gpu/gpu_kernels.cu tests/gpu/gpu_kernels.h $(CUDA_HDRS)
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCC_FLAGS) -c -o $@ $<
+
+$(B)/gpu/gpu_ring_test: tests/gpu/gpu_ring_test.c $(B)/gpu/gpu_kernels.o $(LIBA) $(KSRC_STAMP)
+	$(CC) $(TEST_CFLAGS) -I$(CUDA_INC) -c -o $@.o $<
+	$(NVCC) -o $@ $@.o $(B)/gpu/gpu_kernels.o $(LIBA) $(URING_A) -lpthread
+
+$(B)/gpu/gpu_bench_kernels.o: tools/gpu_bench_kernels.cu tools/gpu_bench_kernels.h $(CUDA_HDRS)
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCC_FLAGS) -Itools -c -o $@ $<
+
+$(GPU_BENCH): tools/mkioq-gpu-bench.c $(B)/gpu/gpu_bench_kernels.o $(LIBA)
+	$(CC) $(CFLAGS_ALL) -Itools -I$(CUDA_INC) -c -o $@.o $<
+	$(NVCC) -o $@ $@.o $(B)/gpu/gpu_bench_kernels.o $(LIBA) $(URING_A) -lpthread
+
+gpu-check:
+	@NVCC="$(NVCC)" sh tests/gpu/gpu-check.sh
+
+gpu-bench: gpu
+	$(GPU_BENCH) -o $(B)/gpu-bench $(GPU_BENCH_ARGS)
+
+CSV ?= $(B)/gpu-bench/gpu-bench.csv
+gpu-bench-plot:
+	sh tools/gpu-bench-plot.sh $(CSV) $(dir $(CSV))gpu-bench.png
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

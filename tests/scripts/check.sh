@@ -63,6 +63,20 @@ else
 	fail=$((fail + 1))
 fi
 
+# GPU code must build everywhere CI runs (nvcc, no GPU); make gpu-check
+# runs it on a GPU.
+echo "== GPU code: the CUDA device header, tests and benchmark (nvcc)"
+if [ -z "${NVCC:-}" ]; then
+	echo "GPU code: nvcc not found (PATH, /usr/local/cuda/bin): FAILED to build"
+	fail=$((fail + 1))
+elif make --no-print-directory gpu >"$LOGS/gpu-build.log" 2>&1; then
+	echo "GPU code: built with $NVCC: $(cd "$B/gpu" && ls -d *_test mkioq-gpu-bench | tr '\n' ' ')"
+else
+	tail -n 30 "$LOGS/gpu-build.log"
+	echo "GPU code: build FAILED"
+	fail=$((fail + 1))
+fi
+
 if [ -z "${MKIOQ_SKIP_VM:-}" ]; then
 	echo "== QEMU: selftests of driver/mkioq.ko, then a benchmark smoke"
 	vm_tests=$(ls "$B"/tests/vm/*_test)

@@ -73,7 +73,7 @@ struct mkioq_slot {
  *  - every slot that read CLAIMED just after the FENCE was claimed has
  *    been seen to leave CLAIMED, whoever claimed it: a userspace engine,
  *    or a producer's EMPTY -> CLAIMED reservation.
- * Held FENCEs are looked at at the end of every pass. In DOORBELL mode
+ * Held FENCEs are examined at the end of every pass. In DOORBELL mode
  * that is on every doorbell (which runs the extra pass itself) and, while
  * one is held, every 1 ms (MKIOQ_FENCE_RECHECK_MS in the driver, rounded
  * up to a jiffy) without servicing new requests; in POLL mode on every

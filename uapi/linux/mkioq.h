@@ -98,7 +98,11 @@ struct mkioq_slot {
 /*
  * Who writes what. A producer writes EMPTY -> PUBLISHED (every other word
  * first; libmkioq reserves the slot EMPTY -> CLAIMED by compare-and-swap
- * while it fills them) and recycles OK, ERROR or DONE -> EMPTY. DONE is
+ * while it fills them) and recycles OK, ERROR or DONE -> EMPTY. The slots
+ * of one ring have producers of one side only: a PCIe GPU's atomics on
+ * host memory are not atomic against the CPU's, so GPU lanes never
+ * compare-and-swap a ring word; they own slots taken from a pool in
+ * device memory (<mkioq_cuda.cuh>, protocol.rst "GPU producers"). DONE is
  * written only by the consumer (the GPU side), to mark a result read but
  * not yet recycled: no engine claims or writes it, and mkioq_recycle()
  * accepts it.

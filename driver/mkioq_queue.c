@@ -87,7 +87,6 @@ int mkioq_queue_setup(struct mkioq_queue *q, struct mkioq_setup *setup)
 	q->slot_count = setup->slot_count;
 	q->mode = setup->mode;
 	q->owner = current->files;
-	q->owner_tgid = get_pid(task_tgid(current));
 	q->poll_idle = usecs_to_jiffies(setup->poll_idle_us ?:
 					MKIOQ_POLL_IDLE_DEFAULT_US);
 	q->poll_period = usecs_to_jiffies(setup->poll_period_us ?:
@@ -103,6 +102,8 @@ int mkioq_queue_setup(struct mkioq_queue *q, struct mkioq_setup *setup)
 	if (ret)
 		goto err_cq;
 
+	/* Last: nothing below fails, so no error path has to put it. */
+	q->owner_tgid = get_pid(task_tgid(current));
 	setup->ring_bytes = PAGE_SIZE;
 	setup->cq_entries = MKIOQ_CQ_ENTRIES;
 	/*
@@ -117,8 +118,6 @@ err_cq:
 	mkioq_cq_free(q);
 err_ring:
 	mkioq_ring_free(q);
-	put_pid(q->owner_tgid);
-	q->owner_tgid = NULL;
 out_unlock:
 	mutex_unlock(&q->setup_lock);
 	return ret;

@@ -16,26 +16,13 @@
  * -ECANCELED, teardown completes any left, and a WAIT parked for
  * MKIOQ_WAIT_TIMEOUT_MS completes with -ETIME (see mkioq_uring_expire()).
  */
-#include <linux/io_uring.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
 #include "mkioq.h"
-
-/*
- * Vanilla 6.1.0 had a 3-argument io_uring_cmd_done(); 6.3 and the 6.1
- * stable kernels that took the backport (Debian's) have 4. driver/Kbuild
- * reads the headers and defines MKIOQ_IO_URING_CMD_DONE_4ARGS.
- */
-#ifdef MKIOQ_IO_URING_CMD_DONE_4ARGS
-#define mkioq_cmd_done(cmd, ret, res2, flags) \
-	io_uring_cmd_done(cmd, ret, res2, flags)
-#else
-#define mkioq_cmd_done(cmd, ret, res2, flags) \
-	io_uring_cmd_done(cmd, ret, res2)
-#endif
+#include "mkioq_compat.h"
 
 static struct mkioq_wait **mkioq_pdu(struct io_uring_cmd *cmd)
 {
@@ -238,7 +225,7 @@ int mkioq_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return ret;
 
 	/* The SQE may still be in shared memory: read it exactly once. */
-	memcpy(payload, cmd->cmd, len);
+	memcpy(payload, mkioq_uring_payload(cmd), len);
 	switch (cmd->cmd_op) {
 	case MKIOQ_URING_CMD_DOORBELL:
 		if (!mkioq_payload_tail_zero(payload, 0, len))

@@ -13,8 +13,16 @@
 #include <linux/mm.h>
 #include <linux/version.h>
 
+/*
+ * True when building for kernel @major.@minor or later. (The one place
+ * that reads LINUX_VERSION_CODE; `make lint` lets checkpatch pass it,
+ * since this header exists to build one source for two kernels.)
+ */
+#define MKIOQ_SINCE(major, minor) \
+	(KERNEL_VERSION(major, minor, 0) <= LINUX_VERSION_CODE)
+
 /* 6.7 moved the uring_cmd API out of <linux/io_uring.h>. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#if MKIOQ_SINCE(6, 7)
 #include <linux/io_uring/cmd.h>
 #else
 #include <linux/io_uring.h>
@@ -27,7 +35,7 @@
 static inline void mkioq_vm_flags_mod(struct vm_area_struct *vma,
 				      vm_flags_t set, vm_flags_t clear)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#if MKIOQ_SINCE(6, 3)
 	vm_flags_mod(vma, set, clear);
 #else
 	vma->vm_flags = (vma->vm_flags | set) & ~clear;
@@ -42,7 +50,7 @@ static inline void mkioq_vm_flags_mod(struct vm_area_struct *vma,
 static inline int mkioq_dma_buf_vmap(struct dma_buf *dmabuf,
 				     struct iosys_map *map)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#if MKIOQ_SINCE(6, 2)
 	return dma_buf_vmap_unlocked(dmabuf, map);
 #else
 	return dma_buf_vmap(dmabuf, map);
@@ -52,7 +60,7 @@ static inline int mkioq_dma_buf_vmap(struct dma_buf *dmabuf,
 static inline void mkioq_dma_buf_vunmap(struct dma_buf *dmabuf,
 					struct iosys_map *map)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#if MKIOQ_SINCE(6, 2)
 	dma_buf_vunmap_unlocked(dmabuf, map);
 #else
 	dma_buf_vunmap(dmabuf, map);
@@ -65,7 +73,7 @@ static inline void mkioq_dma_buf_vunmap(struct dma_buf *dmabuf,
  */
 static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#if MKIOQ_SINCE(6, 5)
 	return io_uring_sqe_cmd(cmd->sqe);
 #else
 	return cmd->cmd;
@@ -78,7 +86,7 @@ static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
  * (Debian's) 4: for those driver/Kbuild reads the headers and defines
  * MKIOQ_IO_URING_CMD_DONE_4ARGS.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0) || \
+#if MKIOQ_SINCE(6, 3) || \
 	defined(MKIOQ_IO_URING_CMD_DONE_4ARGS)
 #define mkioq_cmd_done(cmd, ret, res2, flags) \
 	io_uring_cmd_done(cmd, ret, res2, flags)
@@ -93,7 +101,7 @@ static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
  * issued again with IO_URING_F_CANCEL. Before 6.7 nothing cancels it, so
  * mkioq's WAITs expire instead.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#if MKIOQ_SINCE(6, 7)
 #define MKIOQ_HAVE_URING_CANCEL	1
 #define MKIOQ_URING_F_CANCEL	IO_URING_F_CANCEL
 #define mkioq_cmd_mark_cancelable(cmd, flags) \
@@ -109,7 +117,7 @@ static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
  * in a task that is exiting or in a kernel thread: no user memory to
  * write. Before, the write simply fails (the record is given back).
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#if MKIOQ_SINCE(6, 12)
 #define MKIOQ_URING_F_TASK_DEAD	IO_URING_F_TASK_DEAD
 #else
 #define MKIOQ_URING_F_TASK_DEAD	0

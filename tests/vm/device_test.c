@@ -64,8 +64,8 @@ TEST(setup_slot_counts)
 		info.size = sizeof(info);
 		ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_INFO, &info));
 		EXPECT_EQ(0, info.pad);
-		EXPECT_EQ(0, info.reserved[0]);
-		EXPECT_EQ(0, info.reserved[1]);
+		EXPECT_EQ(0, info.reserved);
+		EXPECT_EQ(0, info.features & ~MKIOQ_FEAT_WAIT_CANCEL);
 		EXPECT_EQ(0, info.handles);
 		EXPECT_EQ(0, info.completed);
 		EXPECT_EQ(good[i], info.slot_count);

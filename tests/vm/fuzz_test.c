@@ -655,7 +655,8 @@ static void fuzz_doorbell(void)
 static void check_info(struct fq *q, const struct mkioq_info *in)
 {
 	if (in->size != sizeof(*in) || in->version != MKIOQ_ABI_VERSION ||
-	    in->pad || in->reserved[0] || in->reserved[1])
+	    in->pad || in->reserved ||
+	    in->features & ~MKIOQ_FEAT_WAIT_CANCEL)
 		FAILF("INFO header: size %u version %u", in->size, in->version);
 	if (!q->ready) {
 		if (in->slot_count || in->ring_bytes || in->handles ||

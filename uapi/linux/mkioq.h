@@ -170,6 +170,7 @@ struct mkioq_handle_unreg {
  * @errors:	out: of those, completed with MKIOQ_SLOT_ERROR
  * @cq_overflow: out: completion records dropped because the record queue
  *		was full; the slots' STATUS words still hold every result
+ * @features:	out: MKIOQ_FEAT_* this module supports
  * @reserved:	out: 0
  */
 struct mkioq_info {
@@ -184,8 +185,11 @@ struct mkioq_info {
 	__u64 completed;
 	__u64 errors;
 	__u64 cq_overflow;
-	__u64 reserved[2];
+	__u64 features;
+	__u64 reserved;
 };
+
+#define MKIOQ_FEAT_WAIT_CANCEL 0x1ULL /* ring or task exit cancels parked WAITs; no expiry */
 
 #define MKIOQ_ABI_VERSION	1
 

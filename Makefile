@@ -2,23 +2,37 @@
 #
 # mkioq: kernel module, libmkioq, tests and demo.
 #
-#   make            build the module, the library, the tests and the demo
-#   make check      install what is missing, run every test (native + QEMU)
+#   make            build the modules, the library, the tests and the demo
+#   make check      install what is missing, run every test (native, then
+#                   QEMU once per kernel: KVER and KVER2)
 #   make check-debug  the tests on a KASAN/lockdep/kmemleak kernel (built once)
 #   make demo       boot the module in QEMU and run the demo
 #   make bench      benchmarks in one QEMU boot: table, CSV, PNG plot
 #   make tsan       the race test under ThreadSanitizer, 10^6 requests
 #   make fuzz       the libFuzzer target for FUZZ_SECONDS (default 60)
-#   make lint       checkpatch --strict, sparse (C=1) and W=1 on the driver
+#   make lint       checkpatch --strict, sparse (C=2) and W=1 on the driver,
+#                   for both kernels
 #   make gpu        the CUDA device header's tests and mkioq-gpu-bench (nvcc)
 #   make gpu-check  build the GPU tests, and run them where a GPU is
 #   make gpu-bench  the GPU benchmark (needs a GPU): table, CSV, PNG
 #   make install    library, header, pkg-config file, man pages
 #   make clean
 
-KVER ?= $(shell ls /boot/vmlinuz-*-amd64 2>/dev/null | \
-	sed 's|/boot/vmlinuz-||' | sort -V | tail -n 1)
+# The kernels: the newest installed Debian amd64 kernel of a series
+# (6.1.0-57-amd64, 6.12.117+deb12-amd64; not -cloud or -rt). KVER, the
+# primary one, is Debian's 6.1: `make module`, demo, bench and lint use
+# it. KVER2 is Debian's 6.12 from bookworm-security (make deps installs
+# it); make check runs the VM suite on both. Recursive (=) on purpose:
+# after `deps` has installed a kernel, recipes see it.
+newest_kver = $(shell ls /boot 2>/dev/null | sed -n 's/^vmlinuz-//p' | \
+	grep -E '^$(subst .,\.,$(1))\.[0-9]+[-+][0-9a-z]+-amd64$$' | \
+	sort -V | tail -n 1)
+KVER ?= $(call newest_kver,6.1)
+KVER2 ?= $(call newest_kver,6.12)
 KDIR ?= /usr/src/linux-headers-$(KVER)
+KDIR2 ?= /usr/src/linux-headers-$(KVER2)
+# The headers to build kernel $(1) against.
+kdir_of = $(if $(filter $(1),$(KVER)),$(KDIR),$(if $(filter $(1),$(KVER2)),$(KDIR2),/usr/src/linux-headers-$(1)))
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCDIR ?= $(PREFIX)/include
@@ -57,12 +71,20 @@ VM_COMMON := $(wildcard tests/vm/common/*.c)
 VM_LIBS := -luring -ldrm -lpthread
 DEMO := $(B)/demo/mkioq-demo
 BENCH := $(B)/demo/mkioq-bench
-MODULE := driver/mkioq.ko
+# Each kernel's module is built in its own tree of links to the sources
+# (tests/scripts/kmod-tree.sh), so the builds never clobber each other.
+KMOD := $(B)/kmod
+module_of = $(KMOD)/$(1)/driver/mkioq.ko
+MODULE = $(call module_of,$(KVER))
+MODULE2 = $(call module_of,$(KVER2))
+MODULES = $(foreach k,$(KVER) $(KVER2),$(call module_of,$(k)))
+DRIVER_SRCS := Kbuild $(wildcard driver/*.c driver/*.h driver/Kbuild) \
+	uapi/linux/mkioq.h
 
-.PHONY: all lib module tests demo bench check check-debug check-native check-vm tsan fuzz \
-	lint install clean deps headers gpu gpu-check gpu-bench gpu-bench-plot
+.PHONY: all lib module modules tests demo bench check check-debug check-native check-vm \
+	tsan fuzz lint install clean deps headers gpu gpu-check gpu-bench gpu-bench-plot
 
-all: lib module tests $(DEMO) $(BENCH)
+all: lib modules tests $(DEMO) $(BENCH)
 
 deps:
 	@sh tests/scripts/install-deps.sh
@@ -104,10 +126,16 @@ $(B)/lib/mkioq.pc: libmkioq/mkioq.pc.in Makefile
 		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # ----------------------------------------------------------------- module
+# The primary kernel's module; `modules` builds it for both kernels.
 module: $(MODULE)
 
-$(MODULE): Kbuild $(wildcard driver/*.c driver/*.h driver/Kbuild) uapi/linux/mkioq.h
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+modules: $(MODULES)
+
+$(KMOD)/%/driver/mkioq.ko: $(DRIVER_SRCS)
+	@test -n "$*" -a -d "$(call kdir_of,$*)" || \
+		{ echo "no kernel headers for '$*' (make deps)" >&2; exit 1; }
+	@sh tests/scripts/kmod-tree.sh $(KMOD)/$*
+	$(MAKE) -C $(call kdir_of,$*) M=$(CURDIR)/$(KMOD)/$* modules
 
 # ------------------------------------------------------------------ tests
 tests: $(NATIVE_TESTS) $(VM_TESTS)
@@ -146,9 +174,13 @@ fuzz: $(B)/fuzz/ring_fuzz
 	$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus
 
 # ------------------------------------------------------------------ check
+# The VM lanes: NAME:KVER:MODULE, one per kernel. An empty KVER (a kernel
+# not installed) fails its lane in check.sh.
+VM_LANES = 6.1:$(KVER):$(MODULE) 6.12:$(KVER2):$(MODULE2)
+
 check: deps
 	@$(MAKE) --no-print-directory all $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
-	@NVCC="$(NVCC)" sh tests/scripts/check.sh
+	@NVCC="$(NVCC)" MKIOQ_VM_LANES="$(VM_LANES)" sh tests/scripts/check.sh
 
 check-native: deps
 	@$(MAKE) --no-print-directory lib $(NATIVE_TESTS) $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
@@ -161,18 +193,26 @@ check-debug: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory module $(DEMO)
-	@bash tests/vm/run-vm.sh --ko $(MODULE) --workdir $(B)/vm-demo -- \
-		"$(DEMO)"
+	@bash tests/vm/run-vm.sh --ko $(MODULE) --kver $(KVER) \
+		--workdir $(B)/vm-demo -- "$(DEMO)"
 
 # The full benchmark: not part of CI (make check runs a smoke of it).
 bench: deps
 	@$(MAKE) --no-print-directory module $(BENCH)
-	@bash tests/bench/run-bench.sh $(MODULE) $(BENCH) $(B)/bench $(BENCH_ARGS)
+	@KVER=$(KVER) bash tests/bench/run-bench.sh $(MODULE) $(BENCH) $(B)/bench \
+		$(BENCH_ARGS)
 
+# W=1 and sparse for each kernel, in trees of their own (build/kmod-lint/)
+# so that the modules of `make modules` keep their flags.
+# checkpatch's LINUX_VERSION_CODE rule is for code merged into one kernel:
+# driver/mkioq_compat.h builds one source for two, in one macro.
 lint: $(KSRC_STAMP)
-	perl $(CHECKPATCH) --no-tree --strict -f $(filter-out %.mod.c,$(wildcard driver/*.[ch])) \
-		uapi/linux/mkioq.h
-	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=2 modules
+	perl $(CHECKPATCH) --no-tree --strict --ignore LINUX_VERSION_CODE \
+		-f $(filter-out %.mod.c,$(wildcard driver/*.[ch])) uapi/linux/mkioq.h
+	@test -n "$(KVER)" -a -n "$(KVER2)" || \
+		{ echo "lint: a 6.1 and a 6.12 kernel are needed (make deps)" >&2; exit 1; }
+	$(foreach k,$(KVER) $(KVER2),sh tests/scripts/kmod-tree.sh $(B)/kmod-lint/$(k) && \
+		$(MAKE) -C $(call kdir_of,$(k)) M=$(CURDIR)/$(B)/kmod-lint/$(k) W=1 C=2 modules && ) true
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/linux \

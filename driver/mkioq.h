@@ -31,9 +31,6 @@ struct task_struct;
 #define MKIOQ_MAX_WAITS		4096	/* parked uring_cmd WAITs */
 #define MKIOQ_WAIT_EXPIRY_TICK	HZ	/* how often expiry is checked */
 
-/* MKIOQ_FEAT_* that this build of the module offers (INFO). */
-#define MKIOQ_FEATURES		0ULL
-
 /* Most passes one doorbell services before returning to its caller. */
 #define MKIOQ_DOORBELL_PASSES	64
 

@@ -20,6 +20,7 @@
 #include <linux/vmalloc.h>
 
 #include "mkioq.h"
+#include "mkioq_compat.h"
 
 /*
  * Exporters without a vmap operation (udmabuf in 6.1) still hand out
@@ -78,13 +79,13 @@ static int mkioq_handle_map(struct mkioq_handle *h)
 	/* Only an exporter without vmap says -EINVAL for a valid buffer. */
 	if (!h->dmabuf->ops->vmap)
 		return mkioq_handle_map_pages(h);
-	return dma_buf_vmap(h->dmabuf, &h->map);
+	return mkioq_dma_buf_vmap(h->dmabuf, &h->map);
 }
 
 static void mkioq_handle_unmap(struct mkioq_handle *h)
 {
 	if (!h->attach) {
-		dma_buf_vunmap(h->dmabuf, &h->map);
+		mkioq_dma_buf_vunmap(h->dmabuf, &h->map);
 		return;
 	}
 	vunmap(h->map.vaddr);

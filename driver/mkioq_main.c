@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 
 #include "mkioq.h"
+#include "mkioq_compat.h"
 
 #define MKIOQ_MAX_DEVICES	64
 
@@ -169,7 +170,8 @@ static long mkioq_ioctl_info(struct mkioq_queue *q, void __user *argp)
 	info.size = min_t(u32, usize, sizeof(info));
 	info.version = MKIOQ_ABI_VERSION;
 	info.max_handles = MKIOQ_MAX_HANDLES;
-	info.features = MKIOQ_FEATURES;
+	if (MKIOQ_HAVE_URING_CANCEL)
+		info.features |= MKIOQ_FEAT_WAIT_CANCEL;
 	if (mkioq_ready(q)) {
 		info.slot_count = q->slot_count;
 		info.mode = q->mode;

@@ -19,6 +19,7 @@
 #include <linux/shmem_fs.h>
 
 #include "mkioq.h"
+#include "mkioq_compat.h"
 
 static int mkioq_ring_alloc(struct mkioq_queue *q)
 {
@@ -200,8 +201,7 @@ int mkioq_queue_mmap(struct mkioq_queue *q, struct vm_area_struct *vma)
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
 
-	vma->vm_flags &= ~VM_MAYEXEC;
-	vma->vm_flags |= VM_DONTEXPAND;
+	mkioq_vm_flags_mod(vma, VM_DONTEXPAND, VM_MAYEXEC);
 	/* The VMA now holds the shmem file instead of this device file. */
 	vma_set_file(vma, q->ring_file);
 	return call_mmap(q->ring_file, vma);

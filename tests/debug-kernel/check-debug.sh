@@ -10,14 +10,12 @@ B=${B:-build}
 tree=$(bash tests/debug-kernel/build.sh)
 echo "check-debug: kernel tree $tree"
 
-# The module, built against the debug tree in a copy of its sources, so
-# the objects do not mix with the Debian-kernel build in driver/.
+# The module, built against the debug tree in a tree of its own (links to
+# the sources), so the objects do not mix with the Debian kernels' builds
+# in $B/kmod/<kver>/.
 mod=$B/debug-module
 rm -rf "$mod"
-mkdir -p "$mod"
-cp -r Kbuild driver uapi "$mod/"
-find "$mod" -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' |
-	xargs rm -f
+sh tests/scripts/kmod-tree.sh "$mod"
 make -s -C "$tree" M="$(pwd)/$mod" W=1 modules
 
 vm_tests=$(ls "$B"/tests/vm/*_test)

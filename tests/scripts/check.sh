@@ -4,6 +4,11 @@
 # binary, native and in QEMU. A step without harness totals (the fuzz
 # smoke, a binary that died before printing its totals) that fails counts
 # as one failure. Exits non-zero if anything failed.
+#
+# The QEMU suite runs once per lane of MKIOQ_VM_LANES (make check sets it):
+# space-separated NAME:KVER:MODULE, e.g. "6.1:6.1.0-57-amd64:build/kmod/
+# 6.1.0-57-amd64/driver/mkioq.ko", each in its own $B/vm-NAME. A lane whose
+# kernel or module is missing, or whose VM does not report, fails.
 set -u
 
 B=${B:-build}
@@ -77,26 +82,50 @@ else
 	fail=$((fail + 1))
 fi
 
-if [ -z "${MKIOQ_SKIP_VM:-}" ]; then
-	echo "== QEMU: selftests of driver/mkioq.ko, then a benchmark smoke"
-	vm_tests=$(ls "$B"/tests/vm/*_test)
+# run_lane NAME KVER MODULE: the VM suite on one kernel.
+run_lane() {
+	name=$1 kver=$2 ko=$3
+	wd=$B/vm-$name
+	log=$LOGS/vm-$name.log
+	echo "== QEMU lane $name: kernel ${kver:-(none)}, $ko: selftests, then a benchmark smoke"
+	if [ -z "$kver" ] || [ ! -r "/boot/vmlinuz-$kver" ] || [ ! -f "$ko" ]; then
+		echo "lane $name: FAIL: kernel '${kver}' or module '$ko' missing (make deps, make modules)"
+		fail=$((fail + 1))
+		return
+	fi
+	lane_start=$(date +%s)
+	rm -f "$wd/totals"
 	# shellcheck disable=SC2086
-	if bash tests/vm/run-vm.sh --ko driver/mkioq.ko --workdir "$B/vm" \
+	if bash tests/vm/run-vm.sh --ko "$ko" --kver "$kver" --workdir "$wd" \
 			--mem 3G --timeout 1800 -- $vm_tests \
-			"$B/demo/mkioq-bench --smoke" >"$LOGS/vm.log" 2>&1; then
+			"$B/demo/mkioq-bench --smoke" >"$log" 2>&1; then
 		vm_status=0
 	else
 		vm_status=$?
 	fi
 	grep -a -E '^(ok|not ok|# Totals|#.*FAIL|# [a-z].*:|# mkioq-vm|mkioq-vm|run-vm)' \
-		"$LOGS/vm.log" | grep -av '^#  RUN'
-	if [ -f "$B/vm/totals" ]; then
-		read -r p f <"$B/vm/totals"
-		pass=$((pass + p))
-		fail=$((fail + f))
-	fi
+		"$log" | grep -av '^#  RUN'
+	p=0
+	f=0
+	[ -f "$wd/totals" ] && read -r p f <"$wd/totals"
 	# Kernel splat, lost VM or timeout: a failure the totals may not show.
-	[ "$vm_status" -ne 0 ] && [ "${f:-0}" -eq 0 ] && fail=$((fail + 1))
+	[ "$vm_status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	echo "lane $name ($kver): $p passed, $f failed, $(($(date +%s) - lane_start)) s"
+	pass=$((pass + p))
+	fail=$((fail + f))
+}
+
+if [ -z "${MKIOQ_SKIP_VM:-}" ]; then
+	vm_tests=$(ls "$B"/tests/vm/*_test)
+	if [ -z "${MKIOQ_VM_LANES:-}" ]; then
+		echo "check: MKIOQ_VM_LANES is not set (run make check): no VM lane ran"
+		fail=$((fail + 1))
+	fi
+	for lane in ${MKIOQ_VM_LANES:-}; do
+		lane_name=${lane%%:*}
+		rest=${lane#*:}
+		run_lane "$lane_name" "${rest%%:*}" "${rest#*:}"
+	done
 fi
 
 echo "$pass passed, $fail failed"

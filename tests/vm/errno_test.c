@@ -1114,50 +1114,6 @@ TEST_F_TIMEOUT(eq, wait_table_full, 300)
 }
 
 /*
- * With MKIOQ_FEAT_WAIT_CANCEL, IORING_OP_ASYNC_CANCEL completes a parked
- * WAIT with -ECANCELED and a notice. Without it (6.1) WAITs expire
- * instead (uring_test.c:wait_expires).
- */
-TEST_F(eq, wait_async_cancel)
-{
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	struct io_uring ring;
-	struct mkioq_info info;
-	struct mkioq_cqe rec;
-	int i, wait_res = 1, cancel_res = 1;
-
-	ASSERT_EQ(0, mkioq_info(self->q, &info));
-	if (!(info.features & MKIOQ_FEAT_WAIT_CANCEL))
-		SKIP(return, "MKIOQ_FEAT_WAIT_CANCEL not offered");
-	ASSERT_EQ(0, io_uring_queue_init(8, &ring, 0));
-	memset(&rec, 0xa5, sizeof(rec));
-	sqe = io_uring_get_sqe(&ring);
-	mkioq_prep_wait(&ring, sqe, self->fd, 2, &rec);
-	io_uring_sqe_set_data64(sqe, 1);
-	ASSERT_EQ(1, io_uring_submit(&ring));
-	sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_cancel64(sqe, 1, 0);
-	io_uring_sqe_set_data64(sqe, 2);
-	ASSERT_EQ(1, io_uring_submit(&ring));
-	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, io_uring_wait_cqe(&ring, &cqe));
-		if (io_uring_cqe_get_data64(cqe) == 1)
-			wait_res = cqe->res;
-		else
-			cancel_res = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-	}
-	EXPECT_EQ(-ECANCELED, wait_res);
-	EXPECT_EQ(0, cancel_res);
-	EXPECT_EQ(2, rec.slot);
-	EXPECT_EQ(0, rec.status);
-	EXPECT_EQ(-ECANCELED, rec.result);
-	EXPECT_EQ(MKIOQ_CQE_F_NOTICE, rec.flags);
-	io_uring_queue_exit(&ring);
-}
-
-/*
  * DONE belongs to the consumer: the module never claims it or posts a
  * record for it, and libmkioq's recycle takes it to EMPTY.
  */

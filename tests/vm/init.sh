@@ -1,7 +1,8 @@
 #!/bin/sh
 # /init of the mkioq test VM (busybox sh), installed by tests/vm/run-vm.sh.
 #
-# Loads drm, drm_shmem_helper and vgem (and mkioq.ko when present), runs
+# Loads vgem and the DRM modules it needs (listed in load order in
+# /etc/mkioq-modules by run-vm.sh), and mkioq.ko when present, runs
 # every line of /etc/mkioq-cmds in order, checks the kernel log and taint
 # flags, then leaves QEMU through isa-debug-exit (port 0xf4) with:
 #   0  every command exited 0 and the kernel log is clean
@@ -73,7 +74,9 @@ result=0	# worst exit code so far (see the table at the top)
 # --- Kernel modules --------------------------------------------------------
 
 modules_ok=1
-mods="drm drm_shmem_helper vgem mkioq"
+mods="drm drm_shmem_helper vgem"
+[ -f /etc/mkioq-modules ] && mods=$(cat /etc/mkioq-modules)
+mods="$mods mkioq"
 # A kernel of our own has DRM and vgem built in.
 [ -f /etc/mkioq-builtin-drm ] && mods=mkioq
 for m in $mods; do

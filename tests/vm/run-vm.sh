@@ -11,8 +11,9 @@
 #   --timeout SECONDS  kill QEMU and fail after this long (default: 600)
 #   --append ARGS      extra kernel command line arguments
 #   --workdir DIR      where to build and log (default: build/vm)
-#   --kver VERSION     kernel version (default: $KVER, else the newest
-#                      /boot/vmlinuz-*-amd64)
+#   --kver VERSION     kernel version (default: $KVER, else the one the
+#                      --ko module was built for (its vermagic) when
+#                      /boot has it, else the newest /boot/vmlinuz-*-amd64)
 #   --no-pvh           boot the compressed /boot/vmlinuz as is, instead of
 #                      the uncompressed vmlinux extracted from it (see below)
 #   -h, --help         show this help
@@ -27,14 +28,17 @@
 # must not contain whitespace.
 #
 # Booting: under TCG the guest spends ~4 s decompressing the bzImage, so by
-# default the ELF vmlinux is extracted once from /boot/vmlinuz-$KVER (XZ, as
-# Debian builds it) into $WORKDIR/vmlinux-$KVER and booted through its PVH
-# entry point; when that is not possible the bzImage is booted instead.
+# default the ELF vmlinux is extracted once from /boot/vmlinuz-$KVER (XZ for
+# Debian's 6.1, zstd for its 6.12) into $WORKDIR/vmlinux-$KVER and booted
+# through its PVH entry point; when that is not possible the bzImage is
+# booted instead.
 #
-# The guest (tests/vm/init.sh) loads drm, drm_shmem_helper, vgem and the
-# optional mkioq.ko, runs the commands, checks dmesg and the taint flags and
-# reports through isa-debug-exit.  The console goes to stdout and to
-# $WORKDIR/console.log.
+# The guest (tests/vm/init.sh) loads vgem with the modules it needs (from
+# the kernel's modules.dep: drm and drm_shmem_helper on 6.1, also
+# drm_kms_helper on 6.12; .ko.xz/.zst/.gz are decompressed on the host)
+# and the optional mkioq.ko, runs the commands, checks dmesg and the taint
+# flags and reports through isa-debug-exit.  The console goes to stdout
+# and to $WORKDIR/console.log.
 #
 # Exit status (also printed as a one-line verdict):
 #   0    all commands exited 0, kernel log clean
@@ -156,9 +160,15 @@ if [ -n "$own_kernel" ]; then
 	kver=$(file -bL "$kernel" | sed -n 's/.*version \([^ ]*\).*/\1/p')
 	pvh=0
 elif [ -z "$kver" ]; then
-	# Newest Debian amd64 kernel installed.
-	kver=$(find /boot -maxdepth 1 -name 'vmlinuz-*-amd64' -printf '%f\n' |
-		sed 's/^vmlinuz-//' | sort -V | tail -n 1)
+	# The kernel the module was built for, if installed.
+	if [ -n "$ko" ] && command -v modinfo >/dev/null; then
+		kver=$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1 || true)
+		[ -n "$kver" ] && [ -r "/boot/vmlinuz-$kver" ] || kver=""
+	fi
+	# Else the newest Debian amd64 kernel installed.
+	[ -n "$kver" ] ||
+		kver=$(find /boot -maxdepth 1 -name 'vmlinuz-*-amd64' -printf '%f\n' |
+			sed 's/^vmlinuz-//' | sort -V | tail -n 1)
 	[ -n "$kver" ] || die "no /boot/vmlinuz-*-amd64 found (set KVER or --kver)"
 fi
 [ -n "$own_kernel" ] || kernel=/boot/vmlinuz-$kver
@@ -230,12 +240,35 @@ add_module() {
 	done
 	die "kernel module $moddir/kernel/$src.ko not found"
 }
+# Print vgem and the modules it needs, as paths under $moddir/kernel
+# without the .ko suffix, in load order: modules.dep lists every module
+# vgem needs, each after the ones that need it, so loading goes backwards.
+vgem_modules() {
+	local dep=$moddir/modules.dep line deps=() i
+	line=$(grep -E '^kernel/drivers/gpu/drm/vgem/vgem\.ko(\.[a-z]+)?:' "$dep" 2>/dev/null || true)
+	if [ -z "$line" ]; then
+		# No modules.dep: what 6.1 needs.
+		printf '%s\n' drivers/gpu/drm/drm drivers/gpu/drm/drm_shmem_helper \
+			drivers/gpu/drm/vgem/vgem
+		return
+	fi
+	read -r -a deps <<<"${line#*:}"
+	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
+		echo "${deps[i]}"
+	done
+	echo "${line%%:*}"
+}
 if [ -n "$own_kernel" ]; then
 	touch "$stage/etc/mkioq-builtin-drm"
 else
-	add_module drivers/gpu/drm/drm drm
-	add_module drivers/gpu/drm/drm_shmem_helper drm_shmem_helper
-	add_module drivers/gpu/drm/vgem/vgem vgem
+	# The list goes to the guest too: init.sh loads them in this order.
+	: >"$stage/etc/mkioq-modules"
+	while IFS= read -r m; do
+		m=${m#kernel/}
+		m=${m%.ko*}
+		add_module "$m" "${m##*/}"
+		echo "${m##*/}" >>"$stage/etc/mkioq-modules"
+	done < <(vgem_modules)
 fi
 [ -z "$ko" ] || add_module "$ko" mkioq
 
@@ -301,14 +334,8 @@ boot_image() {
 	local out=$workdir/vmlinux-$kver off=""
 	if [ "$pvh" = 1 ] && { [ ! -s "$out" ] || [ "$out" -ot "$kernel" ]; }; then
 		rm -f "$out"
-		if command -v xz >/dev/null && command -v readelf >/dev/null; then
-			off=$(LC_ALL=C grep -m1 -obUaP '\xfd7zXZ' "$kernel" || true)
-			off=${off%%:*}
-		fi
-		# (No pipefail: xz stops reading after the stream, tail gets EPIPE.)
-		if [ -n "$off" ] &&
-			(set +o pipefail; tail -c "+$((off + 1))" "$kernel" |
-				xz -dc --single-stream >"$out.tmp" 2>/dev/null) &&
+		command -v readelf >/dev/null && unpack_vmlinux "$out.tmp"
+		if [ -s "$out.tmp" ] &&
 			readelf -n "$out.tmp" 2>/dev/null |
 				grep -E '\(0x00000012\)|PHYS32_ENTRY' >/dev/null; then
 			mv "$out.tmp" "$out"
@@ -322,6 +349,35 @@ boot_image() {
 	else
 		echo "$kernel"
 	fi
+}
+
+# Decompress the vmlinux inside the bzImage into $1: XZ (Debian's 6.1) or
+# zstd (Debian's 6.12). Leaves $1 empty when neither works.
+unpack_vmlinux() {
+	local off
+	: >"$1"
+	if command -v xz >/dev/null; then
+		off=$(LC_ALL=C grep -m1 -obUaP '\xfd7zXZ' "$kernel" || true)
+		off=${off%%:*}
+		# (No pipefail: xz stops reading after the stream, tail gets EPIPE.)
+		if [ -n "$off" ] &&
+			(set +o pipefail; tail -c "+$((off + 1))" "$kernel" |
+				xz -dc --single-stream >"$1" 2>/dev/null); then
+			return
+		fi
+	fi
+	if command -v zstd >/dev/null; then
+		off=$(LC_ALL=C grep -m1 -obUaP '\x28\xb5\x2f\xfd' "$kernel" || true)
+		off=${off%%:*}
+		# zstd fails on the bytes after the frame, having written it all:
+		# the ELF check in boot_image() judges the result.
+		if [ -n "$off" ]; then
+			(set +o pipefail; tail -c "+$((off + 1))" "$kernel" |
+				zstd -qdc >"$1" 2>/dev/null) || true
+			return
+		fi
+	fi
+	: >"$1"
 }
 image=$(boot_image)
 

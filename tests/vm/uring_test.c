@@ -3,7 +3,8 @@
  * io_uring: uring_cmd DOORBELL and WAIT with 64- and 128-byte SQEs, one
  * WAIT per slot for a long run, more completions than parked WAITs, close
  * and exit with WAITs parked, the multishot poll path, the library-owned
- * ring, and bad commands.
+ * ring, and bad commands. WAITs expire on 6.1; with MKIOQ_FEAT_WAIT_CANCEL
+ * (6.7+) a ring's teardown and a task's exec cancel them instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +72,15 @@ FIXTURE_TEARDOWN(ur)
 	test_buf_destroy(&self->src);
 	test_buf_destroy(&self->dst);
 	close(self->drm);
+}
+
+/* Does the module say MKIOQ_FEAT_WAIT_CANCEL (6.7+ kernels)? */
+static bool wait_cancel(struct mkioq_queue *q)
+{
+	struct mkioq_info info;
+
+	return !mkioq_info(q, &info) &&
+	       (info.features & MKIOQ_FEAT_WAIT_CANCEL);
 }
 
 static struct io_uring_sqe *get_sqe(struct io_uring *ring)
@@ -399,6 +410,9 @@ TEST_F_TIMEOUT(ur, wait_expires, 60)
 	struct io_uring_sqe *sqe;
 	uint64_t t0 = now_ns();
 
+	/* Where WAITs are cancelable they never expire: wait_never_expires. */
+	if (wait_cancel(self->q))
+		SKIP(return, "WAITs are cancelable here and do not expire");
 	memset(&rec, 0xa5, sizeof(rec));
 	sqe = get_sqe(&self->ring);
 	mkioq_prep_wait(&self->ring, sqe, self->fd, 5, &rec);
@@ -520,6 +534,246 @@ TEST_F(ur, library_ring)
 		EXPECT_EQ(1, seen[s]);
 	/* A busy slot stops the batch before it: nothing after is written. */
 	EXPECT_EQ(-EBUSY, mkioq_submit_and_ring(self->q, slots, reqs, 2));
+}
+
+/*
+ * The feature bit is the kernel's: 6.7 and later can cancel a parked
+ * uring_cmd, 6.1 cannot.
+ */
+TEST_F(ur, wait_cancel_feature)
+{
+	struct mkioq_info info;
+	struct utsname u;
+	unsigned int major, minor;
+
+	ASSERT_EQ(0, uname(&u));
+	ASSERT_EQ(2, sscanf(u.release, "%u.%u", &major, &minor));
+	ASSERT_EQ(0, mkioq_info(self->q, &info));
+	EXPECT_EQ(major > 6 || (major == 6 && minor >= 7),
+		  !!(info.features & MKIOQ_FEAT_WAIT_CANCEL));
+	EXPECT_EQ(0, info.features & ~MKIOQ_FEAT_WAIT_CANCEL);
+	EXPECT_EQ(0, info.reserved);
+	ksft_print_msg("kernel %s: features %#llx\n", u.release,
+		       (unsigned long long)info.features);
+}
+
+/* Park a WAIT for @slot with user_data @ud through @ring. */
+static int park_wait(struct io_uring *ring, int fd, uint32_t slot,
+		     struct mkioq_cqe *rec, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(ring);
+
+	mkioq_prep_wait(ring, sqe, fd, slot, rec);
+	io_uring_sqe_set_data64(sqe, ud);
+	return io_uring_submit(ring);
+}
+
+/*
+ * IORING_OP_ASYNC_CANCEL of a parked WAIT by its user_data. io_uring's
+ * async cancel looks in io-wq, polls, timeouts (and from 6.7 waitids and
+ * futexes), never at a parked uring_cmd: on 6.1 and on 6.12 alike the
+ * cancel completes with -ENOENT and the WAIT stays parked (what 6.7+
+ * cancels is the WAITs of a ring or task going away:
+ * ring_exit_cancels_waits). The WAIT then still takes its record.
+ */
+TEST_F(ur, wait_async_cancel)
+{
+	struct __kernel_timespec ts = { .tv_sec = 5 };
+	int wait_res = 1, cancel_res = 1, i;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct mkioq_cqe rec;
+
+	memset(&rec, 0, sizeof(rec));
+	ASSERT_EQ(1, park_wait(&self->ring, self->fd, 3, &rec, 0xc0de));
+	sqe = get_sqe(&self->ring);
+	io_uring_prep_cancel64(sqe, 0xc0de, 0);
+	io_uring_sqe_set_data64(sqe, 0xca);
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	/* The cancel's CQE, and the WAIT's if the cancel reached it. */
+	for (i = 0; i < 2; i++) {
+		if (io_uring_wait_cqe_timeout(&self->ring, &cqe, &ts))
+			break;
+		if (io_uring_cqe_get_data64(cqe) == 0xca)
+			cancel_res = cqe->res;
+		else if (io_uring_cqe_get_data64(cqe) == 0xc0de)
+			wait_res = cqe->res;
+		io_uring_cqe_seen(&self->ring, cqe);
+		ts.tv_sec = 1;
+	}
+	ksft_print_msg("async cancel of a parked WAIT: cancel %d, WAIT %d\n",
+		       cancel_res, wait_res);
+	EXPECT_EQ(-ENOENT, cancel_res);
+	EXPECT_EQ(1, wait_res);		/* no CQE: still parked */
+
+	/* Still parked: it takes the next completion of slot 3. */
+	ASSERT_EQ(0, submit_seq(self, 3, 77, 99));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ts.tv_sec = 10;
+	ASSERT_EQ(0, io_uring_wait_cqe_timeout(&self->ring, &cqe, &ts));
+	EXPECT_EQ(0xc0de, io_uring_cqe_get_data64(cqe));
+	EXPECT_EQ(99, cqe->res);
+	io_uring_cqe_seen(&self->ring, cqe);
+	EXPECT_EQ(77, rec.tag);
+	EXPECT_EQ(3, rec.slot);
+}
+
+/*
+ * With MKIOQ_FEAT_WAIT_CANCEL, tearing an io_uring down cancels its
+ * parked WAITs. Seen through the limit on parked WAITs: fill a queue's
+ * WAITs from a second ring (until one is refused with -EBUSY), close that
+ * ring, and a WAIT parks again. (Records cannot show it: a record that a
+ * WAIT of a dying ring takes goes back to the queue. The file stays open
+ * here, so closing it cancels nothing: that is close_with_waits_parked.)
+ */
+TEST_F_TIMEOUT(ur, ring_exit_cancels_waits, 120)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 100000000 };
+	unsigned int parked = 0, busy = 0;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring2;
+	int i, res = 1;
+	uint64_t t0;
+
+	if (!wait_cancel(self->q))
+		SKIP(return, "6.1: nothing cancels a parked uring_cmd (WAITs expire)");
+	ASSERT_EQ(0, io_uring_queue_init(256, &ring2, variant->ring_flags));
+	while (!busy && parked < 65536) {
+		for (i = 0; i < 64; i++) {
+			sqe = get_sqe(&ring2);
+			mkioq_prep_wait(&ring2, sqe, self->fd,
+					i % 2 ? MKIOQ_SLOT_ANY : (uint32_t)i,
+					NULL);
+		}
+		ASSERT_EQ(64, io_uring_submit(&ring2));
+		parked += 64;
+		while (!io_uring_peek_cqe(&ring2, &cqe)) {
+			ASSERT_EQ(-EBUSY, cqe->res);
+			busy++;
+			parked--;
+			io_uring_cqe_seen(&ring2, cqe);
+		}
+	}
+	ASSERT_GT(busy, 0);
+	ksft_print_msg("%u WAITs parked, then -EBUSY\n", parked);
+	io_uring_queue_exit(&ring2);
+
+	/*
+	 * The ring goes in a kernel worker, soon after the close: try again
+	 * every 20 ms, for up to 30 s.
+	 */
+	t0 = now_ns();
+	do {
+		ASSERT_EQ(1, park_wait(&self->ring, self->fd, MKIOQ_SLOT_ANY,
+				       NULL, 0xbeef));
+		res = 1;
+		if (!io_uring_wait_cqe_timeout(&self->ring, &cqe, &ts)) {
+			res = cqe->res;
+			io_uring_cqe_seen(&self->ring, cqe);
+		}
+		if (res == -EBUSY)
+			usleep(20000);
+	} while (res == -EBUSY && now_ns() - t0 < 30000000000ULL);
+	EXPECT_EQ(1, res) TH_LOG("WAIT: %d (-EBUSY: the dead ring's WAITs are still parked)",
+				 res);
+	ksft_print_msg("a WAIT parked again %llu ms after the close\n",
+		       (unsigned long long)((now_ns() - t0) / 1000000));
+	/* The WAIT parked: a completion ends it. */
+	ASSERT_EQ(0, submit_seq(self, 1, 5, 64));
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	ts.tv_sec = 10;
+	ASSERT_EQ(0, io_uring_wait_cqe_timeout(&self->ring, &cqe, &ts));
+	EXPECT_EQ(0xbeef, io_uring_cqe_get_data64(cqe));
+	EXPECT_EQ(64, cqe->res);
+	io_uring_cqe_seen(&self->ring, cqe);
+}
+
+/*
+ * With MKIOQ_FEAT_WAIT_CANCEL, a process that execs with WAITs parked
+ * that no close() of the file cancels (they went in through a registered
+ * file after its descriptors were closed) does so at once: exec cancels
+ * the task's io_uring requests and waits for them, and cancelling a WAIT
+ * completes it. Without the feature that exec would wait for the WAITs
+ * to expire.
+ */
+TEST_F_TIMEOUT(ur, exec_with_fixed_file_waits_parked, 60)
+{
+	uint64_t t0;
+	int status, i;
+	pid_t pid;
+
+	if (!wait_cancel(self->q))
+		SKIP(return, "6.1: exec would wait MKIOQ_WAIT_TIMEOUT_MS for the WAITs");
+	t0 = now_ns();
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct io_uring ring;
+		int fd = dup(self->fd);
+
+		if (fd < 0 || io_uring_queue_init(64, &ring, 0) ||
+		    io_uring_register_files(&ring, &fd, 1))
+			_exit(2);
+		/* Our own descriptors of the file go: only the ring holds it. */
+		close(fd);
+		close(self->fd);
+		for (i = 0; i < 16; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			mkioq_prep_wait(&ring, sqe, 0,
+					i % 2 ? MKIOQ_SLOT_ANY : (uint32_t)i,
+					NULL);
+			sqe->flags |= IOSQE_FIXED_FILE;
+		}
+		if (io_uring_submit(&ring) != 16)
+			_exit(3);
+		/* Nothing completed: they are parked. */
+		if (io_uring_cq_ready(&ring))
+			_exit(4);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(5);
+	}
+	alarm(30);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	alarm(0);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* Well before MKIOQ_WAIT_TIMEOUT_MS: not by expiry. */
+	EXPECT_LT(now_ns() - t0, (MKIOQ_WAIT_TIMEOUT_MS / 2) * 1000000ULL);
+	ksft_print_msg("exec with 16 WAITs parked took %llu ms\n",
+		       (unsigned long long)((now_ns() - t0) / 1000000));
+}
+
+/*
+ * With MKIOQ_FEAT_WAIT_CANCEL a parked WAIT does not expire: after
+ * MKIOQ_WAIT_TIMEOUT_MS and more it is still parked, and closing the file
+ * cancels it. (Once, not per SQE size: it takes that long.)
+ */
+TEST(wait_never_expires)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = MKIOQ_WAIT_TIMEOUT_MS / 1000 + 3,
+	};
+	struct io_uring_cqe *cqe;
+	struct mkioq_queue *q;
+	struct io_uring ring;
+
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, 8, 0, &q));
+	if (!wait_cancel(q)) {
+		mkioq_queue_free(q);
+		SKIP(return, "6.1: WAITs expire (wait_expires)");
+	}
+	ASSERT_EQ(0, io_uring_queue_init(8, &ring, 0));
+	ASSERT_EQ(1, park_wait(&ring, mkioq_queue_fd(q), 6, NULL, 0x600d));
+	EXPECT_EQ(-ETIME, io_uring_wait_cqe_timeout(&ring, &cqe, &ts));
+	mkioq_queue_free(q);
+	ts.tv_sec = 10;
+	ASSERT_EQ(0, io_uring_wait_cqe_timeout(&ring, &cqe, &ts));
+	EXPECT_EQ(0x600d, io_uring_cqe_get_data64(cqe));
+	EXPECT_EQ(-ECANCELED, cqe->res);
+	io_uring_cqe_seen(&ring, cqe);
+	io_uring_queue_exit(&ring);
 }
 
 TEST_HARNESS_MAIN

@@ -363,9 +363,10 @@ struct mkioq_info {
 /*
  * mkioq_info.features.
  * MKIOQ_FEAT_WAIT_CANCEL (kernels 6.7 and later, which can cancel a
- * uring_cmd): a parked MKIOQ_URING_CMD_WAIT is cancelled by
- * IORING_OP_ASYNC_CANCEL and at ring exit, completing with -ECANCELED and
- * a notice, and WAITs never expire. Without it (6.1), a WAIT expires after
+ * uring_cmd): io_uring cancels a parked MKIOQ_URING_CMD_WAIT
+ * when its ring is torn down or its task exits or execs (-ECANCELED), and
+ * WAITs never expire. IORING_OP_ASYNC_CANCEL does not reach a uring_cmd
+ * on any kernel (-ENOENT, the WAIT stays parked). Without it (6.1), a WAIT expires after
  * MKIOQ_WAIT_TIMEOUT_MS with -ETIME.
  */
 #define MKIOQ_FEAT_WAIT_CANCEL	0x1ULL

@@ -28,6 +28,7 @@ extern "C" {
 #endif
 
 #define MKIOQ_QUEUE_F_DEVICE	(1U << 0)	/* ring is a device mapping */
+#define MKIOQ_QUEUE_F_WRAPPED	(1U << 1)	/* ring is the caller's memory */
 
 /*
  * The queue handle. Fields are read-only for applications. The ring's
@@ -68,6 +69,8 @@ struct mkioq_completion {
 
 /* Queue lifetime: queue.c */
 int mkioq_queue_new(uint32_t slot_count, struct mkioq_queue **qp);
+int mkioq_queue_wrap(void *mem, size_t len, uint32_t slot_count,
+		     struct mkioq_queue **qp);
 int mkioq_queue_clone(const struct mkioq_queue *q, struct mkioq_queue **qp);
 void mkioq_queue_free(struct mkioq_queue *q);
 const void *mkioq_queue_bytes(const struct mkioq_queue *q, size_t *len);

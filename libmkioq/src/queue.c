@@ -50,6 +50,34 @@ int mkioq_queue_new(uint32_t slot_count, struct mkioq_queue **qp)
 }
 
 /*
+ * A queue over ring memory the caller owns (cudaHostAlloc()ed, a memfd
+ * mapped MAP_SHARED, ...), used as it is: not zeroed, never freed here.
+ */
+int mkioq_queue_wrap(void *mem, size_t len, uint32_t slot_count,
+		     struct mkioq_queue **qp)
+{
+	struct mkioq_queue *q;
+
+	if (!qp || !mem)
+		return -EINVAL;
+	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
+		return -EINVAL;
+	/* Whole words, so that every word can be accessed atomically. */
+	if ((uintptr_t)mem % sizeof(uint32_t) ||
+	    len / MKIOQ_SLOT_BYTES < slot_count)
+		return -EINVAL;
+	q = queue_alloc();
+	if (!q)
+		return -ENOMEM;
+	q->words = mem;
+	q->slot_count = slot_count;
+	q->map_bytes = len;
+	q->flags = MKIOQ_QUEUE_F_WRAPPED;
+	*qp = q;
+	return 0;
+}
+
+/*
  * The seed's Clone: a host-owned deep copy of the ring as it is now. A
  * device queue's copy is a snapshot, detached from the device.
  */
@@ -88,7 +116,7 @@ void mkioq_queue_free(struct mkioq_queue *q)
 		/* Closing first cancels the ring's parked waits. */
 		close(q->fd);
 		uring_free(q);
-	} else {
+	} else if (!(q->flags & MKIOQ_QUEUE_F_WRAPPED)) {
 		free(q->words);
 	}
 	free(q);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include "mkioq.h"
+#include "engine.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -520,6 +521,7 @@ static const struct mkioq_call_text call_texts[] = {
 
 const char *mkioq_strerror_call(const char *call, int err)
 {
+	const char *text;
 	size_t i;
 
 	if (err < 0)
@@ -529,5 +531,7 @@ const char *mkioq_strerror_call(const char *call, int err)
 			if (call_texts[i].err == err &&
 			    !strcmp(call_texts[i].call, call))
 				return call_texts[i].text;
-	return mkioq_strerror(err);
+	/* The userspace engine's calls: engine_strerror.c. */
+	text = engine_call_text(call, err);
+	return text ? text : mkioq_strerror(err);
 }

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The userspace engine's internals, shared by engine*.c. The engine is
+ * the module's service (driver/mkioq_service.c, mkioq_copy.c, mkioq_cq.c,
+ * mkioq_handle.c) in threads:
+ *
+ *  - engine.c: lifetime, parameters, the workers' loop (spin, sleep,
+ *    doorbell), stop and the counters;
+ *  - engine_service.c: one pass over the ring: claim, validate, copy,
+ *    complete; FENCEs held until what they follow has completed;
+ *  - engine_handle.c: the handle table (host memory ranges, dma-bufs);
+ *  - engine_cq.c: the completion records;
+ *  - engine_strerror.c: what the engine's errors mean.
+ *
+ * Locks, outermost first: state_lock (start/stop); table_lock (register,
+ * unregister), then every worker's lock in index order (unregister only);
+ * fence_lock; cq.lock; buf_lock (leaf). A worker holds its own lock only
+ * from a claim's compare-and-swap to the references of the request's
+ * handles, as the module holds the handle table's xa_lock, so that an
+ * unregister either precedes a claim (ENOENT) or follows its lookups (the
+ * request keeps its buffers).
+ */
+#ifndef MKIOQ_ENGINE_INTERNAL_H
+#define MKIOQ_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "mkioq_engine.h"
+
+/* Largest request: its byte count must fit a record's s32 result. */
+#define ENGINE_MAX_BYTE_COUNT	((uint32_t)INT32_MAX)
+
+/* A request as a worker read it, once, out of the ring. */
+struct engine_req {
+	uint32_t slot;
+	uint32_t op;
+	uint32_t src;
+	uint32_t dst;
+	uint64_t offset;
+	uint32_t byte_count;
+	uint32_t tag;
+};
+
+/*
+ * One mapped dma-buf, shared by every handle of it so that two handles of
+ * one buffer see the same addresses (overlap is then an address test).
+ * Every fd of a dma-buf shares its one file: (dev, ino) names the buffer.
+ */
+struct engine_buf {
+	struct engine_buf *next;
+	dev_t dev;
+	ino_t ino;
+	int fd;			/* our own descriptor, for DMA_BUF_IOCTL_SYNC */
+	uint8_t *map;		/* the whole dma-buf */
+	size_t size;
+	int prot;		/* PROT_* the mapping has now */
+	unsigned int refs;	/* handles (buf_lock) */
+};
+
+/*
+ * A registered range. @ref: one for the handle table, one per request
+ * being serviced with it (the module's kref).
+ */
+struct engine_handle {
+	atomic_uint ref;
+	uint8_t *base;		/* first byte of the range */
+	uint64_t length;
+	uint32_t access;	/* MKIOQ_ACCESS_* */
+	struct engine_buf *buf;	/* dma-buf, or NULL for host memory */
+};
+
+struct engine_worker {
+	struct mkioq_engine *e;
+	pthread_t thread;
+	unsigned int id;
+	bool started;
+	pthread_mutex_t lock;	/* claim + handle lookups: see engine.h */
+	/* Counters, written by the worker only. */
+	_Atomic uint64_t passes, sleeps, claimed, claim_races, handed_back,
+			 bytes;
+} __attribute__((aligned(64)));
+
+/*
+ * A claimed FENCE, held until it may complete (engine_service.c):
+ * @order:		claim order among FENCEs (a FENCE never waits for a
+ *			later one)
+ * @wait_claimed:	slots that read CLAIMED, not yet seen to leave it
+ * @wait_published:	slots that read PUBLISHED with SRC != 0, not yet
+ *			seen to leave PUBLISHED (then CLAIMED)
+ * @seq:		the engine's completion count of each slot then
+ */
+struct engine_fence {
+	struct engine_req req;
+	uint64_t order;
+	uint64_t wait_claimed;
+	uint64_t wait_published;
+	uint64_t seq[MKIOQ_MAX_SLOTS];
+};
+
+/* The record queue: the module's backlog, without uring WAITs. */
+struct engine_cq {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* readers, CLOCK_MONOTONIC */
+	struct mkioq_cqe rec[MKIOQ_ENGINE_CQ_ENTRIES];
+	unsigned int head;		/* oldest record */
+	unsigned int count;
+	unsigned int waiters;
+	uint32_t dropped;		/* since the last count delivered */
+	uint64_t completed, errors, overflow;
+};
+
+struct mkioq_engine {
+	struct mkioq_queue *q;
+	uint32_t *words;
+	uint32_t slot_count;
+	unsigned int nworkers;
+	uint64_t spin_ns;
+	uint32_t sleep_us;
+	struct engine_worker *workers;
+
+	pthread_mutex_t state_lock;	/* start, stop */
+	atomic_bool running;		/* state_lock to change */
+	atomic_bool stop;		/* workers: end after the request */
+	atomic_uint bell;		/* futex word: doorbells and stop */
+	atomic_uint sleepers;
+	_Atomic uint64_t doorbells;
+
+	pthread_mutex_t table_lock;	/* register, unregister */
+	_Atomic(struct engine_handle *) table[MKIOQ_ENGINE_MAX_HANDLES + 1];
+	atomic_uint nhandles;		/* changed under table_lock */
+	pthread_mutex_t buf_lock;	/* the list of mapped dma-bufs */
+	struct engine_buf *bufs;
+
+	pthread_mutex_t fence_lock;
+	_Atomic uint64_t held;		/* slots of held FENCEs */
+	uint64_t fence_order;		/* fence_lock */
+	struct engine_fence fences[MKIOQ_MAX_SLOTS];
+	/* Completions of each slot by this engine (release, after STATUS). */
+	_Atomic uint64_t comp_seq[MKIOQ_MAX_SLOTS];
+
+	struct engine_cq cq;
+};
+
+/* The ring's words, all accessed atomically (see ring.h). */
+static inline uint32_t *engine_word(const struct mkioq_engine *e,
+				    uint32_t slot, unsigned int word)
+{
+	return &e->words[(size_t)slot * MKIOQ_SLOT_WORDS + word];
+}
+
+/* engine_service.c */
+unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w);
+void engine_fences_cancel(struct mkioq_engine *e);
+
+/* engine_handle.c */
+struct engine_handle *engine_handle_get_locked(struct mkioq_engine *e,
+					       uint32_t id);
+void engine_handle_put(struct mkioq_engine *e, struct engine_handle *h);
+void engine_handles_release(struct mkioq_engine *e);
+int engine_buf_sync(const struct engine_buf *b, uint64_t flags);
+
+/* engine_cq.c */
+int engine_cq_init(struct engine_cq *cq);
+void engine_cq_destroy(struct engine_cq *cq);
+void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
+		     int result);
+
+/* engine_strerror.c: the texts of mkioq_strerror_call() for the engine. */
+const char *engine_call_text(const char *call, int err);
+
+#endif

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The engine's completions: the result written into the ring, and the
+ * record that goes with it, as driver/mkioq_cq.c keeps them for read().
+ *
+ * A completion's STATUS store and its record are made under the record
+ * queue's lock, so records are in the order the STATUS words were
+ * written, whichever worker wrote them. The queue holds
+ * MKIOQ_ENGINE_CQ_ENTRIES records. When it is full the record is dropped
+ * and counted, never blocking a worker: the next record delivered carries
+ * MKIOQ_CQE_F_OVERFLOW and the number dropped (saturating at UINT32_MAX),
+ * and if no record is left to carry it, mkioq_engine_read_cqes() returns
+ * a notice (MKIOQ_CQE_F_NOTICE) with slot MKIOQ_SLOT_ANY that does. The
+ * slot's STATUS word always holds the result.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include "engine.h"
+
+int engine_cq_init(struct engine_cq *cq)
+{
+	pthread_condattr_t attr;
+	int ret;
+
+	memset(cq, 0, sizeof(*cq));
+	ret = pthread_mutex_init(&cq->lock, NULL);
+	if (ret)
+		return -ret;
+	ret = pthread_condattr_init(&attr);
+	if (!ret) {
+		/* Deadlines on the monotonic clock, as poll(2)'s are. */
+		ret = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		if (!ret)
+			ret = pthread_cond_init(&cq->cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	if (ret) {
+		pthread_mutex_destroy(&cq->lock);
+		return -ret;
+	}
+	return 0;
+}
+
+void engine_cq_destroy(struct engine_cq *cq)
+{
+	pthread_cond_destroy(&cq->cond);
+	pthread_mutex_destroy(&cq->lock);
+}
+
+/* Queue @cqe, or drop and count it: mkioq_cq_enqueue()/mkioq_cq_alloc(). */
+static bool engine_cq_enqueue(struct engine_cq *cq,
+			      const struct mkioq_cqe *cqe)
+{
+	if (cq->count == MKIOQ_ENGINE_CQ_ENTRIES) {
+		if (cq->dropped != UINT32_MAX)
+			cq->dropped++;
+		cq->overflow++;
+		return false;
+	}
+	cq->rec[(cq->head + cq->count) % MKIOQ_ENGINE_CQ_ENTRIES] = *cqe;
+	cq->count++;
+	return true;
+}
+
+/*
+ * Write the result of @req, a request this engine claimed, into its slot
+ * and post its record: the module's mkioq_complete() and mkioq_cq_post().
+ * @result: bytes moved, or a negative errno.
+ */
+void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
+		     int result)
+{
+	struct engine_cq *cq = &e->cq;
+	struct mkioq_cqe cqe = {
+		.slot = req->slot,
+		.result = result,
+		.tag = req->tag,
+	};
+
+	pthread_mutex_lock(&cq->lock);
+	if (result >= 0) {
+		cqe.status = MKIOQ_SLOT_OK;
+		__atomic_store_n(engine_word(e, req->slot,
+					     MKIOQ_WORD_BYTE_COUNT),
+				 (uint32_t)result, __ATOMIC_RELAXED);
+	} else {
+		cqe.status = MKIOQ_SLOT_ERROR;
+		__atomic_store_n(engine_word(e, req->slot, MKIOQ_WORD_TAG),
+				 (uint32_t)-result, __ATOMIC_RELAXED);
+	}
+	/*
+	 * Release: the copied bytes and BYTE_COUNT/TAG are visible before
+	 * the result; pairs with the producer's acquiring load of STATUS
+	 * (ring_status() in libmkioq, or the GPU's acquire load).
+	 */
+	__atomic_store_n(engine_word(e, req->slot, MKIOQ_WORD_STATUS),
+			 cqe.status, __ATOMIC_RELEASE);
+	/*
+	 * Release, after STATUS: pairs with the acquiring load in
+	 * engine_service.c's fence_slot_done(), so a FENCE that sees this
+	 * count move sees the completion, and its own release of OK passes
+	 * it on to whoever acquires that.
+	 */
+	atomic_fetch_add_explicit(&e->comp_seq[req->slot], 1,
+				  memory_order_release);
+	cq->completed++;
+	if (cqe.status == MKIOQ_SLOT_ERROR)
+		cq->errors++;
+	if (engine_cq_enqueue(cq, &cqe) && cq->waiters)
+		pthread_cond_broadcast(&cq->cond);
+	pthread_mutex_unlock(&cq->lock);
+}
+
+/*
+ * Take up to @max records, oldest first, the first of them carrying the
+ * count of records dropped; or, with none left, the notice that carries
+ * it (mkioq_cq_take_locked() for MKIOQ_SLOT_ANY).
+ */
+static unsigned int engine_cq_take(struct engine_cq *cq,
+				   struct mkioq_cqe *cqes, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (n < max && cq->count) {
+		cqes[n] = cq->rec[cq->head];
+		cq->head = (cq->head + 1) % MKIOQ_ENGINE_CQ_ENTRIES;
+		cq->count--;
+		if (cq->dropped) {
+			cqes[n].flags |= MKIOQ_CQE_F_OVERFLOW;
+			cqes[n].dropped = cq->dropped;
+			cq->dropped = 0;
+		}
+		n++;
+	}
+	if (!n && cq->dropped) {
+		memset(cqes, 0, sizeof(*cqes));
+		cqes->slot = MKIOQ_SLOT_ANY;
+		cqes->result = -ENOBUFS;
+		cqes->flags = MKIOQ_CQE_F_OVERFLOW | MKIOQ_CQE_F_NOTICE;
+		cqes->dropped = cq->dropped;
+		cq->dropped = 0;
+		n = 1;
+	}
+	return n;
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * As mkioq_read_cqes() on a device queue: up to @max records, waiting up
+ * to @timeout_ms for the first (-1: forever, 0: not at all); -ETIMEDOUT
+ * if none came.
+ */
+int mkioq_engine_read_cqes(struct mkioq_engine *e, struct mkioq_cqe *cqes,
+			   unsigned int max, int timeout_ms)
+{
+	struct engine_cq *cq;
+	struct timespec deadline;
+	unsigned int n;
+	int ret = 0;
+
+	if (!e || !cqes || !max)
+		return -EINVAL;
+	cq = &e->cq;
+	if (timeout_ms > 0)
+		deadline_after(&deadline, timeout_ms);
+	pthread_mutex_lock(&cq->lock);
+	for (;;) {
+		n = engine_cq_take(cq, cqes, max);
+		if (n || !timeout_ms || ret == ETIMEDOUT)
+			break;
+		cq->waiters++;
+		if (timeout_ms < 0)
+			ret = pthread_cond_wait(&cq->cond, &cq->lock);
+		else
+			ret = pthread_cond_timedwait(&cq->cond, &cq->lock,
+						     &deadline);
+		cq->waiters--;
+	}
+	pthread_mutex_unlock(&cq->lock);
+	return n ? (int)n : -ETIMEDOUT;
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The engine's handles: a range of host memory, or of a dma-buf that the
+ * engine maps, registered under a small integer that the ring's SRC and
+ * DST words name. The numbers, checks and errnos are those of the
+ * module's MKIOQ_IOC_REGISTER (driver/mkioq_handle.c): 1..4096, the lowest
+ * free number first, ENOSPC when full, ENOENT for an unknown one.
+ *
+ * A worker resolves a request's handles, and references them, while it
+ * holds its own lock from the claim's compare-and-swap on; unregister
+ * removes the number holding every worker's lock, so a request claimed
+ * before it keeps its buffers (the last reference unmaps, never a wait)
+ * and one claimed after it fails with ENOENT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/dma-buf.h>
+#include <linux/magic.h>
+#include "engine.h"
+
+#ifndef DMA_BUF_MAGIC
+#define DMA_BUF_MAGIC	0x444d4142	/* "DMAB", <linux/magic.h> */
+#endif
+
+/* The checks of the module's mkioq_handle_check(), in its order. */
+static int engine_handle_check(uint32_t access, uint64_t length)
+{
+	if (!access || access & ~MKIOQ_ACCESS_RW)
+		return -EINVAL;
+	if (!length)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Give @h the lowest free number, as xa_alloc() does. Release: the
+ * handle's fields are visible to a worker that loads the pointer; pairs
+ * with the acquiring load in engine_handle_get_locked().
+ */
+static int engine_table_insert(struct mkioq_engine *e,
+			       struct engine_handle *h, uint32_t *handle)
+{
+	uint32_t id;
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&e->table_lock);
+	for (id = 1; id <= MKIOQ_ENGINE_MAX_HANDLES; id++) {
+		if (atomic_load_explicit(&e->table[id],
+					 memory_order_relaxed))
+			continue;
+		atomic_store_explicit(&e->table[id], h, memory_order_release);
+		atomic_fetch_add_explicit(&e->nhandles, 1,
+					  memory_order_relaxed);
+		*handle = id;
+		ret = 0;
+		break;
+	}
+	pthread_mutex_unlock(&e->table_lock);
+	return ret;
+}
+
+int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
+			      uint64_t length, uint32_t access,
+			      uint32_t *handle)
+{
+	struct engine_handle *h;
+	uint64_t end;
+	int ret;
+
+	if (!e || !addr || !handle)
+		return -EINVAL;
+	ret = engine_handle_check(access, length);
+	if (ret)
+		return ret;
+	if (__builtin_add_overflow((uint64_t)(uintptr_t)addr, length, &end) ||
+	    end > UINTPTR_MAX)
+		return -EOVERFLOW;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	atomic_init(&h->ref, 1);
+	h->base = addr;
+	h->length = length;
+	h->access = access;
+	ret = engine_table_insert(e, h, handle);
+	if (ret)
+		free(h);
+	return ret;
+}
+
+/* Drop a handle's reference to its dma-buf; the last one unmaps it. */
+static void engine_buf_put(struct mkioq_engine *e, struct engine_buf *b)
+{
+	struct engine_buf **pp;
+
+	pthread_mutex_lock(&e->buf_lock);
+	if (--b->refs) {
+		pthread_mutex_unlock(&e->buf_lock);
+		return;
+	}
+	for (pp = &e->bufs; *pp != b; pp = &(*pp)->next)
+		;
+	*pp = b->next;
+	pthread_mutex_unlock(&e->buf_lock);
+	munmap(b->map, b->size);
+	close(b->fd);
+	free(b);
+}
+
+/*
+ * The mapping of dma-buf @fd, @size bytes, with at least @prot: the one
+ * an earlier handle of the same buffer made (gaining @prot if it lacks
+ * it), or a new one. Its own descriptor keeps the buffer for the
+ * DMA_BUF_IOCTL_SYNC calls; the caller's may be closed after the call.
+ */
+static int engine_buf_get(struct mkioq_engine *e, int fd, size_t size,
+			  int prot, struct engine_buf **bp)
+{
+	struct engine_buf *b = NULL;
+	struct stat st;
+	int ret = 0;
+
+	if (fstat(fd, &st))
+		return -errno;
+	pthread_mutex_lock(&e->buf_lock);
+	for (b = e->bufs; b; b = b->next)
+		if (b->dev == st.st_dev && b->ino == st.st_ino)
+			break;
+	if (b) {
+		/* Every fd of a dma-buf has the file's mode: this works. */
+		if ((prot & ~b->prot) &&
+		    mprotect(b->map, b->size, b->prot | prot)) {
+			ret = -errno;
+			goto out;
+		}
+		b->prot |= prot;
+		b->refs++;
+		*bp = b;
+		goto out;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	b->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (b->fd < 0) {
+		ret = -errno;
+		free(b);
+		goto out;
+	}
+	b->map = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+	if (b->map == MAP_FAILED) {
+		ret = -errno;
+		close(b->fd);
+		free(b);
+		goto out;
+	}
+	b->dev = st.st_dev;
+	b->ino = st.st_ino;
+	b->size = size;
+	b->prot = prot;
+	b->refs = 1;
+	b->next = e->bufs;
+	e->bufs = b;
+	*bp = b;
+out:
+	pthread_mutex_unlock(&e->buf_lock);
+	return ret;
+}
+
+/*
+ * The module's mkioq_handle_register(), in its order: the arguments
+ * (EINVAL), the descriptor (EBADF; EINVAL if no dma-buf), write access
+ * (EACCES), the range (EOVERFLOW, ERANGE), then the mapping and the
+ * number (ENOSPC).
+ */
+int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
+				 uint64_t offset, uint64_t length,
+				 uint32_t access, uint32_t *handle)
+{
+	struct engine_handle *h;
+	struct engine_buf *b = NULL;
+	struct statfs sfs;
+	uint64_t end;
+	off_t size;
+	int ret, fl;
+
+	if (!e || !handle)
+		return -EINVAL;
+	ret = engine_handle_check(access, length);
+	if (ret)
+		return ret;
+	fl = fcntl(dmabuf_fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if (fstatfs(dmabuf_fd, &sfs))
+		return -errno;
+	if (sfs.f_type != DMA_BUF_MAGIC)
+		return -EINVAL;
+	if ((access & MKIOQ_ACCESS_WRITE) && (fl & O_ACCMODE) == O_RDONLY)
+		return -EACCES;
+	if (__builtin_add_overflow(offset, length, &end))
+		return -EOVERFLOW;
+	/* A dma-buf's size, as its llseek reports it. */
+	size = lseek(dmabuf_fd, 0, SEEK_END);
+	if (size < 0)
+		return -errno;
+	if (end > (uint64_t)size)
+		return -ERANGE;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	ret = engine_buf_get(e, dmabuf_fd, (size_t)size,
+			     PROT_READ | (access & MKIOQ_ACCESS_WRITE ?
+					  PROT_WRITE : 0), &b);
+	if (ret) {
+		free(h);
+		return ret;
+	}
+	atomic_init(&h->ref, 1);
+	h->base = b->map + offset;
+	h->length = length;
+	h->access = access;
+	h->buf = b;
+	ret = engine_table_insert(e, h, handle);
+	if (ret) {
+		engine_buf_put(e, b);
+		free(h);
+	}
+	return ret;
+}
+
+/*
+ * Returns a reference the caller drops with engine_handle_put(), or NULL.
+ * Called with the caller's worker lock held, so that unregister cannot
+ * drop the table's reference meanwhile.
+ */
+struct engine_handle *engine_handle_get_locked(struct mkioq_engine *e,
+					       uint32_t id)
+{
+	struct engine_handle *h;
+
+	if (id == MKIOQ_HANDLE_NONE || id > MKIOQ_ENGINE_MAX_HANDLES)
+		return NULL;
+	/* Acquire: pairs with the release in engine_table_insert(). */
+	h = atomic_load_explicit(&e->table[id], memory_order_acquire);
+	if (h)
+		atomic_fetch_add_explicit(&h->ref, 1, memory_order_relaxed);
+	return h;
+}
+
+void engine_handle_put(struct mkioq_engine *e, struct engine_handle *h)
+{
+	/*
+	 * Release: this reference's copies are done before the handle can
+	 * be unmapped; acquire: the last one sees every other's.
+	 */
+	if (atomic_fetch_sub_explicit(&h->ref, 1, memory_order_acq_rel) != 1)
+		return;
+	if (h->buf)
+		engine_buf_put(e, h->buf);
+	free(h);
+}
+
+int mkioq_engine_unregister(struct mkioq_engine *e, uint32_t handle)
+{
+	struct engine_handle *h;
+	unsigned int i;
+
+	if (!e)
+		return -EINVAL;
+	if (handle == MKIOQ_HANDLE_NONE || handle > MKIOQ_ENGINE_MAX_HANDLES)
+		return -ENOENT;
+	pthread_mutex_lock(&e->table_lock);
+	h = atomic_load_explicit(&e->table[handle], memory_order_relaxed);
+	if (!h) {
+		pthread_mutex_unlock(&e->table_lock);
+		return -ENOENT;
+	}
+	/*
+	 * Every worker's lock: a claim in progress finishes its lookups
+	 * first (its request keeps the handle), and a claim after this
+	 * section finds no handle (the mutexes order it after the store).
+	 */
+	for (i = 0; i < e->nworkers; i++)
+		pthread_mutex_lock(&e->workers[i].lock);
+	atomic_store_explicit(&e->table[handle], NULL, memory_order_relaxed);
+	for (i = e->nworkers; i--;)
+		pthread_mutex_unlock(&e->workers[i].lock);
+	atomic_fetch_sub_explicit(&e->nhandles, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&e->table_lock);
+	engine_handle_put(e, h);
+	return 0;
+}
+
+/* Drop the table's references: mkioq_engine_free(), workers stopped. */
+void engine_handles_release(struct mkioq_engine *e)
+{
+	struct engine_handle *h;
+	uint32_t id;
+
+	pthread_mutex_lock(&e->table_lock);
+	for (id = 1; id <= MKIOQ_ENGINE_MAX_HANDLES; id++) {
+		h = atomic_exchange_explicit(&e->table[id], NULL,
+					     memory_order_relaxed);
+		if (h)
+			engine_handle_put(e, h);
+	}
+	atomic_store_explicit(&e->nhandles, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&e->table_lock);
+}
+
+/* DMA_BUF_IOCTL_SYNC: the module's dma_buf_begin/end_cpu_access(). */
+int engine_buf_sync(const struct engine_buf *b, uint64_t flags)
+{
+	struct dma_buf_sync sync = { .flags = flags };
+
+	return ioctl(b->fd, DMA_BUF_IOCTL_SYNC, &sync) ? -errno : 0;
+}

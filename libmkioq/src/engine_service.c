@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The engine's service: claim PUBLISHED slots, copy between handles,
+ * complete. The module's driver/mkioq_service.c and mkioq_copy.c, with
+ * several workers instead of one agent:
+ *
+ *  - each worker sweeps the ring, claims each request with a
+ *    compare-and-swap PUBLISHED -> CLAIMED (workers contend; each request
+ *    is serviced exactly once) and services it before claiming the next,
+ *    so that a worker that stops holds at most the request in hand;
+ *  - a claimed slot's words are read exactly once, into a struct
+ *    engine_req, and after that the ring is written only at
+ *    BYTE_COUNT/TAG and STATUS of a slot this engine claimed;
+ *  - slots whose SRC is 0 are host-published ingests that belong to their
+ *    consumer: never claimed, and given back PUBLISHED if a claim finds
+ *    SRC 0 after all (ABA);
+ *  - requests are validated as mkioq_batch_prepare() does, in its order,
+ *    with their handles looked up and referenced under the worker's lock
+ *    from the claim on (engine_handle.c);
+ *  - a FENCE completes only when what it follows has completed, whoever
+ *    claimed it (below); while held its slot stays CLAIMED, and other
+ *    workers keep servicing.
+ *
+ * FENCEs. When a FENCE is claimed the engine notes, after the claim's
+ * barrier, every other slot that reads CLAIMED (another worker's request
+ * in hand, another engine's claim, a producer's EMPTY -> CLAIMED
+ * reservation) and every one that reads PUBLISHED with a non-zero SRC: a
+ * request published before the FENCE, which the claim of the FENCE
+ * synchronised with, reads PUBLISHED or a later state. The FENCE
+ * completes OK when each noted slot has been seen to leave its state,
+ * and a PUBLISHED one that was seen CLAIMED since to leave CLAIMED too:
+ * the requests published before it have then been claimed and completed
+ * first, by any worker. The engine's own completions of a slot are
+ * counted (comp_seq), so that one of them after the FENCE was claimed
+ * proves the noted state ended, although the slot may read CLAIMED again
+ * at every look (ABA). Held FENCEs are looked at after every pass of any
+ * worker, so at least every sleep_us while the workers sleep. A FENCE
+ * never waits for a FENCE claimed after it (they would wait for each
+ * other). FENCEs still held when the engine stops complete ERROR
+ * ECANCELED.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <linux/dma-buf.h>
+#include "engine.h"
+
+/* Per-worker counters: only their worker writes them. */
+#define WORKER_COUNT(ctr, n)						\
+	atomic_store_explicit(&(ctr), atomic_load_explicit(&(ctr),	\
+				memory_order_relaxed) + (n),		\
+			      memory_order_relaxed)
+
+static uint32_t status_relaxed(const struct mkioq_engine *e, uint32_t slot)
+{
+	return __atomic_load_n(engine_word(e, slot, MKIOQ_WORD_STATUS),
+			       __ATOMIC_RELAXED);
+}
+
+/*
+ * Acquire: pairs with the release store of STATUS by whoever wrote it
+ * last (producer, another engine, a worker's engine_complete()), so a
+ * completion seen here is visible to whoever acquires a FENCE's OK that
+ * this engine writes after it.
+ */
+static uint32_t status_acquire(const struct mkioq_engine *e, uint32_t slot)
+{
+	return __atomic_load_n(engine_word(e, slot, MKIOQ_WORD_STATUS),
+			       __ATOMIC_ACQUIRE);
+}
+
+static uint32_t word_relaxed(const struct mkioq_engine *e, uint32_t slot,
+			     unsigned int word)
+{
+	return __atomic_load_n(engine_word(e, slot, word), __ATOMIC_RELAXED);
+}
+
+/*
+ * The slots whose STATUS reads PUBLISHED, in one branch-free sweep
+ * (mkioq_published()).
+ */
+static uint64_t engine_published(const struct mkioq_engine *e)
+{
+	uint64_t published = 0;
+	uint32_t i;
+
+	for (i = 0; i < e->slot_count; i++)
+		published |= (uint64_t)(status_relaxed(e, i) ==
+					MKIOQ_SLOT_PUBLISHED) << i;
+	/*
+	 * The other words of those slots are read after their STATUS:
+	 * pairs with the producer's release store of PUBLISHED.
+	 */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return published;
+}
+
+/*
+ * Claim slot @i, seen PUBLISHED, if it holds a request for us, and read
+ * its words once (mkioq_claim() of the module).
+ */
+static bool engine_claim(struct mkioq_engine *e, struct engine_worker *w,
+			 uint32_t i, struct engine_req *req)
+{
+	uint32_t *status = engine_word(e, i, MKIOQ_WORD_STATUS);
+	uint32_t expected = MKIOQ_SLOT_PUBLISHED;
+
+	/* A host-published ingest: its consumer's, leave it alone. */
+	if (word_relaxed(e, i, MKIOQ_WORD_SRC) == MKIOQ_HANDLE_NONE)
+		return false;
+	/*
+	 * Acquire: pairs with the producer's release store of PUBLISHED,
+	 * so the words read below are the producer's; release: orders
+	 * this worker's earlier accesses of the slot (its previous
+	 * completion) before the claim. Only one claimer wins.
+	 */
+	if (!__atomic_compare_exchange_n(status, &expected, MKIOQ_SLOT_CLAIMED,
+					 false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED)) {
+		WORKER_COUNT(w->claim_races, 1);
+		return false;
+	}
+	req->src = word_relaxed(e, i, MKIOQ_WORD_SRC);
+	/*
+	 * Another claimer took, completed and the producer recycled and
+	 * re-published the slot as a source-0 ingest since the SRC check
+	 * above (ABA): it belongs to its consumer, hand it back untouched.
+	 */
+	if (req->src == MKIOQ_HANDLE_NONE) {
+		/* Release: pairs with the consumer's acquire of STATUS. */
+		__atomic_store_n(status, MKIOQ_SLOT_PUBLISHED,
+				 __ATOMIC_RELEASE);
+		WORKER_COUNT(w->handed_back, 1);
+		return false;
+	}
+	req->slot = i;
+	req->op = word_relaxed(e, i, MKIOQ_WORD_OP);
+	req->dst = word_relaxed(e, i, MKIOQ_WORD_DST);
+	req->offset = (uint64_t)word_relaxed(e, i, MKIOQ_WORD_OFFSET_HI) << 32 |
+		      word_relaxed(e, i, MKIOQ_WORD_OFFSET_LO);
+	req->byte_count = word_relaxed(e, i, MKIOQ_WORD_BYTE_COUNT);
+	req->tag = word_relaxed(e, i, MKIOQ_WORD_TAG);
+	WORKER_COUNT(w->claimed, 1);
+	return true;
+}
+
+/* A validated request: its handles (referenced) and its two addresses. */
+struct engine_job {
+	struct engine_handle *src, *dst;
+	uint8_t *from, *to;
+};
+
+/* Does [off, off + len) fit the handle's range? (mkioq_check_range()) */
+static int engine_check_range(const struct engine_handle *h, uint64_t off,
+			      uint32_t len)
+{
+	uint64_t end;
+
+	if (__builtin_add_overflow(off, (uint64_t)len, &end))
+		return -EOVERFLOW;
+	if (end > h->length)
+		return -ERANGE;
+	return 0;
+}
+
+/*
+ * Validate @req, just claimed, with the worker's lock held: 0 if it is to
+ * be copied, else its errno. mkioq_batch_prepare(), check for check:
+ * the op, the size, both handles looked up before either's access is
+ * checked, then the source's range and the destination's.
+ */
+static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
+			  struct engine_job *job)
+{
+	uint64_t src_off, dst_off;
+	int ret;
+
+	switch (req->op) {
+	case MKIOQ_OP_READ:
+		src_off = req->offset;
+		dst_off = 0;
+		break;
+	case MKIOQ_OP_WRITE:
+		src_off = 0;
+		dst_off = req->offset;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (req->byte_count > ENGINE_MAX_BYTE_COUNT)
+		return -EFBIG;
+	job->src = engine_handle_get_locked(e, req->src);
+	job->dst = engine_handle_get_locked(e, req->dst);
+	if (!job->src || !job->dst)
+		return -ENOENT;
+	if (!(job->src->access & MKIOQ_ACCESS_READ) ||
+	    !(job->dst->access & MKIOQ_ACCESS_WRITE))
+		return -EACCES;
+	ret = engine_check_range(job->src, src_off, req->byte_count);
+	if (!ret)
+		ret = engine_check_range(job->dst, dst_off, req->byte_count);
+	if (ret)
+		return ret;
+	job->from = job->src->base + src_off;
+	job->to = job->dst->base + dst_off;
+	return 0;
+}
+
+/*
+ * Copy a validated request, bracketed by DMA_BUF_IOCTL_SYNC on its
+ * dma-bufs as the module brackets a pass with begin/end_cpu_access (one
+ * bracket for a buffer that is both source and destination). A failed
+ * START fails the request with its errno and moves no byte; a failed END
+ * is the exporter's to report and does not undo a done copy. Returns the
+ * bytes moved or a negative errno.
+ */
+static int engine_execute(const struct engine_req *req,
+			  const struct engine_job *job)
+{
+	const struct engine_buf *sb = job->src->buf, *db = job->dst->buf;
+	uint64_t sdir = DMA_BUF_SYNC_READ, ddir = DMA_BUF_SYNC_WRITE;
+	uintptr_t from = (uintptr_t)job->from, to = (uintptr_t)job->to;
+	size_t n = req->byte_count;
+	int serr = 0, derr = 0, ret;
+
+	if (sb && sb == db) {
+		sdir = DMA_BUF_SYNC_RW;
+		db = NULL;
+	}
+	if (sb)
+		serr = engine_buf_sync(sb, DMA_BUF_SYNC_START | sdir);
+	if (db)
+		derr = engine_buf_sync(db, DMA_BUF_SYNC_START | ddir);
+	ret = serr ? serr : derr;
+	if (!ret) {
+		/* Overlapping ranges (of one buffer): one memmove. */
+		if (n && to < from + n && from < to + n)
+			memmove(job->to, job->from, n);
+		else if (n)
+			memcpy(job->to, job->from, n);
+		ret = (int)n;
+	}
+	if (sb && !serr)
+		engine_buf_sync(sb, DMA_BUF_SYNC_END | sdir);
+	if (db && !derr)
+		engine_buf_sync(db, DMA_BUF_SYNC_END | ddir);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* FENCEs                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Has noted slot @i of held FENCE @f left the state it was noted in?
+ * Called with fence_lock held. See the top of this file.
+ */
+static bool fence_slot_done(struct mkioq_engine *e, struct engine_fence *f,
+			    uint32_t i)
+{
+	uint64_t bit = 1ULL << i;
+	uint32_t st;
+
+	/*
+	 * Acquire: pairs with the release increment in engine_complete(),
+	 * after its STATUS store: that completion is visible here.
+	 */
+	if (atomic_load_explicit(&e->comp_seq[i], memory_order_acquire) !=
+	    f->seq[i])
+		return true;
+	/* A held FENCE: wait for an earlier one, never for a later one. */
+	if (atomic_load_explicit(&e->held, memory_order_relaxed) & bit)
+		return e->fences[i].order > f->order;
+	st = status_acquire(e, i);
+	if (f->wait_published & bit) {
+		if (st == MKIOQ_SLOT_PUBLISHED &&
+		    word_relaxed(e, i, MKIOQ_WORD_SRC) != MKIOQ_HANDLE_NONE)
+			return false;
+		if (st == MKIOQ_SLOT_CLAIMED) {
+			/* Claimed since: now wait for that claim to end. */
+			f->wait_published &= ~bit;
+			f->wait_claimed |= bit;
+			return false;
+		}
+		return true;
+	}
+	return st != MKIOQ_SLOT_CLAIMED;
+}
+
+/*
+ * Complete the held FENCEs whose noted slots all left their state; returns
+ * how many. A FENCE may wait for an earlier one: look again after each
+ * round that completed some, so a chain completes at once. fence_lock.
+ */
+static unsigned int engine_fences_complete(struct mkioq_engine *e)
+{
+	uint64_t held, due, pend;
+	unsigned int n = 0;
+	uint32_t i, j;
+
+	for (;;) {
+		held = atomic_load_explicit(&e->held, memory_order_relaxed);
+		due = 0;
+		for (; held; held &= held - 1) {
+			struct engine_fence *f = &e->fences[__builtin_ctzll(held)];
+
+			pend = f->wait_claimed | f->wait_published;
+			for (; pend; pend &= pend - 1) {
+				j = (uint32_t)__builtin_ctzll(pend);
+				if (fence_slot_done(e, f, j)) {
+					f->wait_claimed &= ~(1ULL << j);
+					f->wait_published &= ~(1ULL << j);
+				}
+			}
+			if (!(f->wait_claimed | f->wait_published))
+				due |= 1ULL << f->req.slot;
+		}
+		if (!due)
+			break;
+		for (held = due; held; held &= held - 1) {
+			i = (uint32_t)__builtin_ctzll(held);
+			engine_complete(e, &e->fences[i].req, 0);
+			n++;
+		}
+		/*
+		 * After their OK: until then no worker claims a held slot,
+		 * whatever a producer wrote there (the module's rule).
+		 */
+		atomic_fetch_and_explicit(&e->held, ~due, memory_order_release);
+	}
+	return n;
+}
+
+/* Hold FENCE @req, just claimed, until what it follows has completed. */
+static void engine_fence_hold(struct mkioq_engine *e,
+			      const struct engine_req *req)
+{
+	struct engine_fence *f = &e->fences[req->slot];
+	uint32_t i, st;
+
+	pthread_mutex_lock(&e->fence_lock);
+	f->req = *req;
+	f->order = ++e->fence_order;
+	f->wait_claimed = 0;
+	f->wait_published = 0;
+	/*
+	 * After the claim's acquire: every request published before the
+	 * FENCE (whose PUBLISHED happens before the FENCE's, which the
+	 * claim read) reads PUBLISHED or a later state here.
+	 */
+	for (i = 0; i < e->slot_count; i++) {
+		if (i == req->slot)
+			continue;
+		st = status_acquire(e, i);
+		if (st == MKIOQ_SLOT_CLAIMED)
+			f->wait_claimed |= 1ULL << i;
+		else if (st == MKIOQ_SLOT_PUBLISHED &&
+			 word_relaxed(e, i, MKIOQ_WORD_SRC) !=
+			 MKIOQ_HANDLE_NONE)
+			f->wait_published |= 1ULL << i;
+		/* Pairs with the release increment in engine_complete(). */
+		f->seq[i] = atomic_load_explicit(&e->comp_seq[i],
+						 memory_order_acquire);
+	}
+	/* Relaxed: the workers' exclusion of held slots needs no order. */
+	atomic_fetch_or_explicit(&e->held, 1ULL << req->slot,
+				 memory_order_relaxed);
+	engine_fences_complete(e);
+	pthread_mutex_unlock(&e->fence_lock);
+}
+
+/* The engine stopped: complete the FENCEs still held with -ECANCELED. */
+void engine_fences_cancel(struct mkioq_engine *e)
+{
+	uint64_t held;
+
+	pthread_mutex_lock(&e->fence_lock);
+	held = atomic_load_explicit(&e->held, memory_order_relaxed);
+	for (; held; held &= held - 1)
+		engine_complete(e, &e->fences[__builtin_ctzll(held)].req,
+				-ECANCELED);
+	atomic_store_explicit(&e->held, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&e->fence_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Passes                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Claim and service slot @i; 1 if the engine took it. */
+static unsigned int engine_service_slot(struct mkioq_engine *e,
+					struct engine_worker *w, uint32_t i)
+{
+	struct engine_job job = { NULL };
+	struct engine_req req;
+	int result;
+
+	pthread_mutex_lock(&w->lock);
+	if (!engine_claim(e, w, i, &req)) {
+		pthread_mutex_unlock(&w->lock);
+		return 0;
+	}
+	if (req.op == MKIOQ_OP_FENCE) {
+		/* FENCEs are not validated: their other words are ignored. */
+		pthread_mutex_unlock(&w->lock);
+		engine_fence_hold(e, &req);
+		return 1;
+	}
+	result = engine_prepare(e, &req, &job);
+	pthread_mutex_unlock(&w->lock);
+
+	if (!result)
+		result = engine_execute(&req, &job);
+	if (result > 0)
+		WORKER_COUNT(w->bytes, (uint64_t)result);
+	if (job.src)
+		engine_handle_put(e, job.src);
+	if (job.dst)
+		engine_handle_put(e, job.dst);
+	engine_complete(e, &req, result);
+	return 1;
+}
+
+/*
+ * One pass of worker @w over the ring: claim and service every request
+ * it can get, then look at the held FENCEs. Returns the requests
+ * serviced and FENCEs claimed or completed. Workers start their sweeps at
+ * different slots, so they contend less for the same ones; one worker
+ * claims in slot order, as the module does.
+ */
+unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w)
+{
+	uint32_t start = w->id * e->slot_count / e->nworkers;
+	uint64_t candidates, lo, hi;
+	unsigned int n = 0;
+
+	/*
+	 * A held FENCE's slot is ours until we complete it, whatever a
+	 * producer wrote there since.
+	 */
+	candidates = engine_published(e) &
+		     ~atomic_load_explicit(&e->held, memory_order_relaxed);
+	lo = start ? candidates & ((1ULL << start) - 1) : 0;
+	hi = candidates & ~lo;
+	for (candidates = hi; candidates || lo;
+	     candidates &= candidates - 1) {
+		if (!candidates) {
+			candidates = lo;
+			lo = 0;
+		}
+		/* Stop after the request in hand. */
+		if (atomic_load_explicit(&e->stop, memory_order_relaxed))
+			break;
+		n += engine_service_slot(e, w,
+					 (uint32_t)__builtin_ctzll(candidates));
+	}
+	if (atomic_load_explicit(&e->held, memory_order_relaxed) &&
+	    !pthread_mutex_trylock(&e->fence_lock)) {
+		n += engine_fences_complete(e);
+		pthread_mutex_unlock(&e->fence_lock);
+	}
+	WORKER_COUNT(w->passes, 1);
+	return n;
+}

@@ -44,7 +44,17 @@
 #define BUF		(1u << 20)
 #define SMALL		4096
 #define FILL		0xa5
+#define REG		(BUF / SLOTS)
 #define SEC		1000000000ULL
+
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define UNDER_TSAN	1
+#else
+#define UNDER_TSAN	0
+#endif
 
 #define eng_msg(...) do {			\
 	ksft_print_msg(__VA_ARGS__);		\
@@ -118,6 +128,20 @@ static uint32_t *wp(struct mkioq_queue *q, uint32_t slot, unsigned int w)
 static uint32_t word(struct mkioq_queue *q, uint32_t slot, unsigned int w)
 {
 	return __atomic_load_n(wp(q, slot, w), __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The ring's words, read atomically: the engine writes some of them
+ * meanwhile. (A plain memcpy() of words that are then published with a
+ * release store and claimed by compare-and-swap is race-free in C11, but
+ * ThreadSanitizer checks a compare-and-swap before its acquire.)
+ */
+static void ring_snap(struct mkioq_queue *q, uint32_t *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < q->slot_count * MKIOQ_SLOT_WORDS; i++)
+		out[i] = __atomic_load_n(&q->words[i], __ATOMIC_RELAXED);
 }
 
 /* Publish as a GPU would, with no library checks (any op, SRC 0...). */
@@ -378,6 +402,7 @@ FIXTURE(eng) {
 	struct mkioq_engine *e;
 	uint8_t *src, *dst, *ro, *small;
 	uint32_t hsrc, hdst, hro, hwo, hsmall, hstale;
+	uint32_t hreg[SLOTS];	/* dst + s * REG: requests in flight together */
 };
 
 FIXTURE_VARIANT(eng) {
@@ -398,6 +423,8 @@ FIXTURE_VARIANT_ADD(eng, w8) {
 
 FIXTURE_SETUP(eng)
 {
+	uint32_t s;
+
 	memset(self, 0, sizeof(*self));
 	ASSERT_EQ(0, mkioq_queue_new(SLOTS, &self->q));
 	self->e = new_engine(self->q, variant->workers, 0, 0);
@@ -414,7 +441,7 @@ FIXTURE_SETUP(eng)
 	memset(self->dst, FILL, BUF);
 	fill(self->ro, BUF, 2, 0);
 	memset(self->small, FILL, SMALL);
-	/* Handles 1..5, then 6 unregistered (stale). */
+	/* Handles 1..5, 6..69 the regions, then 70 unregistered (stale). */
 	ASSERT_EQ(0, mkioq_engine_register_mem(self->e, self->src, BUF,
 					       MKIOQ_ACCESS_READ, &self->hsrc));
 	ASSERT_EQ(0, mkioq_engine_register_mem(self->e, self->dst, BUF,
@@ -426,6 +453,11 @@ FIXTURE_SETUP(eng)
 	ASSERT_EQ(0, mkioq_engine_register_mem(self->e, self->small, SMALL,
 					       MKIOQ_ACCESS_RW,
 					       &self->hsmall));
+	for (s = 0; s < SLOTS; s++)
+		ASSERT_EQ(0, mkioq_engine_register_mem(self->e,
+						       self->dst + s * REG,
+						       REG, MKIOQ_ACCESS_WRITE,
+						       &self->hreg[s]));
 	ASSERT_EQ(0, mkioq_engine_register_mem(self->e, self->src, BUF,
 					       MKIOQ_ACCESS_RW,
 					       &self->hstale));
@@ -507,7 +539,7 @@ TEST_F(eng, request_errors)
 		{ "0 bytes, read-only dst", RD, S, R, 0, 0, EACCES },
 	};
 	uint8_t *snap_src = malloc(BUF), *snap_dst = malloc(BUF);
-	uint32_t before[SLOTS * MKIOQ_SLOT_WORDS];
+	uint32_t before[SLOTS * MKIOQ_SLOT_WORDS], after[SLOTS * MKIOQ_SLOT_WORDS];
 	struct mkioq_engine_stats st;
 	unsigned int i, errors = 0;
 
@@ -520,7 +552,7 @@ TEST_F(eng, request_errors)
 		uint32_t slot = (7 * i) % SLOTS, *b = &before[slot * 8];
 		struct mkioq_cqe cqe;
 
-		memcpy(before, self->q->words, sizeof(before));
+		ring_snap(self->q, before);
 		ASSERT_EQ(c->err ? MKIOQ_SLOT_ERROR : MKIOQ_SLOT_OK,
 			  run_one(self->q, self->e, slot, c->op, c->src,
 				  c->dst, c->off, c->n, 1000 + i))
@@ -536,7 +568,8 @@ TEST_F(eng, request_errors)
 		b[MKIOQ_WORD_TAG] = c->err ? (uint32_t)c->err : 1000 + i;
 		b[MKIOQ_WORD_STATUS] = c->err ? MKIOQ_SLOT_ERROR :
 						MKIOQ_SLOT_OK;
-		EXPECT_EQ(0, memcmp(before, self->q->words, sizeof(before)))
+		ring_snap(self->q, after);
+		EXPECT_EQ(0, memcmp(before, after, sizeof(before)))
 			TH_LOG("%s", c->what);
 		ASSERT_EQ(1, collect(self->e, &cqe, 1, 5000));
 		EXPECT_EQ(slot, cqe.slot);
@@ -645,7 +678,7 @@ TEST_F(eng, offset_past_4gib)
 /* SRC=0 slots are the consumer's: never claimed, never a record. */
 TEST_F(eng, source_zero_untouched)
 {
-	uint32_t before[8][MKIOQ_SLOT_WORDS], s, i;
+	uint32_t before[8][MKIOQ_SLOT_WORDS], all[SLOTS * 8], s, i;
 	struct mkioq_cqe cqes[8];
 	struct mkioq_engine_stats st;
 
@@ -660,17 +693,19 @@ TEST_F(eng, source_zero_untouched)
 				    MKIOQ_OP_WRITE, 0, self->hdst, 12, 34,
 				    99 + i);
 		}
-		memcpy(before[i], wp(self->q, s, 0), sizeof(before[i]));
+		ring_snap(self->q, all);
+		memcpy(before[i], &all[s * 8], sizeof(before[i]));
 	}
 	for (i = 0; i < 8; i++)
 		raw_publish(self->q, 8 * i + 1, MKIOQ_OP_READ, self->hsrc,
-			    self->hdst, 0, 64, i);
+			    self->hreg[i], 0, 64, i);
 	mkioq_engine_doorbell(self->e);
 	for (i = 0; i < 8; i++)
 		ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 8 * i + 1, 20000));
 	usleep(20000);
+	ring_snap(self->q, all);
 	for (i = 0; i < 8; i++)
-		EXPECT_EQ(0, memcmp(before[i], wp(self->q, 8 * i, 0),
+		EXPECT_EQ(0, memcmp(before[i], &all[8 * i * 8],
 				    sizeof(before[i])));
 	ASSERT_EQ(8, collect(self->e, cqes, 8, 1000));
 	for (i = 0; i < 8; i++)
@@ -696,7 +731,7 @@ TEST_F(eng, ingest_churn)
 	for (round = 0; round < 2000; round++) {
 		for (s = 0; s < 16; s++)
 			raw_publish(self->q, s, MKIOQ_OP_READ, self->hsrc,
-				    self->hdst, s, 8, round << 8 | s);
+				    self->hreg[s], s, 8, round << 8 | s);
 		for (s = 0; s < 16; s++) {
 			if (wait_done(self->q, s, 20000) != MKIOQ_SLOT_OK)
 				bad++;
@@ -956,7 +991,7 @@ TEST_F(eng, fence_after_earlier_requests)
 	for (round = 0; round < 30; round++) {
 		for (s = 1; s <= 16; s++)
 			raw_publish(self->q, s, MKIOQ_OP_READ, self->hsrc,
-				    self->hdst, 0, 64 << 10, s);
+				    self->hreg[s], 0, REG, s);
 		raw_publish(self->q, 0, MKIOQ_OP_FENCE, 1, 0, 0, 0, 77);
 		mkioq_engine_doorbell(self->e);
 		ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 0, 20000));
@@ -1160,7 +1195,8 @@ TEST_F(eng, unregister_after_claim_keeps_request)
 TEST_F(eng, stop_with_requests_in_flight)
 {
 	struct mkioq_cqe cqes[SLOTS + 8];
-	uint32_t s, published = 0, done = 0;
+	uint32_t s, published = 0, done = 0, h[62];
+	uint8_t *big = malloc(62 * (size_t)BUF);
 	struct mkioq_engine_stats st;
 	int n;
 
@@ -1172,9 +1208,15 @@ TEST_F(eng, stop_with_requests_in_flight)
 	raw_publish(self->q, 63, MKIOQ_OP_FENCE, 1, 0, 0, 0, 63);
 	mkioq_engine_doorbell(self->e);
 	ASSERT_TRUE(wait_status(self->q, 63, MKIOQ_SLOT_CLAIMED, 5000));
-	for (s = 0; s < 62; s++)
-		raw_publish(self->q, s, MKIOQ_OP_READ, self->hsrc, self->hdst,
-			    0, BUF, s);
+	/* 1 MiB each, into a region of its own. */
+	ASSERT_NE(NULL, big);
+	for (s = 0; s < 62; s++) {
+		ASSERT_EQ(0, mkioq_engine_register_mem(self->e, big + s * BUF,
+						       BUF, MKIOQ_ACCESS_WRITE,
+						       &h[s]));
+		raw_publish(self->q, s, MKIOQ_OP_READ, self->hsrc, h[s], 0,
+			    BUF, s);
+	}
 	mkioq_engine_doorbell(self->e);
 	usleep(2000);
 	ASSERT_EQ(0, mkioq_engine_stop(self->e));
@@ -1210,6 +1252,7 @@ TEST_F(eng, stop_with_requests_in_flight)
 			published--;
 	EXPECT_EQ(0, published);
 	EXPECT_EQ(0, mkioq_engine_stop(self->e));
+	free(big);
 }
 
 /*
@@ -1228,7 +1271,7 @@ TEST_F(eng, records_overflow)
 	for (r = 0; r < rounds; r++) {
 		for (s = 0; s < SLOTS; s++)
 			raw_publish(self->q, s, MKIOQ_OP_READ, self->hsrc,
-				    self->hdst, s, 8, r * SLOTS + s);
+				    self->hreg[s], s, 8, r * SLOTS + s);
 		mkioq_engine_doorbell(self->e);
 		for (s = 0; s < SLOTS; s++) {
 			ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, s, 20000));
@@ -1382,7 +1425,7 @@ TEST(queue_wrap_errors)
 TEST(queue_wrap_memfd)
 {
 	uint32_t per = (uint32_t)env_num("MKIOQ_ENGINE_REQUESTS", 100000) / 10;
-	struct mkioq_queue *gq, *eq;
+	struct mkioq_queue *gq, *eq, *pq;
 	struct mkioq_engine *e;
 	uint32_t hs, hd[SLOTS], s, sent = 0, done = 0, bad = 0, tag[SLOTS];
 	uint8_t *src = malloc(BUF), *dst = malloc(SLOTS * REGION);
@@ -1412,25 +1455,34 @@ TEST(queue_wrap_memfd)
 						       MKIOQ_ACCESS_WRITE,
 						       &hd[s]));
 	ASSERT_EQ(0, mkioq_engine_start(e));
+	/*
+	 * ThreadSanitizer pairs releases and acquires by address, and
+	 * cannot see that the two views are one page: under it, submit
+	 * and recycle through the engine's view, still reading the results
+	 * through the producer's.
+	 */
+	pq = UNDER_TSAN ? eq : gq;
 	while (done < per) {
 		for (s = 0; s < SLOTS; s++) {
 			int st = mkioq_slot_status(gq, s);
 
 			if (st == MKIOQ_SLOT_OK || st == MKIOQ_SLOT_ERROR) {
+				/* Acquire, on the view that published it. */
+				(void)word(pq, s, MKIOQ_WORD_STATUS);
 				if (st != MKIOQ_SLOT_OK ||
 				    word(gq, s, MKIOQ_WORD_TAG) != tag[s] ||
 				    check(dst + s * REGION, req_bytes(tag[s]),
 					  1, req_off(tag[s])) !=
 				    req_bytes(tag[s]))
 					bad++;
-				ASSERT_EQ(0, mkioq_recycle(gq, s));
+				ASSERT_EQ(0, mkioq_recycle(pq, s));
 				done++;
 			}
-			if (mkioq_slot_status(gq, s) != MKIOQ_SLOT_EMPTY ||
+			if (mkioq_slot_status(pq, s) != MKIOQ_SLOT_EMPTY ||
 			    sent == per)
 				continue;
 			tag[s] = sent;
-			ASSERT_EQ(0, mkioq_submit(gq, s, &(struct mkioq_request){
+			ASSERT_EQ(0, mkioq_submit(pq, s, &(struct mkioq_request){
 				.op = MKIOQ_OP_READ, .src_handle = hs,
 				.dst_handle = hd[s],
 				.byte_count = req_bytes(sent),

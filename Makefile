@@ -166,8 +166,15 @@ $(B)/fuzz/ring_fuzz: tests/fuzz/ring_fuzz.c $(LIB_SRCS) $(LIB_HDRS)
 	$(CLANG) $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(LIB_SRCS) -luring
 
-tsan: $(B)/tsan/race_test
+# The engine's test too, with the engine's sources instrumented.
+$(B)/tsan/engine_test: tests/lib/engine_test.c $(LIB_SRCS) $(LIB_HDRS) $(KSRC_STAMP)
+	@mkdir -p $(@D)
+	$(CLANG) $(TEST_CFLAGS) -O1 -fsanitize=thread -o $@ $< $(LIB_SRCS) \
+		-luring -lpthread
+
+tsan: $(B)/tsan/race_test $(B)/tsan/engine_test
 	TSAN_OPTIONS=halt_on_error=1 $<
+	TSAN_OPTIONS=halt_on_error=1 $(B)/tsan/engine_test
 
 fuzz: $(B)/fuzz/ring_fuzz
 	@mkdir -p $(B)/fuzz/corpus

@@ -5,8 +5,10 @@
  *
  *   bandwidth   DMA reads of 4 KiB .. 64 MiB between two vgem dma-bufs,
  *               beside memcpy() between the same two buffers mapped here
- *               and beside a userspace pump (a thread that polls a ring of
- *               the same format and copies through the mappings itself).
+ *               and beside the "userspace pump": libmkioq's userspace
+ *               engine (<mkioq_engine.h>, one worker thread by default)
+ *               servicing a host-owned ring of the same format, with the
+ *               same two dma-bufs registered with it.
  *   small       completions/s and latency (submit to completion seen,
  *               median and p99) of 64 B and 4 KiB requests at depth 1, 8
  *               and 64, in each service mode and notification path, beside
@@ -15,6 +17,8 @@
  *
  * Every figure is printed in a table and as a "csv," line; ratios are to
  * peers measured in the same run. Under emulation only ratios mean much.
+ * Without /dev/mkioq0 or vgem (a host that cannot load the module), only
+ * memcpy() and the userspace engine are measured, over host memory.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mkioq_engine.h"
 #include "mkioq_test.h"
 #include "mkioq_uring.h"
 
@@ -56,6 +61,8 @@ struct env {
 	struct test_buf src, dst;
 	double seconds;		/* per measured point */
 	bool smoke;
+	bool have_dev;		/* /dev/mkioq0 and vgem: the module's rows */
+	unsigned int engine_workers;
 	uint64_t *samples;
 };
 
@@ -105,6 +112,7 @@ static void latency(uint32_t n, struct result *r)
 
 struct client {
 	struct mkioq_queue *q;
+	struct mkioq_engine *engine;	/* the userspace pump, or NULL */
 	uint32_t depth, bytes, src, dst[MKIOQ_MAX_SLOTS];
 	enum notify notify;
 	bool doorbell;		/* ring after each batch of submissions */
@@ -224,6 +232,10 @@ static void client_ring(struct client *c)
 {
 	struct io_uring_sqe *sqe;
 
+	if (c->engine) {
+		mkioq_engine_doorbell(c->engine);
+		return;
+	}
 	if (c->notify != NOTIFY_URING) {
 		mkioq_doorbell(c->q);
 		return;
@@ -302,58 +314,78 @@ static int open_queue(struct client *c, unsigned int flags, uint32_t dst_base)
 }
 
 /* ------------------------------------------------------------------ */
-/* The userspace pump: what an application builds with no driver.     */
+/* The userspace pump: libmkioq's userspace engine on a host ring.     */
 /* ------------------------------------------------------------------ */
 
 struct pump {
 	struct mkioq_queue *q;
-	atomic_bool stop;
-	pthread_t thread;
+	struct mkioq_engine *e;
 };
 
-/* Handle 1 is the source, handle 2 + s the region of slot s. */
-static void *pump_main(void *arg)
-{
-	struct pump *p = arg;
-	uint32_t slots[MKIOQ_MAX_SLOTS];
-	struct mkioq_completion c;
-	int n, i;
+/* Handles of the pump's engine, registered in this order. */
+#define PUMP_SRC	1		/* the source */
+#define PUMP_REGION(s)	(2 + (s))	/* the destination region of slot s */
+#define PUMP_DST_ALL	(2 + MKIOQ_MAX_SLOTS)	/* the whole destination */
 
-	while (!atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-		n = mkioq_claim_batch(p->q, slots, MKIOQ_MAX_SLOTS);
-		for (i = 0; i < n; i++) {
-			mkioq_completion(p->q, slots[i], &c);
-			memcpy(env.dst.map + (size_t)(c.mapped_slot - 2) *
-						     REGION_BYTES,
-			       env.src.map + c.offset, c.byte_count);
-			mkioq_complete(p->q, slots[i]);
-		}
-	}
-	return NULL;
+static int pump_register(struct pump *p, struct test_buf *b, uint64_t off,
+			 uint64_t len, uint32_t access, uint32_t want)
+{
+	uint32_t h;
+	int ret;
+
+	if (b->fd >= 0)
+		ret = mkioq_engine_register_dmabuf(p->e, b->fd, off, len,
+						   access, &h);
+	else
+		ret = mkioq_engine_register_mem(p->e, b->map + off, len,
+						access, &h);
+	return ret ? ret : h == want ? 0 : -EPROTO;
 }
 
 static int pump_start(struct pump *p, struct client *c)
 {
+	struct mkioq_engine_params prm = {
+		.size = sizeof(prm), .workers = env.engine_workers,
+	};
 	uint32_t s;
 	int ret;
 
+	memset(p, 0, sizeof(*p));
 	ret = mkioq_queue_new(MKIOQ_MAX_SLOTS, &p->q);
 	if (ret)
 		return ret;
-	atomic_store(&p->stop, false);
+	ret = mkioq_engine_new(p->q, &prm, &p->e);
+	if (!ret)
+		ret = pump_register(p, &env.src, 0, SRC_BYTES,
+				    MKIOQ_ACCESS_READ, PUMP_SRC);
+	for (s = 0; !ret && s < MKIOQ_MAX_SLOTS; s++)
+		ret = pump_register(p, &env.dst, (uint64_t)s * REGION_BYTES,
+				    REGION_BYTES, MKIOQ_ACCESS_WRITE,
+				    PUMP_REGION(s));
+	if (!ret)
+		ret = pump_register(p, &env.dst, 0, SRC_BYTES,
+				    MKIOQ_ACCESS_WRITE, PUMP_DST_ALL);
+	if (!ret)
+		ret = mkioq_engine_start(p->e);
+	if (ret) {
+		mkioq_engine_free(p->e);
+		mkioq_queue_free(p->q);
+		return ret;
+	}
 	c->q = p->q;
-	c->src = 1;
+	c->engine = p->e;
+	c->src = PUMP_SRC;
 	for (s = 0; s < MKIOQ_MAX_SLOTS; s++)
-		c->dst[s] = 2 + s;
+		c->dst[s] = PUMP_REGION(s);
 	c->notify = NOTIFY_SPIN;
-	c->doorbell = false;
-	return pthread_create(&p->thread, NULL, pump_main, p) ? -errno : 0;
+	/* Costs no system call while the engine's workers poll. */
+	c->doorbell = true;
+	return 0;
 }
 
 static void pump_stop(struct pump *p)
 {
-	atomic_store(&p->stop, true);
-	pthread_join(p->thread, NULL);
+	mkioq_engine_free(p->e);
 	mkioq_queue_free(p->q);
 }
 
@@ -387,7 +419,7 @@ static int big_client(struct client *c, uint32_t bytes, struct result *r)
 		if (mkioq_submit(c->q, 0, &req))
 			return -EIO;
 		if (c->doorbell)
-			mkioq_doorbell(c->q);
+			client_ring(c);
 		do {
 			st = mkioq_slot_status(c->q, 0);
 		} while (st != MKIOQ_SLOT_OK && st != MKIOQ_SLOT_ERROR);
@@ -397,7 +429,8 @@ static int big_client(struct client *c, uint32_t bytes, struct result *r)
 		moved += bytes;
 		t = now_ns() - t0;
 	} while (t < env.seconds * 1e9);
-	drain_cqes(c->q);
+	if (!c->engine)
+		drain_cqes(c->q);
 	r->bytes_per_s = moved / (t / 1e9);
 	return 0;
 }
@@ -417,11 +450,12 @@ static int section_bandwidth(void)
 
 	printf("\nbandwidth: one request at a time, MiB/s\n");
 	/* The large destination: a region the size of the largest request. */
-	ret = mkioq_queue_open(MKIOQ_DEV, MKIOQ_MAX_SLOTS, 0, &c.q);
-	if (!ret)
+	ret = env.have_dev ? mkioq_queue_open(MKIOQ_DEV, MKIOQ_MAX_SLOTS, 0,
+					      &c.q) : 0;
+	if (!ret && env.have_dev)
 		ret = mkioq_register(c.q, env.src.fd, 0, SRC_BYTES,
 				     MKIOQ_ACCESS_READ, &c.src);
-	if (!ret)
+	if (!ret && env.have_dev)
 		ret = mkioq_register(c.q, env.dst.fd, 0, SRC_BYTES,
 				     MKIOQ_ACCESS_WRITE, &c.dst[0]);
 	if (ret)
@@ -431,7 +465,7 @@ static int section_bandwidth(void)
 	if (ret)
 		return ret;
 	/* The pump's slot 0 writes from the start of the destination. */
-	pc.dst[0] = 2;
+	pc.dst[0] = PUMP_DST_ALL;
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		double mc;
 
@@ -441,22 +475,24 @@ static int section_bandwidth(void)
 		progress(line);
 		snprintf(param, sizeof(param), "%uKiB", sizes[i] >> 10);
 		mc = memcpy_bw(sizes[i]);
-		ret = big_client(&c, sizes[i], &r);
+		ret = env.have_dev ? big_client(&c, sizes[i], &r) : 0;
 		if (!ret)
 			ret = big_client(&pc, sizes[i], &pr);
 		if (ret)
 			break;
 		emit("bandwidth", "memcpy", param, mc / 1048576, "MiB/s", 0,
 		     "");
-		emit("bandwidth", "mkioq doorbell", param,
-		     r.bytes_per_s / 1048576, "MiB/s", r.bytes_per_s / mc,
-		     "of memcpy");
+		if (env.have_dev)
+			emit("bandwidth", "mkioq doorbell", param,
+			     r.bytes_per_s / 1048576, "MiB/s",
+			     r.bytes_per_s / mc, "of memcpy");
 		emit("bandwidth", "userspace pump", param,
 		     pr.bytes_per_s / 1048576, "MiB/s", pr.bytes_per_s / mc,
 		     "of memcpy");
 	}
 	pump_stop(&p);
-	mkioq_queue_free(c.q);
+	if (c.q)
+		mkioq_queue_free(c.q);
 	return ret;
 }
 
@@ -561,7 +597,8 @@ static int section_small(void)
 					};
 					struct result r = { 0 };
 
-					if (env.smoke && (si || di == 1))
+					if (!env.have_dev ||
+					    (env.smoke && (si || di == 1)))
 						continue;
 					snprintf(line, sizeof(line),
 						 "mkioq %s %s %u B qd%u",
@@ -626,6 +663,10 @@ static int section_scaling(void)
 	int i, n, ret = 0;
 
 	printf("\nscaling: 4 KiB requests, depth 64, doorbell, per queue thread\n");
+	if (!env.have_dev) {
+		printf("  (skipped: no /dev/mkioq0)\n");
+		return 0;
+	}
 	for (n = 1; n <= 2; n++) {
 		progress(n == 1 ? "scaling: one queue" : "scaling: two queues");
 		for (i = 0; i < n; i++) {
@@ -660,11 +701,14 @@ static void usage(void)
 	printf("usage: mkioq-bench [--smoke] [--seconds S] [--only SECTION]\n"
 	       "  --smoke       a few seconds in all: small sizes, few points\n"
 	       "  --seconds S   time per measured point (default 1)\n"
+	       "  --engine-workers N  worker threads of the userspace pump's\n"
+	       "                engine (default 1)\n"
 	       "  --only NAME   bandwidth, small or scaling\n"
 	       "  --filter TEXT small: only mkioq cases whose name contains TEXT,\n"
 	       "                e.g. \"doorbell spin 64 B qd64\"\n"
 	       "Prints a table and csv,section,name,param,value,unit,ratio,peer\n"
-	       "lines; needs /dev/mkioq0 and a vgem DRM device.\n");
+	       "lines; needs /dev/mkioq0 and a vgem DRM device for the module's\n"
+	       "rows (without them: memcpy and the userspace engine only).\n");
 }
 
 int main(int argc, char **argv)
@@ -674,14 +718,16 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "filter", required_argument, NULL, 'f' },
+		{ "engine-workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *only = NULL;
-	int opt, ret;
+	int opt, ret = 0;
 
 	env.seconds = 1.0;
-	while ((opt = getopt_long(argc, argv, "st:o:f:h", opts, NULL)) != -1) {
+	env.engine_workers = 1;
+	while ((opt = getopt_long(argc, argv, "st:o:f:w:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			env.smoke = true;
@@ -696,25 +742,46 @@ int main(int argc, char **argv)
 		case 'f':
 			env.filter = optarg;
 			break;
+		case 'w':
+			env.engine_workers = (unsigned int)strtoul(optarg,
+								   NULL, 0);
+			break;
 		default:
 			usage();
 			return opt == 'h' ? 0 : 2;
 		}
 	}
 	env.samples = calloc(MAX_SAMPLES, sizeof(*env.samples));
+	if (!env.samples) {
+		fprintf(stderr, "mkioq-bench: no memory\n");
+		return 1;
+	}
 	env.drm = vgem_open();
-	if (!env.samples || env.drm < 0) {
-		fprintf(stderr, "mkioq-bench: no vgem device or memory\n");
-		return 1;
+	env.have_dev = env.drm >= 0 && access(MKIOQ_DEV, R_OK | W_OK) == 0;
+	if (env.drm >= 0) {
+		ret = test_buf_create(env.drm, SRC_BYTES, true, &env.src);
+		if (!ret)
+			ret = test_buf_create(env.drm, SRC_BYTES, true,
+					      &env.dst);
+		if (ret) {
+			fprintf(stderr, "mkioq-bench: vgem buffers: %s\n",
+				strerror(-ret));
+			return 1;
+		}
+	} else {
+		/* Host memory for memcpy() and the userspace engine. */
+		env.src = (struct test_buf){ .fd = -1, .memfd = -1 };
+		env.dst = env.src;
+		env.src.map = calloc(1, SRC_BYTES);
+		env.dst.map = calloc(1, SRC_BYTES);
+		if (!env.src.map || !env.dst.map) {
+			fprintf(stderr, "mkioq-bench: no memory\n");
+			return 1;
+		}
 	}
-	ret = test_buf_create(env.drm, SRC_BYTES, true, &env.src);
-	if (!ret)
-		ret = test_buf_create(env.drm, SRC_BYTES, true, &env.dst);
-	if (ret) {
-		fprintf(stderr, "mkioq-bench: vgem buffers: %s\n",
-			strerror(-ret));
-		return 1;
-	}
+	if (!env.have_dev)
+		fprintf(stderr, "mkioq-bench: no %s or vgem: memcpy and the "
+			"userspace engine only\n", MKIOQ_DEV);
 	pattern_fill(env.src.map, 1 << 20, 3, 0);
 	printf("mkioq-bench: %s, %.2f s per point\n",
 	       env.smoke ? "smoke" : "full", env.seconds);
@@ -729,7 +796,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkioq-bench: FAILED: %s\n", mkioq_strerror(ret));
 	else
 		printf("mkioq-bench: done\n");
-	test_buf_destroy(&env.src);
-	test_buf_destroy(&env.dst);
+	if (env.drm >= 0) {
+		test_buf_destroy(&env.src);
+		test_buf_destroy(&env.dst);
+	} else {
+		free(env.src.map);
+		free(env.dst.map);
+	}
 	return ret ? 1 : 0;
 }

@@ -391,7 +391,7 @@ void engine_fences_cancel(struct mkioq_engine *e)
 static unsigned int engine_service_slot(struct mkioq_engine *e,
 					struct engine_worker *w, uint32_t i)
 {
-	struct engine_job job = { NULL };
+	struct engine_job job = { .src = NULL };
 	struct engine_req req;
 	int result;
 

@@ -72,8 +72,35 @@ struct engine_handle {
 	struct engine_buf *buf;	/* dma-buf, or NULL for host memory */
 };
 
+/*
+ * A worker's dma-buf bracket of one pass (engine_service.c): the buffers
+ * it began CPU access to (DMA_BUF_IOCTL_SYNC START), and the requests
+ * copied inside the bracket, completed once it ended.
+ */
+#define ENGINE_BATCH_BYTES	(1u << 20)	/* ends a bracket early */
+
+struct engine_open {
+	const struct engine_buf *buf;
+	uint64_t dir;		/* DMA_BUF_SYNC_READ/WRITE/RW */
+	int err;		/* START's errno: fails the pass's requests */
+};
+
+struct engine_done {
+	struct engine_req req;
+	int result;
+	struct engine_handle *src, *dst;	/* kept until the END */
+};
+
+struct engine_batch {
+	unsigned int nopen, ndone;
+	uint64_t bytes;
+	struct engine_open open[2 * MKIOQ_MAX_SLOTS];
+	struct engine_done done[MKIOQ_MAX_SLOTS];
+};
+
 struct engine_worker {
 	struct mkioq_engine *e;
+	struct engine_batch batch;
 	pthread_t thread;
 	unsigned int id;
 	bool started;

@@ -207,31 +207,109 @@ static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
 }
 
 /*
- * Copy a validated request, bracketed by DMA_BUF_IOCTL_SYNC on its
- * dma-bufs as the module brackets a pass with begin/end_cpu_access (one
- * bracket for a buffer that is both source and destination). A failed
- * START fails the request with its errno and moves no byte; a failed END
- * is the exporter's to report and does not undo a done copy. Returns the
- * bytes moved or a negative errno.
+ * dma-buf brackets. The module begins CPU access to every dma-buf of a
+ * pass once, copies, ends the access, then completes the pass's requests
+ * (mkioq_batch_execute()). A worker does the same over the requests it
+ * services in one pass: DMA_BUF_IOCTL_SYNC START on a buffer's first use
+ * in the pass (READ for a source, WRITE for a destination, RW for both),
+ * END on every such buffer at the end of the pass, and only then the
+ * STATUS of the requests copied inside the bracket, so that a device
+ * that sees OK sees the bytes flushed for it. A START that fails fails
+ * every request of the bracket that uses the buffer, with its errno, and
+ * moves no byte; a failed END is the exporter's to report and does not
+ * undo a done copy. Requests between host-memory handles need no bracket
+ * and complete at once. A bracket also ends early after
+ * ENGINE_BATCH_BYTES, and before a buffer is used in a direction it was
+ * not begun for.
  */
-static int engine_execute(const struct engine_req *req,
-			  const struct engine_job *job)
+
+static struct engine_open *engine_batch_find(struct engine_batch *b,
+					     const struct engine_buf *buf)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nopen; i++)
+		if (b->open[i].buf == buf)
+			return &b->open[i];
+	return NULL;
+}
+
+/* End the bracket: END every buffer, then complete what was copied. */
+static void engine_batch_flush(struct mkioq_engine *e, struct engine_batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nopen; i++)
+		if (!b->open[i].err)
+			engine_buf_sync(b->open[i].buf,
+					DMA_BUF_SYNC_END | b->open[i].dir);
+	for (i = 0; i < b->ndone; i++) {
+		engine_handle_put(e, b->done[i].src);
+		engine_handle_put(e, b->done[i].dst);
+		engine_complete(e, &b->done[i].req, b->done[i].result);
+	}
+	b->nopen = 0;
+	b->ndone = 0;
+	b->bytes = 0;
+}
+
+/* START on @buf in this bracket, if not yet; its errno, or 0. */
+static int engine_batch_open(struct engine_batch *b,
+			     const struct engine_buf *buf, uint64_t dir)
+{
+	struct engine_open *o = engine_batch_find(b, buf);
+
+	if (o)
+		return o->err;
+	o = &b->open[b->nopen++];
+	o->buf = buf;
+	o->dir = dir;
+	o->err = engine_buf_sync(buf, DMA_BUF_SYNC_START | dir);
+	return o->err;
+}
+
+/* Would @buf, if open, need a direction it was not begun for? */
+static bool engine_batch_conflicts(struct engine_batch *b,
+				   const struct engine_buf *buf, uint64_t dir)
+{
+	struct engine_open *o = buf ? engine_batch_find(b, buf) : NULL;
+
+	return o && (dir & ~o->dir);
+}
+
+/*
+ * Copy a validated request inside worker @w's bracket. Returns true if
+ * it went into the bracket (completed at the flush), false if it is to
+ * be completed now with *@result.
+ */
+static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
+			   const struct engine_req *req,
+			   const struct engine_job *job, int *result)
 {
 	const struct engine_buf *sb = job->src->buf, *db = job->dst->buf;
 	uint64_t sdir = DMA_BUF_SYNC_READ, ddir = DMA_BUF_SYNC_WRITE;
 	uintptr_t from = (uintptr_t)job->from, to = (uintptr_t)job->to;
+	struct engine_batch *b = &w->batch;
 	size_t n = req->byte_count;
-	int serr = 0, derr = 0, ret;
+	struct engine_done *d;
+	int ret = 0;
 
 	if (sb && sb == db) {
 		sdir = DMA_BUF_SYNC_RW;
 		db = NULL;
 	}
-	if (sb)
-		serr = engine_buf_sync(sb, DMA_BUF_SYNC_START | sdir);
-	if (db)
-		derr = engine_buf_sync(db, DMA_BUF_SYNC_START | ddir);
-	ret = serr ? serr : derr;
+	if (sb || db) {
+		if (engine_batch_conflicts(b, sb, sdir) ||
+		    engine_batch_conflicts(b, db, ddir))
+			engine_batch_flush(e, b);
+		if (sb)
+			ret = engine_batch_open(b, sb, sdir);
+		if (db) {
+			int derr = engine_batch_open(b, db, ddir);
+
+			ret = ret ? ret : derr;
+		}
+	}
 	if (!ret) {
 		/* Overlapping ranges (of one buffer): one memmove. */
 		if (n && to < from + n && from < to + n)
@@ -240,11 +318,18 @@ static int engine_execute(const struct engine_req *req,
 			memcpy(job->to, job->from, n);
 		ret = (int)n;
 	}
-	if (sb && !serr)
-		engine_buf_sync(sb, DMA_BUF_SYNC_END | sdir);
-	if (db && !derr)
-		engine_buf_sync(db, DMA_BUF_SYNC_END | ddir);
-	return ret;
+	*result = ret;
+	if (!sb && !db)
+		return false;
+	d = &b->done[b->ndone++];
+	d->req = *req;
+	d->result = ret;
+	d->src = job->src;
+	d->dst = job->dst;
+	b->bytes += n;
+	if (b->bytes >= ENGINE_BATCH_BYTES)
+		engine_batch_flush(e, b);
+	return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -409,8 +494,12 @@ static unsigned int engine_service_slot(struct mkioq_engine *e,
 	result = engine_prepare(e, &req, &job);
 	pthread_mutex_unlock(&w->lock);
 
-	if (!result)
-		result = engine_execute(&req, &job);
+	if (!result && engine_execute(e, w, &req, &job, &result)) {
+		/* In the bracket: the flush completes it, and puts. */
+		if (result > 0)
+			WORKER_COUNT(w->bytes, (uint64_t)result);
+		return 1;
+	}
 	if (result > 0)
 		WORKER_COUNT(w->bytes, (uint64_t)result);
 	if (job.src)
@@ -454,6 +543,9 @@ unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w)
 		n += engine_service_slot(e, w,
 					 (uint32_t)__builtin_ctzll(candidates));
 	}
+	/* The pass's bracket ends before its FENCEs are looked at. */
+	if (w->batch.nopen || w->batch.ndone)
+		engine_batch_flush(e, &w->batch);
 	if (atomic_load_explicit(&e->held, memory_order_relaxed) &&
 	    !pthread_mutex_trylock(&e->fence_lock)) {
 		n += engine_fences_complete(e);

@@ -6,8 +6,11 @@
  *
  *  - each worker sweeps the ring, claims each request with a
  *    compare-and-swap PUBLISHED -> CLAIMED (workers contend; each request
- *    is serviced exactly once) and services it before claiming the next,
- *    so that a worker that stops holds at most the request in hand;
+ *    is serviced exactly once) and copies it before claiming the next; a
+ *    request between host-memory handles completes at once, one that
+ *    copies from or to a dma-buf when the pass's dma-buf bracket ends
+ *    (below), so that a worker told to stop ends its pass after the
+ *    request in hand, with nothing left CLAIMED;
  *  - a claimed slot's words are read exactly once, into a struct
  *    engine_req, and after that the ring is written only at
  *    BYTE_COUNT/TAG and STATUS of a slot this engine claimed;

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernels of mkioq-gpu-bench: the ping-pong floor, the QD1 round trip and
+ * throughput with every slot in flight, all timed on the GPU's global
+ * timer. The ring is driven through <mkioq_cuda.cuh> only.
+ */
+#include <string.h>
+
+#include "mkioq_cuda.cuh"
+#include "gpu_bench_kernels.h"
+
+struct gb_ring {
+	struct mkioq_cuda_ring_map map;
+};
+
+extern "C" int gb_ring_map(struct mkioq_queue *q, struct gb_ring **rp,
+			   const char **hint)
+{
+	struct gb_ring *r = new gb_ring();
+	int ret = mkioq_cuda_map_ring(q, &r->map, hint);
+
+	if (ret) {
+		delete r;
+		return ret;
+	}
+	*rp = r;
+	return 0;
+}
+
+extern "C" void gb_ring_unmap(struct gb_ring *r)
+{
+	if (r)
+		mkioq_cuda_unmap_ring(&r->map);
+	delete r;
+}
+
+using sys_u32 = mkioq::sys_u32;
+
+/*
+ * The floor: the GPU stores a sequence number into @flag (release), a host
+ * thread that spins on it stores it into @echo, the GPU sees it there
+ * (acquire). Nothing of mkioq: what any GPU-to-host request costs.
+ */
+__global__ void gb_pingpong_kernel(uint32_t *flag, uint32_t *echo,
+				   uint32_t n, uint64_t *ns)
+{
+	for (uint32_t i = 1; i <= n; i++) {
+		uint64_t t0 = mkioq::now_ns();
+
+		/* Release: pairs with the host's acquire load of flag. */
+		sys_u32(*flag).store(i, cuda::memory_order_release);
+		/* Acquire: pairs with the host's release store of echo. */
+		while (sys_u32(*echo).load(cuda::memory_order_acquire) != i)
+			;
+		ns[i - 1] = mkioq::now_ns() - t0;
+	}
+	/* Tell the host thread to stop. */
+	sys_u32(*flag).store(0xffffffffu, cuda::memory_order_release);
+}
+
+extern "C" int gb_pingpong(uint32_t *flag_dev, uint32_t *echo_dev,
+			   uint32_t n, uint64_t *ns_host)
+{
+	uint64_t *ns;
+	int ret = 0;
+
+	if (cudaMalloc((void **)&ns, n * sizeof(*ns)) != cudaSuccess)
+		return -ENOMEM;
+	gb_pingpong_kernel<<<1, 1>>>(flag_dev, echo_dev, n, ns);
+	if (cudaDeviceSynchronize() != cudaSuccess ||
+	    cudaMemcpy(ns_host, ns, n * sizeof(*ns), cudaMemcpyDeviceToHost) !=
+	    cudaSuccess)
+		ret = -EIO;
+	cudaFree(ns);
+	return ret;
+}
+
+/*
+ * QD1: one lane, one slot, @n requests one after the other; ns[i] is
+ * submit (first word stored) to result seen, the figure a megakernel
+ * waits for. Recycling comes after the timed part.
+ */
+__global__ void gb_qd1_kernel(mkioq::ring r, uint32_t src, uint32_t dst,
+			      uint32_t bytes, uint32_t n, uint64_t *ns,
+			      int *err)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		mkioq::result res;
+		uint64_t t0 = mkioq::now_ns();
+		mkioq::request q = mkioq::submit_read(r, 0, src, dst, 0, bytes,
+						      i);
+
+		if (mkioq::wait(r, q, &res, 5000000000ull) || res.res < 0) {
+			*err = 1;
+			return;
+		}
+		ns[i] = mkioq::now_ns() - t0;
+		mkioq::recycle(r, q);
+	}
+}
+
+extern "C" int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst,
+		      uint32_t bytes, uint32_t n, uint64_t *ns_host)
+{
+	uint64_t *ns;
+	int *err, herr = 0, ret = 0;
+
+	if (cudaMalloc((void **)&ns, n * sizeof(*ns)) != cudaSuccess)
+		return -ENOMEM;
+	cudaMalloc((void **)&err, sizeof(*err));
+	cudaMemset(err, 0, sizeof(*err));
+	gb_qd1_kernel<<<1, 1>>>(r->map.ring, src, dst, bytes, n, ns, err);
+	if (cudaDeviceSynchronize() != cudaSuccess ||
+	    cudaMemcpy(ns_host, ns, n * sizeof(*ns), cudaMemcpyDeviceToHost) !=
+	    cudaSuccess ||
+	    cudaMemcpy(&herr, err, sizeof(herr), cudaMemcpyDeviceToHost) !=
+	    cudaSuccess)
+		ret = -EIO;
+	else if (herr)
+		ret = -ETIME;
+	cudaFree(ns);
+	cudaFree(err);
+	return ret;
+}
+
+/*
+ * Every slot in flight: thread s of one block owns slot s and loops
+ * submit, wait, recycle for @ns_budget nanoseconds of GPU time; the sum
+ * of requests over the time is the throughput on one ring. Destination
+ * handles are dst_first + s (one region per slot).
+ */
+__global__ void gb_depth_kernel(mkioq::ring r, uint32_t src,
+				uint32_t dst_first, uint32_t bytes,
+				uint64_t src_bytes, uint64_t ns_budget,
+				unsigned long long *done, uint64_t *span,
+				int *err)
+{
+	uint32_t s = threadIdx.x;
+	uint64_t start = mkioq::now_ns(), n = 0, off = 0;
+
+	__syncthreads();
+	while (mkioq::now_ns() - start < ns_budget) {
+		mkioq::result res;
+		mkioq::request q = mkioq::submit_read(r, s, src, dst_first + s,
+						      off, bytes, (uint32_t)n);
+
+		if (mkioq::wait(r, q, &res, 5000000000ull) || res.res < 0) {
+			atomicExch(err, 1);
+			break;
+		}
+		mkioq::recycle(r, q);
+		n++;
+		off += bytes;
+		if (off + bytes > src_bytes)
+			off = 0;
+	}
+	atomicAdd(done, (unsigned long long)n);
+	__syncthreads();
+	if (s == 0)
+		*span = mkioq::now_ns() - start;
+}
+
+extern "C" int gb_depth(struct gb_ring *r, uint32_t slots, uint32_t src,
+			uint32_t dst_first, uint32_t bytes, uint64_t src_bytes,
+			uint64_t ns_budget, uint64_t *requests,
+			uint64_t *elapsed_ns)
+{
+	unsigned long long *done;
+	uint64_t *span;
+	int *err, herr = 0, ret = 0;
+
+	if (!slots || slots > r->map.ring.slot_count)
+		return -EINVAL;
+	cudaMalloc((void **)&done, sizeof(*done));
+	cudaMalloc((void **)&span, sizeof(*span));
+	cudaMalloc((void **)&err, sizeof(*err));
+	cudaMemset(done, 0, sizeof(*done));
+	cudaMemset(err, 0, sizeof(*err));
+	gb_depth_kernel<<<1, slots>>>(r->map.ring, src, dst_first, bytes,
+				      src_bytes, ns_budget, done, span, err);
+	if (cudaDeviceSynchronize() != cudaSuccess ||
+	    cudaMemcpy(requests, done, sizeof(*requests),
+		       cudaMemcpyDeviceToHost) != cudaSuccess ||
+	    cudaMemcpy(elapsed_ns, span, sizeof(*elapsed_ns),
+		       cudaMemcpyDeviceToHost) != cudaSuccess ||
+	    cudaMemcpy(&herr, err, sizeof(herr), cudaMemcpyDeviceToHost) !=
+	    cudaSuccess)
+		ret = -EIO;
+	else if (herr)
+		ret = -ETIME;
+	cudaFree(done);
+	cudaFree(span);
+	cudaFree(err);
+	return ret;
+}

@@ -211,10 +211,8 @@ bench: deps
 
 # W=1 and sparse for each kernel, in trees of their own (build/kmod-lint/)
 # so that the modules of `make modules` keep their flags.
-# checkpatch's LINUX_VERSION_CODE rule is for code merged into one kernel:
-# driver/mkioq_compat.h builds one source for two, in one macro.
 lint: $(KSRC_STAMP)
-	perl $(CHECKPATCH) --no-tree --strict --ignore LINUX_VERSION_CODE \
+	perl $(CHECKPATCH) --no-tree --strict \
 		-f $(filter-out %.mod.c,$(wildcard driver/*.[ch])) uapi/linux/mkioq.h
 	@test -n "$(KVER)" -a -n "$(KVER2)" || \
 		{ echo "lint: a 6.1 and a 6.12 kernel are needed (make deps)" >&2; exit 1; }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The kernel APIs that differ between the kernels mkioq is built for
- * (Debian's 6.1 and 6.12). Each wrapper says in which release the API
- * changed, so that the old branch can go once that release is the oldest
- * one supported. Nothing here changes what the driver does, except
+ * (Debian's 6.1 and 6.12). driver/Kbuild asks the headers which API is
+ * there and defines MKIOQ_HAVE_*; each wrapper says in which release the
+ * API changed, so that the old branch can go once that release is the
+ * oldest one supported. Nothing here changes what the driver does, except
  * MKIOQ_HAVE_URING_CANCEL: see mkioq_uring.c.
  */
 #ifndef _MKIOQ_COMPAT_H
@@ -11,18 +12,9 @@
 
 #include <linux/dma-buf.h>
 #include <linux/mm.h>
-#include <linux/version.h>
-
-/*
- * True when building for kernel @major.@minor or later. (The one place
- * that reads LINUX_VERSION_CODE; `make lint` lets checkpatch pass it,
- * since this header exists to build one source for two kernels.)
- */
-#define MKIOQ_SINCE(major, minor) \
-	(KERNEL_VERSION(major, minor, 0) <= LINUX_VERSION_CODE)
 
 /* 6.7 moved the uring_cmd API out of <linux/io_uring.h>. */
-#if MKIOQ_SINCE(6, 7)
+#ifdef MKIOQ_HAVE_IO_URING_CMD_H
 #include <linux/io_uring/cmd.h>
 #else
 #include <linux/io_uring.h>
@@ -35,7 +27,7 @@
 static inline void mkioq_vm_flags_mod(struct vm_area_struct *vma,
 				      vm_flags_t set, vm_flags_t clear)
 {
-#if MKIOQ_SINCE(6, 3)
+#ifdef MKIOQ_HAVE_VM_FLAGS_MOD
 	vm_flags_mod(vma, set, clear);
 #else
 	vma->vm_flags = (vma->vm_flags | set) & ~clear;
@@ -50,7 +42,7 @@ static inline void mkioq_vm_flags_mod(struct vm_area_struct *vma,
 static inline int mkioq_dma_buf_vmap(struct dma_buf *dmabuf,
 				     struct iosys_map *map)
 {
-#if MKIOQ_SINCE(6, 2)
+#ifdef MKIOQ_HAVE_DMA_BUF_VMAP_UNLOCKED
 	return dma_buf_vmap_unlocked(dmabuf, map);
 #else
 	return dma_buf_vmap(dmabuf, map);
@@ -60,7 +52,7 @@ static inline int mkioq_dma_buf_vmap(struct dma_buf *dmabuf,
 static inline void mkioq_dma_buf_vunmap(struct dma_buf *dmabuf,
 					struct iosys_map *map)
 {
-#if MKIOQ_SINCE(6, 2)
+#ifdef MKIOQ_HAVE_DMA_BUF_VMAP_UNLOCKED
 	dma_buf_vunmap_unlocked(dmabuf, map);
 #else
 	dma_buf_vunmap(dmabuf, map);
@@ -73,7 +65,7 @@ static inline void mkioq_dma_buf_vunmap(struct dma_buf *dmabuf,
  */
 static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
 {
-#if MKIOQ_SINCE(6, 5)
+#ifdef MKIOQ_HAVE_IO_URING_SQE_CMD
 	return io_uring_sqe_cmd(cmd->sqe);
 #else
 	return cmd->cmd;
@@ -83,11 +75,10 @@ static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
 /*
  * io_uring_cmd_done() gained an issue_flags argument in 6.3. Vanilla
  * 6.1.0 has 3 arguments, the 6.1 stable kernels that took the backport
- * (Debian's) 4: for those driver/Kbuild reads the headers and defines
- * MKIOQ_IO_URING_CMD_DONE_4ARGS.
+ * (Debian's) 4: driver/Kbuild reads the headers and defines
+ * MKIOQ_IO_URING_CMD_DONE_4ARGS for those with 4.
  */
-#if MKIOQ_SINCE(6, 3) || \
-	defined(MKIOQ_IO_URING_CMD_DONE_4ARGS)
+#ifdef MKIOQ_IO_URING_CMD_DONE_4ARGS
 #define mkioq_cmd_done(cmd, ret, res2, flags) \
 	io_uring_cmd_done(cmd, ret, res2, flags)
 #else
@@ -101,7 +92,7 @@ static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
  * issued again with IO_URING_F_CANCEL. Before 6.7 nothing cancels it, so
  * mkioq's WAITs expire instead.
  */
-#if MKIOQ_SINCE(6, 7)
+#ifdef MKIOQ_HAVE_URING_CANCEL_API
 #define MKIOQ_HAVE_URING_CANCEL	1
 #define MKIOQ_URING_F_CANCEL	IO_URING_F_CANCEL
 #define mkioq_cmd_mark_cancelable(cmd, flags) \
@@ -117,7 +108,7 @@ static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
  * in a task that is exiting or in a kernel thread: no user memory to
  * write. Before, the write simply fails (the record is given back).
  */
-#if MKIOQ_SINCE(6, 12)
+#ifdef MKIOQ_HAVE_URING_F_TASK_DEAD
 #define MKIOQ_URING_F_TASK_DEAD	IO_URING_F_TASK_DEAD
 #else
 #define MKIOQ_URING_F_TASK_DEAD	0

@@ -58,36 +58,30 @@ static void mkioq_complete(struct mkioq_queue *q, const struct mkioq_req *req,
 }
 
 /*
- * The slots whose STATUS reads PUBLISHED, in one branch-free sweep: a pass
+ * The slots whose STATUS reads @state, in one branch-free sweep: a pass
  * over a mostly idle ring costs a few instructions per slot, not a claim
  * attempt each.
  */
-static u64 mkioq_published(struct mkioq_queue *q)
+static u64 mkioq_slots_in(struct mkioq_queue *q, u32 state)
 {
-	u64 published = 0;
+	u64 mask = 0;
 	u32 i;
 
 	for (i = 0; i < q->slot_count; i++)
-		published |= (u64)(READ_ONCE(q->ring[i].status) ==
-				   MKIOQ_SLOT_PUBLISHED) << i;
+		mask |= (u64)(READ_ONCE(q->ring[i].status) == state) << i;
+	return mask;
+}
+
+static u64 mkioq_published(struct mkioq_queue *q)
+{
+	u64 published = mkioq_slots_in(q, MKIOQ_SLOT_PUBLISHED);
+
 	/*
 	 * The other words of those slots are read after their STATUS:
 	 * pairs with the producer's release store of PUBLISHED.
 	 */
 	smp_rmb();
 	return published;
-}
-
-/* The slots whose STATUS reads CLAIMED, swept as mkioq_published() does. */
-static u64 mkioq_claimed(struct mkioq_queue *q)
-{
-	u64 claimed = 0;
-	u32 i;
-
-	for (i = 0; i < q->slot_count; i++)
-		claimed |= (u64)(READ_ONCE(q->ring[i].status) ==
-				 MKIOQ_SLOT_CLAIMED) << i;
-	return claimed;
 }
 
 /*
@@ -150,7 +144,7 @@ static void mkioq_fence_hold(struct mkioq_queue *q, const struct mkioq_req *req)
 	 * After our claim's full barrier: every claim that a STATUS of
 	 * CLAIMED shows was made before this FENCE was claimed.
 	 */
-	f->waits_on = mkioq_claimed(q) & ~BIT_ULL(req->slot);
+	f->waits_on = mkioq_slots_in(q, MKIOQ_SLOT_CLAIMED) & ~BIT_ULL(req->slot);
 	f->passed = false;
 	q->fences_held |= BIT_ULL(req->slot);
 }
@@ -175,7 +169,7 @@ static unsigned int mkioq_fences_complete(struct mkioq_queue *q,
 		 * (their own release stores) are visible to whoever
 		 * acquires a FENCE's OK.
 		 */
-		left = ~mkioq_claimed(q);
+		left = ~mkioq_slots_in(q, MKIOQ_SLOT_CLAIMED);
 		due = 0;
 		for (held = q->fences_held; held; held &= held - 1) {
 			struct mkioq_fence *f = &q->fences[__ffs64(held)];

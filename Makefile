@@ -238,7 +238,10 @@ install: lib
 # libmkioq itself never needs CUDA. CUDA 13's oldest target is sm_75.
 NVCC ?= $(shell command -v nvcc 2>/dev/null || \
 	{ [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
-CUDA_INC ?= $(patsubst %/bin/nvcc,%/include,$(NVCC))
+# nvcc may be a wrapper script (CI's /usr/local/bin/nvcc is one), so ask
+# nvcc itself where the CUDA runtime headers are.
+CUDA_INC ?= $(shell $(NVCC) --dryrun -x cu -c /dev/null -o /dev/null 2>&1 | \
+	sed -n 's/^\#\$$ INCLUDES="-I\([^"]*\)".*/\1/p')
 GPU_ARCHS ?= -gencode arch=compute_75,code=sm_75 \
 	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 NVCC_FLAGS := -std=c++17 -O2 $(GPU_ARCHS) -Iuapi -Ilibmkioq/include \

@@ -130,7 +130,7 @@ enum {
  * @cmd:	the io_uring command, completed exactly once
  * @owner:	files of the submitter: closing them cancels the wait
  * @cqe_addr:	user address that receives @cqe, or 0
- * @slot:	the slot waited for, or MKIOQ_SLOT_ANY
+ * @slot:	the slot waited for, or MKIOQ_ANY_SLOT
  * @deadline:	jiffies when it expires with -ETIME
  * @cqe:	the completion delivered
  */

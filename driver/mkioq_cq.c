@@ -12,7 +12,7 @@
  * for a slot whose record was dropped completes with -ENOBUFS once the
  * slot's queued records are taken (the notice stays until a WAIT for that
  * slot comes: read() readers get the count instead), and if no
- * record follows, read() returns one with slot MKIOQ_SLOT_ANY that carries
+ * record follows, read() returns one with slot MKIOQ_ANY_SLOT that carries
  * the count. The slot's STATUS word always holds the result.
  */
 #include <linux/poll.h>
@@ -125,7 +125,7 @@ void mkioq_cq_post(struct mkioq_queue *q, const struct mkioq_cqe *cqes,
 		const struct mkioq_cqe *cqe = &cqes[i];
 
 		q->completed++;
-		if (cqe->status == MKIOQ_SLOT_ERROR)
+		if (cqe->status == MKIOQ_RESULT_ERROR)
 			q->errors++;
 		wait = list_first_entry_or_null(&q->waits_slot[cqe->slot],
 						struct mkioq_wait, node);
@@ -162,7 +162,7 @@ bool mkioq_cq_take_locked(struct mkioq_queue *q, u32 slot,
 	struct mkioq_rec *rec;
 
 	lockdep_assert_held(&q->cq_lock);
-	if (slot == MKIOQ_SLOT_ANY) {
+	if (slot == MKIOQ_ANY_SLOT) {
 		head = &q->cq_list;
 		rec = list_first_entry_or_null(head, struct mkioq_rec, node);
 	} else {
@@ -182,12 +182,12 @@ bool mkioq_cq_take_locked(struct mkioq_queue *q, u32 slot,
 	cqe->slot = slot;
 	cqe->result = -ENOBUFS;
 	cqe->flags = MKIOQ_CQE_F_OVERFLOW | MKIOQ_CQE_F_NOTICE;
-	if (slot == MKIOQ_SLOT_ANY && q->cq_dropped) {
+	if (slot == MKIOQ_ANY_SLOT && q->cq_dropped) {
 		cqe->dropped = q->cq_dropped;
 		q->cq_dropped = 0;
 		return true;
 	}
-	if (slot != MKIOQ_SLOT_ANY && q->cq_dropped_slots & BIT_ULL(slot)) {
+	if (slot != MKIOQ_ANY_SLOT && q->cq_dropped_slots & BIT_ULL(slot)) {
 		q->cq_dropped_slots &= ~BIT_ULL(slot);
 		return true;
 	}
@@ -216,7 +216,7 @@ static void mkioq_cq_match_waits_locked(struct mkioq_queue *q,
 		wait = list_first_entry(&q->waits_any, struct mkioq_wait, node);
 		list_move_tail(&wait->node, done);
 		q->nr_waits--;
-		mkioq_cq_take_locked(q, MKIOQ_SLOT_ANY, &wait->cqe);
+		mkioq_cq_take_locked(q, MKIOQ_ANY_SLOT, &wait->cqe);
 	}
 }
 
@@ -239,7 +239,7 @@ static void mkioq_cq_requeue_locked(struct mkioq_queue *q,
 	 */
 	if (cqe->flags & MKIOQ_CQE_F_NOTICE) {
 		if ((cqe->flags & MKIOQ_CQE_F_OVERFLOW) &&
-		    cqe->slot != MKIOQ_SLOT_ANY)
+		    cqe->slot != MKIOQ_ANY_SLOT)
 			q->cq_dropped_slots |= BIT_ULL(cqe->slot);
 		return;
 	}
@@ -289,7 +289,7 @@ static ssize_t mkioq_cq_read_batch(struct mkioq_queue *q, char __user *buf,
 	size_t n = 0;
 
 	spin_lock(&q->cq_lock);
-	while (n < max && mkioq_cq_take_locked(q, MKIOQ_SLOT_ANY, &cqes[n]))
+	while (n < max && mkioq_cq_take_locked(q, MKIOQ_ANY_SLOT, &cqes[n]))
 		n++;
 	spin_unlock(&q->cq_lock);
 	if (!n)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dma-buf handles: a range of a dma-buf, registered under a small integer
- * that the ring's SRC and DST words name.
+ * that the ring's SRC_HANDLE and DST_HANDLE words name.
  *
  * A handle holds its own dma-buf reference and a kernel mapping of the
  * buffer for as long as it is registered, so the service never maps per

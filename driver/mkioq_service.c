@@ -43,10 +43,10 @@ static void mkioq_complete(struct mkioq_queue *q, const struct mkioq_req *req,
 		.tag = req->tag,
 	};
 	if (result >= 0) {
-		cqe->status = MKIOQ_SLOT_OK;
+		cqe->status = MKIOQ_RESULT_OK;
 		WRITE_ONCE(slot->byte_count, result);
 	} else {
-		cqe->status = MKIOQ_SLOT_ERROR;
+		cqe->status = MKIOQ_RESULT_ERROR;
 		WRITE_ONCE(slot->tag, -result);
 	}
 	/*
@@ -74,7 +74,7 @@ static u64 mkioq_slots_in(struct mkioq_queue *q, u32 state)
 
 static u64 mkioq_published(struct mkioq_queue *q)
 {
-	u64 published = mkioq_slots_in(q, MKIOQ_SLOT_PUBLISHED);
+	u64 published = mkioq_slots_in(q, MKIOQ_STATE_PUBLISHED);
 
 	/*
 	 * The other words of those slots are read after their STATUS:
@@ -96,8 +96,8 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
 	if (READ_ONCE(slot->src_handle) == MKIOQ_HANDLE_NONE)
 		return false;
 	/* Fully ordered: only one claimer wins, and it sees the words. */
-	if (cmpxchg(&slot->status, MKIOQ_SLOT_PUBLISHED,
-		    MKIOQ_SLOT_CLAIMED) != MKIOQ_SLOT_PUBLISHED)
+	if (cmpxchg(&slot->status, MKIOQ_STATE_PUBLISHED,
+		    MKIOQ_STATE_CLAIMED) != MKIOQ_STATE_PUBLISHED)
 		return false;
 
 	req->src = READ_ONCE(slot->src_handle);
@@ -108,7 +108,7 @@ static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
 	 */
 	if (req->src == MKIOQ_HANDLE_NONE) {
 		/* Release: pairs with the consumer's acquire of STATUS. */
-		smp_store_release(&slot->status, MKIOQ_SLOT_PUBLISHED);
+		smp_store_release(&slot->status, MKIOQ_STATE_PUBLISHED);
 		return false;
 	}
 	req->slot = index;
@@ -144,7 +144,7 @@ static void mkioq_fence_hold(struct mkioq_queue *q, const struct mkioq_req *req)
 	 * After our claim's full barrier: every claim that a STATUS of
 	 * CLAIMED shows was made before this FENCE was claimed.
 	 */
-	f->waits_on = mkioq_slots_in(q, MKIOQ_SLOT_CLAIMED) & ~BIT_ULL(req->slot);
+	f->waits_on = mkioq_slots_in(q, MKIOQ_STATE_CLAIMED) & ~BIT_ULL(req->slot);
 	f->passed = false;
 	q->fences_held |= BIT_ULL(req->slot);
 }
@@ -169,7 +169,7 @@ static unsigned int mkioq_fences_complete(struct mkioq_queue *q,
 		 * (their own release stores) are visible to whoever
 		 * acquires a FENCE's OK.
 		 */
-		left = ~mkioq_slots_in(q, MKIOQ_SLOT_CLAIMED);
+		left = ~mkioq_slots_in(q, MKIOQ_STATE_CLAIMED);
 		due = 0;
 		for (held = q->fences_held; held; held &= held - 1) {
 			struct mkioq_fence *f = &q->fences[__ffs64(held)];

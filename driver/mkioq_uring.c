@@ -209,7 +209,7 @@ static int mkioq_uring_wait(struct mkioq_queue *q, struct io_uring_cmd *cmd,
 
 	if (arg->flags)
 		return -EINVAL;
-	if (arg->slot != MKIOQ_SLOT_ANY && arg->slot >= q->slot_count)
+	if (arg->slot != MKIOQ_ANY_SLOT && arg->slot >= q->slot_count)
 		return -EINVAL;
 
 	wait = kzalloc(sizeof(*wait), GFP_KERNEL);
@@ -243,7 +243,7 @@ static int mkioq_uring_wait(struct mkioq_queue *q, struct io_uring_cmd *cmd,
 			spin_unlock(&q->cq_lock);
 			return mkioq_uring_refuse(wait, -EBUSY);
 		}
-		list_add_tail(&wait->node, arg->slot == MKIOQ_SLOT_ANY ?
+		list_add_tail(&wait->node, arg->slot == MKIOQ_ANY_SLOT ?
 			      &q->waits_any : &q->waits_slot[arg->slot]);
 		q->nr_waits++;
 	}

@@ -185,8 +185,8 @@ static int client_wait(struct client *c, uint64_t *done)
 			for (s = 0; s < c->depth; s++) {
 				int st = mkioq_slot_status(c->q, s);
 
-				if (st == MKIOQ_SLOT_OK ||
-				    st == MKIOQ_SLOT_ERROR)
+				if (st == MKIOQ_RESULT_OK ||
+				    st == MKIOQ_RESULT_ERROR)
 					client_reap(c, s, done);
 			}
 		return 0;
@@ -271,7 +271,7 @@ static int client_run(struct client *c, struct result *r)
 				.tag = (uint32_t)sent,
 			};
 
-			if (mkioq_slot_status(c->q, s) != MKIOQ_SLOT_EMPTY)
+			if (mkioq_slot_status(c->q, s) != MKIOQ_STATE_EMPTY)
 				continue;
 			c->t0[s] = t;
 			if (mkioq_submit(c->q, s, &req) == 0) {
@@ -422,8 +422,8 @@ static int big_client(struct client *c, uint32_t bytes, struct result *r)
 			client_ring(c);
 		do {
 			st = mkioq_slot_status(c->q, 0);
-		} while (st != MKIOQ_SLOT_OK && st != MKIOQ_SLOT_ERROR);
-		if (st != MKIOQ_SLOT_OK)
+		} while (st != MKIOQ_RESULT_OK && st != MKIOQ_RESULT_ERROR);
+		if (st != MKIOQ_RESULT_OK)
 			return -EIO;
 		mkioq_recycle(c->q, 0);
 		moved += bytes;

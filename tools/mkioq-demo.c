@@ -193,10 +193,10 @@ static int run(struct demo *d, const char *name)
 			const struct mkioq_cqe *c = &cqes[i];
 			uint8_t *got;
 
-			if (c->slot == MKIOQ_SLOT_ANY)
+			if (c->slot == MKIOQ_ANY_SLOT)
 				continue;
 			done++;
-			if (c->status != MKIOQ_SLOT_OK) {
+			if (c->status != MKIOQ_RESULT_OK) {
 				errors++;
 			} else {
 				/*

@@ -58,10 +58,10 @@ struct mkioq_request {
 /* A slot read back by mkioq_completion(): the seed's IoCompletion. */
 struct mkioq_completion {
 	uint32_t slot;
-	uint32_t mapped_slot;	/* DST_HANDLE */
+	uint32_t dst_handle;	/* DST_HANDLE (the seed: mapped_slot) */
 	uint32_t byte_count;
-	uint32_t tag;		/* on MKIOQ_SLOT_ERROR: the positive errno */
-	uint32_t status;	/* MKIOQ_SLOT_* */
+	uint32_t tag;		/* on MKIOQ_RESULT_ERROR: the positive errno */
+	uint32_t status;	/* MKIOQ_STATE_* or MKIOQ_RESULT_* */
 	uint32_t op;
 	uint32_t src_handle;
 	uint64_t offset;

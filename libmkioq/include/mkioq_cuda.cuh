@@ -138,8 +138,8 @@ __device__ inline request submit(const ring &r, uint32_t slot, uint32_t op,
 
 	/* Plain stores: no engine reads them before STATUS says PUBLISHED. */
 	w[MKIOQ_WORD_OP] = op;
-	w[MKIOQ_WORD_SRC] = src;
-	w[MKIOQ_WORD_DST] = dst;
+	w[MKIOQ_WORD_SRC_HANDLE] = src;
+	w[MKIOQ_WORD_DST_HANDLE] = dst;
 	w[MKIOQ_WORD_OFFSET_LO] = (uint32_t)offset;
 	w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(offset >> 32);
 	w[MKIOQ_WORD_BYTE_COUNT] = byte_count;
@@ -150,7 +150,7 @@ __device__ inline request submit(const ring &r, uint32_t slot, uint32_t op,
 	 * of libmkioq's engine, the module's smp_rmb() after it reads
 	 * PUBLISHED in mkioq_published()).
 	 */
-	sys_u32(w[MKIOQ_WORD_STATUS]).store(MKIOQ_SLOT_PUBLISHED,
+	sys_u32(w[MKIOQ_WORD_STATUS]).store(MKIOQ_STATE_PUBLISHED,
 					    cuda::memory_order_release);
 	return request{ slot, tag };
 }
@@ -197,7 +197,7 @@ __device__ inline bool test(const ring &r, const request &q, result *out)
 	uint32_t st = sys_u32(w[MKIOQ_WORD_STATUS])
 			      .load(cuda::memory_order_acquire);
 
-	if (st == MKIOQ_SLOT_OK) {
+	if (st == MKIOQ_RESULT_OK) {
 		/* Relaxed but system scope: not a stale cached copy. */
 		out->res = (int32_t)sys_u32(w[MKIOQ_WORD_BYTE_COUNT])
 				   .load(cuda::memory_order_relaxed);
@@ -205,7 +205,7 @@ __device__ inline bool test(const ring &r, const request &q, result *out)
 				   .load(cuda::memory_order_relaxed);
 		return true;
 	}
-	if (st == MKIOQ_SLOT_ERROR) {
+	if (st == MKIOQ_RESULT_ERROR) {
 		/* TAG holds the positive errno: the tag is the submitter's. */
 		out->res = -(int32_t)sys_u32(w[MKIOQ_WORD_TAG])
 				    .load(cuda::memory_order_relaxed);
@@ -252,7 +252,7 @@ __device__ inline int wait(const ring &r, const request &q, result *out,
 __device__ inline void recycle(const ring &r, const request &q)
 {
 	sys_u32(*slot_word(r, q.slot, MKIOQ_WORD_STATUS))
-		.store(MKIOQ_SLOT_EMPTY, cuda::memory_order_relaxed);
+		.store(MKIOQ_STATE_EMPTY, cuda::memory_order_relaxed);
 }
 
 /* Recycle @q's slot and give it back to @pool. */

@@ -65,7 +65,7 @@ struct mkioq_engine_params {
 /**
  * struct mkioq_engine_stats - counters since mkioq_engine_new()
  * @completed:	requests completed (OK or ERROR), FENCEs included
- * @errors:	of those, completed with MKIOQ_SLOT_ERROR
+ * @errors:	of those, completed with MKIOQ_RESULT_ERROR
  * @cq_overflow: completion records dropped because the record queue was
  *		full; the slots' STATUS words still hold every result
  * @passes:	sweeps of the ring by the workers

@@ -38,7 +38,7 @@ static inline void mkioq_prep_doorbell(const struct io_uring *ring,
 }
 
 /*
- * Park until a completion of @slot (or MKIOQ_SLOT_ANY); the CQE's res is
+ * Park until a completion of @slot (or MKIOQ_ANY_SLOT); the CQE's res is
  * the transfer result (bytes or -errno), res2 on CQE32 rings is
  * tag << 32 | slot, and *@out (if not NULL) receives the whole record
  * before the CQE is posted.

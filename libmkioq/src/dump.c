@@ -8,12 +8,12 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const state_names[] = {
-	[MKIOQ_SLOT_EMPTY] = "EMPTY",
-	[MKIOQ_SLOT_PUBLISHED] = "PUBLISHED",
-	[MKIOQ_SLOT_CLAIMED] = "CLAIMED",
-	[MKIOQ_SLOT_DONE] = "DONE",
-	[MKIOQ_SLOT_OK] = "OK",
-	[MKIOQ_SLOT_ERROR] = "ERROR",
+	[MKIOQ_STATE_EMPTY] = "EMPTY",
+	[MKIOQ_STATE_PUBLISHED] = "PUBLISHED",
+	[MKIOQ_STATE_CLAIMED] = "CLAIMED",
+	[MKIOQ_STATE_DONE] = "DONE",
+	[MKIOQ_RESULT_OK] = "OK",
+	[MKIOQ_RESULT_ERROR] = "ERROR",
 };
 
 static const char *const op_names[] = {
@@ -74,7 +74,7 @@ int mkioq_queue_dump(const struct mkioq_queue *q, char *buf, size_t len)
 			   slot, name_of(state_names, ARRAY_SIZE(state_names), rec.status),
 			   rec.status,
 			   name_of(op_names, ARRAY_SIZE(op_names), rec.op), rec.op,
-			   rec.src_handle, rec.mapped_slot, rec.offset,
+			   rec.src_handle, rec.dst_handle, rec.offset,
 			   rec.byte_count, rec.tag);
 	}
 	return (int)o.used;

@@ -10,7 +10,7 @@
  * and counted, never blocking a worker: the next record delivered carries
  * MKIOQ_CQE_F_OVERFLOW and the number dropped (saturating at UINT32_MAX),
  * and if no record is left to carry it, mkioq_engine_read_cqes() returns
- * a notice (MKIOQ_CQE_F_NOTICE) with slot MKIOQ_SLOT_ANY that does. The
+ * a notice (MKIOQ_CQE_F_NOTICE) with slot MKIOQ_ANY_SLOT that does. The
  * slot's STATUS word always holds the result.
  */
 #include <errno.h>
@@ -80,12 +80,12 @@ void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 
 	pthread_mutex_lock(&cq->lock);
 	if (result >= 0) {
-		cqe.status = MKIOQ_SLOT_OK;
+		cqe.status = MKIOQ_RESULT_OK;
 		__atomic_store_n(engine_word(e, req->slot,
 					     MKIOQ_WORD_BYTE_COUNT),
 				 (uint32_t)result, __ATOMIC_RELAXED);
 	} else {
-		cqe.status = MKIOQ_SLOT_ERROR;
+		cqe.status = MKIOQ_RESULT_ERROR;
 		__atomic_store_n(engine_word(e, req->slot, MKIOQ_WORD_TAG),
 				 (uint32_t)-result, __ATOMIC_RELAXED);
 	}
@@ -105,7 +105,7 @@ void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 	atomic_fetch_add_explicit(&e->comp_seq[req->slot], 1,
 				  memory_order_release);
 	cq->completed++;
-	if (cqe.status == MKIOQ_SLOT_ERROR)
+	if (cqe.status == MKIOQ_RESULT_ERROR)
 		cq->errors++;
 	if (engine_cq_enqueue(cq, &cqe) && cq->waiters)
 		pthread_cond_broadcast(&cq->cond);
@@ -115,7 +115,7 @@ void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 /*
  * Take up to @max records, oldest first, the first of them carrying the
  * count of records dropped; or, with none left, the notice that carries
- * it (mkioq_cq_take_locked() for MKIOQ_SLOT_ANY).
+ * it (mkioq_cq_take_locked() for MKIOQ_ANY_SLOT).
  */
 static unsigned int engine_cq_take(struct engine_cq *cq,
 				   struct mkioq_cqe *cqes, unsigned int max)
@@ -135,7 +135,7 @@ static unsigned int engine_cq_take(struct engine_cq *cq,
 	}
 	if (!n && cq->dropped) {
 		memset(cqes, 0, sizeof(*cqes));
-		cqes->slot = MKIOQ_SLOT_ANY;
+		cqes->slot = MKIOQ_ANY_SLOT;
 		cqes->result = -ENOBUFS;
 		cqes->flags = MKIOQ_CQE_F_OVERFLOW | MKIOQ_CQE_F_NOTICE;
 		cqes->dropped = cq->dropped;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The engine's handles: a range of host memory, or of a dma-buf that the
- * engine maps, registered under a small integer that the ring's SRC and
- * DST words name. The numbers, checks and errnos are those of the
+ * engine maps, registered under a small integer that the ring's SRC_HANDLE and
+ * DST_HANDLE words name. The numbers, checks and errnos are those of the
  * module's MKIOQ_IOC_REGISTER (driver/mkioq_handle.c): 1..4096, the lowest
  * free number first, ENOSPC when full, ENOENT for an unknown one.
  *

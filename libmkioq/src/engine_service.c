@@ -89,7 +89,7 @@ static uint64_t engine_published(const struct mkioq_engine *e)
 
 	for (i = 0; i < e->slot_count; i++)
 		published |= (uint64_t)(status_relaxed(e, i) ==
-					MKIOQ_SLOT_PUBLISHED) << i;
+					MKIOQ_STATE_PUBLISHED) << i;
 	/*
 	 * The other words of those slots are read after their STATUS:
 	 * pairs with the producer's release store of PUBLISHED.
@@ -106,10 +106,10 @@ static bool engine_claim(struct mkioq_engine *e, struct engine_worker *w,
 			 uint32_t i, struct engine_req *req)
 {
 	uint32_t *status = engine_word(e, i, MKIOQ_WORD_STATUS);
-	uint32_t expected = MKIOQ_SLOT_PUBLISHED;
+	uint32_t expected = MKIOQ_STATE_PUBLISHED;
 
 	/* A host-published ingest: its consumer's, leave it alone. */
-	if (word_relaxed(e, i, MKIOQ_WORD_SRC) == MKIOQ_HANDLE_NONE)
+	if (word_relaxed(e, i, MKIOQ_WORD_SRC_HANDLE) == MKIOQ_HANDLE_NONE)
 		return false;
 	/*
 	 * Acquire: pairs with the producer's release store of PUBLISHED,
@@ -117,13 +117,13 @@ static bool engine_claim(struct mkioq_engine *e, struct engine_worker *w,
 	 * this worker's earlier accesses of the slot (its previous
 	 * completion) before the claim. Only one claimer wins.
 	 */
-	if (!__atomic_compare_exchange_n(status, &expected, MKIOQ_SLOT_CLAIMED,
+	if (!__atomic_compare_exchange_n(status, &expected, MKIOQ_STATE_CLAIMED,
 					 false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_RELAXED)) {
 		WORKER_COUNT(w->claim_races, 1);
 		return false;
 	}
-	req->src = word_relaxed(e, i, MKIOQ_WORD_SRC);
+	req->src = word_relaxed(e, i, MKIOQ_WORD_SRC_HANDLE);
 	/*
 	 * Another claimer took, completed and the producer recycled and
 	 * re-published the slot as a source-0 ingest since the SRC check
@@ -131,14 +131,14 @@ static bool engine_claim(struct mkioq_engine *e, struct engine_worker *w,
 	 */
 	if (req->src == MKIOQ_HANDLE_NONE) {
 		/* Release: pairs with the consumer's acquire of STATUS. */
-		__atomic_store_n(status, MKIOQ_SLOT_PUBLISHED,
+		__atomic_store_n(status, MKIOQ_STATE_PUBLISHED,
 				 __ATOMIC_RELEASE);
 		WORKER_COUNT(w->handed_back, 1);
 		return false;
 	}
 	req->slot = i;
 	req->op = word_relaxed(e, i, MKIOQ_WORD_OP);
-	req->dst = word_relaxed(e, i, MKIOQ_WORD_DST);
+	req->dst = word_relaxed(e, i, MKIOQ_WORD_DST_HANDLE);
 	req->offset = (uint64_t)word_relaxed(e, i, MKIOQ_WORD_OFFSET_HI) << 32 |
 		      word_relaxed(e, i, MKIOQ_WORD_OFFSET_LO);
 	req->byte_count = word_relaxed(e, i, MKIOQ_WORD_BYTE_COUNT);
@@ -361,10 +361,10 @@ static bool fence_slot_done(struct mkioq_engine *e, struct engine_fence *f,
 		return e->fences[i].order > f->order;
 	st = status_acquire(e, i);
 	if (f->wait_published & bit) {
-		if (st == MKIOQ_SLOT_PUBLISHED &&
-		    word_relaxed(e, i, MKIOQ_WORD_SRC) != MKIOQ_HANDLE_NONE)
+		if (st == MKIOQ_STATE_PUBLISHED &&
+		    word_relaxed(e, i, MKIOQ_WORD_SRC_HANDLE) != MKIOQ_HANDLE_NONE)
 			return false;
-		if (st == MKIOQ_SLOT_CLAIMED) {
+		if (st == MKIOQ_STATE_CLAIMED) {
 			/* Claimed since: now wait for that claim to end. */
 			f->wait_published &= ~bit;
 			f->wait_claimed |= bit;
@@ -372,7 +372,7 @@ static bool fence_slot_done(struct mkioq_engine *e, struct engine_fence *f,
 		}
 		return true;
 	}
-	return st != MKIOQ_SLOT_CLAIMED;
+	return st != MKIOQ_STATE_CLAIMED;
 }
 
 /*
@@ -440,10 +440,10 @@ static void engine_fence_hold(struct mkioq_engine *e,
 		if (i == req->slot)
 			continue;
 		st = status_acquire(e, i);
-		if (st == MKIOQ_SLOT_CLAIMED)
+		if (st == MKIOQ_STATE_CLAIMED)
 			f->wait_claimed |= 1ULL << i;
-		else if (st == MKIOQ_SLOT_PUBLISHED &&
-			 word_relaxed(e, i, MKIOQ_WORD_SRC) !=
+		else if (st == MKIOQ_STATE_PUBLISHED &&
+			 word_relaxed(e, i, MKIOQ_WORD_SRC_HANDLE) !=
 			 MKIOQ_HANDLE_NONE)
 			f->wait_published |= 1ULL << i;
 		/* Pairs with the release increment in engine_complete(). */

@@ -47,12 +47,12 @@ static int publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
 		   uint32_t src, uint32_t dst, uint64_t offset,
 		   uint32_t byte_count, uint32_t tag)
 {
-	if (!status_cas(q, slot, MKIOQ_SLOT_EMPTY, MKIOQ_SLOT_CLAIMED))
+	if (!status_cas(q, slot, MKIOQ_STATE_EMPTY, MKIOQ_STATE_CLAIMED))
 		return -EBUSY;
 
 	ring_set(q, slot, MKIOQ_WORD_OP, op);
-	ring_set(q, slot, MKIOQ_WORD_SRC, src);
-	ring_set(q, slot, MKIOQ_WORD_DST, dst);
+	ring_set(q, slot, MKIOQ_WORD_SRC_HANDLE, src);
+	ring_set(q, slot, MKIOQ_WORD_DST_HANDLE, dst);
 	ring_set(q, slot, MKIOQ_WORD_OFFSET_LO, (uint32_t)offset);
 	ring_set(q, slot, MKIOQ_WORD_OFFSET_HI, (uint32_t)(offset >> 32));
 	ring_set(q, slot, MKIOQ_WORD_BYTE_COUNT, byte_count);
@@ -65,7 +65,7 @@ static int publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
 	 * mkioq_claim() here).
 	 */
 	atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS),
-			      MKIOQ_SLOT_PUBLISHED, memory_order_release);
+			      MKIOQ_STATE_PUBLISHED, memory_order_release);
 	return 0;
 }
 
@@ -139,14 +139,14 @@ int mkioq_completion(const struct mkioq_queue *q, uint32_t slot,
 	if (!rec)
 		return -EINVAL;
 	status = ring_status(q, slot);
-	if (status == MKIOQ_SLOT_EMPTY)
+	if (status == MKIOQ_STATE_EMPTY)
 		return -ENODATA;
 
 	rec->slot = slot;
 	rec->status = status;
 	rec->op = ring_get(q, slot, MKIOQ_WORD_OP);
-	rec->src_handle = ring_get(q, slot, MKIOQ_WORD_SRC);
-	rec->mapped_slot = ring_get(q, slot, MKIOQ_WORD_DST);
+	rec->src_handle = ring_get(q, slot, MKIOQ_WORD_SRC_HANDLE);
+	rec->dst_handle = ring_get(q, slot, MKIOQ_WORD_DST_HANDLE);
 	rec->offset = (uint64_t)ring_get(q, slot, MKIOQ_WORD_OFFSET_HI) << 32 |
 		      ring_get(q, slot, MKIOQ_WORD_OFFSET_LO);
 	rec->byte_count = ring_get(q, slot, MKIOQ_WORD_BYTE_COUNT);
@@ -166,7 +166,7 @@ int mkioq_slot_recycled(const struct mkioq_queue *q, uint32_t slot)
 
 	if (ret)
 		return ret;
-	return ring_status(q, slot) == MKIOQ_SLOT_EMPTY;
+	return ring_status(q, slot) == MKIOQ_STATE_EMPTY;
 }
 
 /*
@@ -184,23 +184,23 @@ int mkioq_recycle(struct mkioq_queue *q, uint32_t slot)
 		return ret;
 	status = ring_status(q, slot);
 	switch (status) {
-	case MKIOQ_SLOT_EMPTY:
+	case MKIOQ_STATE_EMPTY:
 		return -EALREADY;
-	case MKIOQ_SLOT_PUBLISHED:
-		if (ring_get(q, slot, MKIOQ_WORD_SRC) != MKIOQ_HANDLE_NONE)
+	case MKIOQ_STATE_PUBLISHED:
+		if (ring_get(q, slot, MKIOQ_WORD_SRC_HANDLE) != MKIOQ_HANDLE_NONE)
 			return -EBUSY;
 		break;
-	case MKIOQ_SLOT_CLAIMED:
+	case MKIOQ_STATE_CLAIMED:
 		return -EBUSY;
-	case MKIOQ_SLOT_DONE:
-	case MKIOQ_SLOT_OK:
-	case MKIOQ_SLOT_ERROR:
+	case MKIOQ_STATE_DONE:
+	case MKIOQ_RESULT_OK:
+	case MKIOQ_RESULT_ERROR:
 		break;
 	default:
 		return -EPROTO;
 	}
 	/* Fails only if another agent changed STATUS since the load. */
-	return status_cas(q, slot, status, MKIOQ_SLOT_EMPTY) ? 0 : -EBUSY;
+	return status_cas(q, slot, status, MKIOQ_STATE_EMPTY) ? 0 : -EBUSY;
 }
 
 int mkioq_claim(struct mkioq_queue *q, uint32_t slot)
@@ -209,20 +209,20 @@ int mkioq_claim(struct mkioq_queue *q, uint32_t slot)
 
 	if (ret)
 		return ret;
-	if (ring_status(q, slot) != MKIOQ_SLOT_PUBLISHED)
+	if (ring_status(q, slot) != MKIOQ_STATE_PUBLISHED)
 		return -EAGAIN;
 	/* Host-published ingest: belongs to the GPU consumer. */
-	if (ring_get(q, slot, MKIOQ_WORD_SRC) == MKIOQ_HANDLE_NONE)
+	if (ring_get(q, slot, MKIOQ_WORD_SRC_HANDLE) == MKIOQ_HANDLE_NONE)
 		return -EPERM;
-	if (!status_cas(q, slot, MKIOQ_SLOT_PUBLISHED, MKIOQ_SLOT_CLAIMED))
+	if (!status_cas(q, slot, MKIOQ_STATE_PUBLISHED, MKIOQ_STATE_CLAIMED))
 		return -EAGAIN;
 	/*
 	 * Recycled and re-published as an ingest since the SRC check (ABA):
 	 * hand it back. Release: pairs with the consumer's acquiring load.
 	 */
-	if (ring_get(q, slot, MKIOQ_WORD_SRC) == MKIOQ_HANDLE_NONE) {
+	if (ring_get(q, slot, MKIOQ_WORD_SRC_HANDLE) == MKIOQ_HANDLE_NONE) {
 		atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS),
-				      MKIOQ_SLOT_PUBLISHED,
+				      MKIOQ_STATE_PUBLISHED,
 				      memory_order_release);
 		return -EPERM;
 	}
@@ -269,7 +269,7 @@ int mkioq_complete(struct mkioq_queue *q, uint32_t slot)
 	 * Release (in the CAS): the claimer's work on the slot is visible
 	 * before OK; pairs with the producer's acquiring ring_status().
 	 */
-	return status_cas(q, slot, MKIOQ_SLOT_CLAIMED, MKIOQ_SLOT_OK) ?
+	return status_cas(q, slot, MKIOQ_STATE_CLAIMED, MKIOQ_RESULT_OK) ?
 	       0 : -EBADSLT;
 }
 
@@ -290,10 +290,10 @@ int mkioq_complete_error(struct mkioq_queue *q, uint32_t slot, int err)
 		err = -err;
 	if (err <= 0 || err > ERRNO_MAX)
 		return -EINVAL;
-	if (ring_status(q, slot) != MKIOQ_SLOT_CLAIMED)
+	if (ring_status(q, slot) != MKIOQ_STATE_CLAIMED)
 		return -EBADSLT;
 	complete_claimed(q, slot, MKIOQ_WORD_TAG, (uint32_t)err,
-			 MKIOQ_SLOT_ERROR);
+			 MKIOQ_RESULT_ERROR);
 	return 0;
 }
 
@@ -304,13 +304,13 @@ int mkioq_complete_bytes(struct mkioq_queue *q, uint32_t slot,
 
 	if (ret)
 		return ret;
-	if (ring_status(q, slot) != MKIOQ_SLOT_CLAIMED)
+	if (ring_status(q, slot) != MKIOQ_STATE_CLAIMED)
 		return -EBADSLT;
 	/* A CLAIMED slot belongs to its claimer: BYTE_COUNT is as submitted. */
 	if (byte_count > ring_get(q, slot, MKIOQ_WORD_BYTE_COUNT))
 		return -EMSGSIZE;
 	complete_claimed(q, slot, MKIOQ_WORD_BYTE_COUNT, byte_count,
-			 MKIOQ_SLOT_OK);
+			 MKIOQ_RESULT_OK);
 	return 0;
 }
 
@@ -331,7 +331,7 @@ int mkioq_complete_batch(struct mkioq_queue *q, const uint32_t *slots,
 		if (seen & (1ULL << slots[i]))
 			return -EINVAL;
 		seen |= 1ULL << slots[i];
-		if (ring_status(q, slots[i]) != MKIOQ_SLOT_CLAIMED)
+		if (ring_status(q, slots[i]) != MKIOQ_STATE_CLAIMED)
 			return -EBADSLT;
 	}
 	/* CLAIMED slots belong to the caller: none can fail from here. */

@@ -442,23 +442,23 @@ static const struct mkioq_call_text call_texts[] = {
 	{ "mkioq_prep_doorbell", EOPNOTSUPP, T_CMD_EOPNOTSUPP },
 	{ "mkioq_prep_doorbell", ENXIO, T_DEAD },
 	{ "mkioq_prep_wait", EINVAL,
-	  "slot is neither below the queue's slot count nor MKIOQ_SLOT_ANY "
+	  "slot is neither below the queue's slot count nor MKIOQ_ANY_SLOT "
 	  "(the kernel says -EINVAL, not -ERANGE, for a bad index), the "
 	  "payload's flags are not 0, or an SQE128 payload has bytes set "
 	  "past the first 16. Fix: wait for a slot below "
-	  "mkioq_queue_slot_count(q) or MKIOQ_SLOT_ANY, and leave the "
+	  "mkioq_queue_slot_count(q) or MKIOQ_ANY_SLOT, and leave the "
 	  "payload as mkioq_prep_wait() wrote it" },
 	{ "mkioq_prep_wait", EBADFD, T_CMD_EBADFD },
 	{ "mkioq_prep_wait", EOPNOTSUPP,
 	  "fd is not a mkioq file; or, if the record's status is "
-	  "MKIOQ_SLOT_ERROR, the request had an unknown op. Fix: pass "
+	  "MKIOQ_RESULT_ERROR, the request had an unknown op. Fix: pass "
 	  "mkioq_queue_fd(q), and write READ, WRITE or FENCE into OP" },
 	{ "mkioq_prep_wait", ENOMEM,
 	  "the kernel could not allocate the wait. Fix: free memory and "
 	  "submit the WAIT again" },
 	{ "mkioq_prep_wait", EBUSY,
 	  "4096 WAITs are parked on the queue already. Fix: park fewer, "
-	  "one per slot or a few for MKIOQ_SLOT_ANY, and re-arm each after "
+	  "one per slot or a few for MKIOQ_ANY_SLOT, and re-arm each after "
 	  "its CQE" },
 	{ "mkioq_prep_wait", ENOBUFS,
 	  "a record was dropped because the record queue (1024 records) "

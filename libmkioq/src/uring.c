@@ -31,9 +31,9 @@ static int arm_wait(struct mkioq_queue *q, unsigned int i)
 	 * The kernel writes the record before posting the CQE; a WAIT that
 	 * failed as a command writes nothing and leaves this mark.
 	 */
-	u->recs[i].status = MKIOQ_SLOT_EMPTY;
+	u->recs[i].status = MKIOQ_STATE_EMPTY;
 	u->recs[i].flags = 0;
-	mkioq_prep_wait(&u->ring, sqe, q->fd, MKIOQ_SLOT_ANY, &u->recs[i]);
+	mkioq_prep_wait(&u->ring, sqe, q->fd, MKIOQ_ANY_SLOT, &u->recs[i]);
 	io_uring_sqe_set_data64(sqe, i);
 	return 0;
 }
@@ -169,7 +169,7 @@ static unsigned int reap(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		 * it; an overflow notice is passed on.
 		 */
 		if ((rec->flags & MKIOQ_CQE_F_NOTICE ||
-		     rec->status == MKIOQ_SLOT_EMPTY) &&
+		     rec->status == MKIOQ_STATE_EMPTY) &&
 		    !(rec->flags & MKIOQ_CQE_F_OVERFLOW)) {
 			if (cqe->res == -ETIME)
 				arm_wait(q, (unsigned int)ud);

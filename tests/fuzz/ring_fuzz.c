@@ -117,8 +117,8 @@ static uint32_t in_val(struct input *in)
 static uint32_t in_status(struct input *in)
 {
 	static const uint32_t states[] = {
-		MKIOQ_SLOT_EMPTY, MKIOQ_SLOT_PUBLISHED, MKIOQ_SLOT_CLAIMED,
-		MKIOQ_SLOT_DONE, MKIOQ_SLOT_OK, MKIOQ_SLOT_ERROR,
+		MKIOQ_STATE_EMPTY, MKIOQ_STATE_PUBLISHED, MKIOQ_STATE_CLAIMED,
+		MKIOQ_STATE_DONE, MKIOQ_RESULT_OK, MKIOQ_RESULT_ERROR,
 	};
 	uint8_t b = in8(in);
 
@@ -282,12 +282,12 @@ static void submit_post(struct state *st, struct mkioq_queue *q, int ret,
 		return;
 	}
 	CHECK(word(q, slot, MKIOQ_WORD_OP) == op);
-	CHECK(word(q, slot, MKIOQ_WORD_SRC) == src);
-	CHECK(word(q, slot, MKIOQ_WORD_DST) == dst);
+	CHECK(word(q, slot, MKIOQ_WORD_SRC_HANDLE) == src);
+	CHECK(word(q, slot, MKIOQ_WORD_DST_HANDLE) == dst);
 	CHECK(word(q, slot, MKIOQ_WORD_OFFSET_LO) == (uint32_t)offset);
 	CHECK(word(q, slot, MKIOQ_WORD_OFFSET_HI) == (uint32_t)(offset >> 32));
 	CHECK(word(q, slot, MKIOQ_WORD_BYTE_COUNT) == bytes);
-	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_PUBLISHED);
+	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_STATE_PUBLISHED);
 	CHECK(word(q, slot, MKIOQ_WORD_TAG) == tag);
 	same_except(q, &st->pre, slot, WHOLE_SLOT);
 }
@@ -301,7 +301,7 @@ static int submit_want(const struct snap *s, uint32_t slot, bool req_ok)
 		return err;
 	if (!req_ok)
 		return -EINVAL;
-	if (sw(s, slot, MKIOQ_WORD_STATUS) != MKIOQ_SLOT_EMPTY)
+	if (sw(s, slot, MKIOQ_WORD_STATUS) != MKIOQ_STATE_EMPTY)
 		return -EBUSY;
 	return 0;
 }
@@ -362,8 +362,8 @@ static void op_publish_slot(struct state *st, struct input *in,
 /* A slot claim may take: a PUBLISHED request, never an ingest. */
 static bool claimable(const struct snap *s, uint32_t slot)
 {
-	return sw(s, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_PUBLISHED &&
-	       sw(s, slot, MKIOQ_WORD_SRC) != MKIOQ_HANDLE_NONE;
+	return sw(s, slot, MKIOQ_WORD_STATUS) == MKIOQ_STATE_PUBLISHED &&
+	       sw(s, slot, MKIOQ_WORD_SRC_HANDLE) != MKIOQ_HANDLE_NONE;
 }
 
 static void op_claim(struct state *st, struct input *in,
@@ -373,7 +373,7 @@ static void op_claim(struct state *st, struct input *in,
 	int want = slot_error(&st->pre, slot), ret;
 
 	if (!want && sw(&st->pre, slot, MKIOQ_WORD_STATUS) !=
-		     MKIOQ_SLOT_PUBLISHED)
+		     MKIOQ_STATE_PUBLISHED)
 		want = -EAGAIN;
 	else if (!want && !claimable(&st->pre, slot))
 		want = -EPERM;
@@ -383,7 +383,7 @@ static void op_claim(struct state *st, struct input *in,
 		same(q, &st->pre);
 		return;
 	}
-	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_CLAIMED);
+	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_STATE_CLAIMED);
 	same_except(q, &st->pre, slot, STATUS_ONLY);
 }
 
@@ -419,7 +419,7 @@ static void op_claim_batch(struct state *st, struct input *in,
 		for (k = 0; k < n; k++) {
 			CHECK(out[k] == want_slots[k]);
 			CHECK(word(q, out[k], MKIOQ_WORD_STATUS) ==
-			      MKIOQ_SLOT_CLAIMED);
+			      MKIOQ_STATE_CLAIMED);
 			mask[out[k]] = STATUS_ONLY;
 		}
 		same_masked(q, &st->pre, mask);
@@ -436,7 +436,7 @@ static void op_complete(struct state *st, struct input *in,
 	int want = slot_error(&st->pre, slot), ret;
 
 	if (!want && sw(&st->pre, slot, MKIOQ_WORD_STATUS) !=
-		     MKIOQ_SLOT_CLAIMED)
+		     MKIOQ_STATE_CLAIMED)
 		want = -EBADSLT;
 	ret = mkioq_complete(q, slot);
 	CHECK_RET(want, ret);
@@ -444,7 +444,7 @@ static void op_complete(struct state *st, struct input *in,
 		same(q, &st->pre);
 		return;
 	}
-	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_OK);
+	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_RESULT_OK);
 	same_except(q, &st->pre, slot, STATUS_ONLY);
 }
 
@@ -460,7 +460,7 @@ static void op_complete_error(struct state *st, struct input *in,
 	if (!want && (err == 0 || err < -4095 || err > 4095))
 		want = -EINVAL;
 	else if (!want && sw(&st->pre, slot, MKIOQ_WORD_STATUS) !=
-			  MKIOQ_SLOT_CLAIMED)
+			  MKIOQ_STATE_CLAIMED)
 		want = -EBADSLT;
 	ret = mkioq_complete_error(q, slot, err);
 	CHECK_RET(want, ret);
@@ -468,7 +468,7 @@ static void op_complete_error(struct state *st, struct input *in,
 		same(q, &st->pre);
 		return;
 	}
-	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_ERROR);
+	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_RESULT_ERROR);
 	CHECK(word(q, slot, MKIOQ_WORD_TAG) == (uint32_t)(err < 0 ? -err : err));
 	same_except(q, &st->pre, slot, STATUS_ONLY | W(MKIOQ_WORD_TAG));
 }
@@ -480,7 +480,7 @@ static void op_complete_bytes(struct state *st, struct input *in,
 	int want = slot_error(&st->pre, slot), ret;
 
 	if (!want && sw(&st->pre, slot, MKIOQ_WORD_STATUS) !=
-		     MKIOQ_SLOT_CLAIMED)
+		     MKIOQ_STATE_CLAIMED)
 		want = -EBADSLT;
 	else if (!want && bytes > sw(&st->pre, slot, MKIOQ_WORD_BYTE_COUNT))
 		want = -EMSGSIZE;
@@ -490,7 +490,7 @@ static void op_complete_bytes(struct state *st, struct input *in,
 		same(q, &st->pre);
 		return;
 	}
-	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_OK);
+	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_RESULT_OK);
 	CHECK(word(q, slot, MKIOQ_WORD_BYTE_COUNT) == bytes);
 	same_except(q, &st->pre, slot, STATUS_ONLY | W(MKIOQ_WORD_BYTE_COUNT));
 }
@@ -517,7 +517,7 @@ static void op_complete_batch(struct state *st, struct input *in,
 		else if (seen & 1ULL << slots[k])
 			want = -EINVAL;
 		else if (sw(&st->pre, slots[k], MKIOQ_WORD_STATUS) !=
-			 MKIOQ_SLOT_CLAIMED)
+			 MKIOQ_STATE_CLAIMED)
 			want = -EBADSLT;
 		else
 			seen |= 1ULL << slots[k];
@@ -529,7 +529,7 @@ static void op_complete_batch(struct state *st, struct input *in,
 		return;
 	}
 	for (k = 0; k < n; k++) {
-		CHECK(word(q, slots[k], MKIOQ_WORD_STATUS) == MKIOQ_SLOT_OK);
+		CHECK(word(q, slots[k], MKIOQ_WORD_STATUS) == MKIOQ_RESULT_OK);
 		mask[slots[k]] = STATUS_ONLY;
 	}
 	same_masked(q, &st->pre, mask);
@@ -543,20 +543,20 @@ static void op_recycle(struct state *st, struct input *in,
 
 	if (!want) {
 		switch (sw(&st->pre, slot, MKIOQ_WORD_STATUS)) {
-		case MKIOQ_SLOT_EMPTY:
+		case MKIOQ_STATE_EMPTY:
 			want = -EALREADY;
 			break;
-		case MKIOQ_SLOT_PUBLISHED:
-			if (sw(&st->pre, slot, MKIOQ_WORD_SRC) !=
+		case MKIOQ_STATE_PUBLISHED:
+			if (sw(&st->pre, slot, MKIOQ_WORD_SRC_HANDLE) !=
 			    MKIOQ_HANDLE_NONE)
 				want = -EBUSY;
 			break;
-		case MKIOQ_SLOT_CLAIMED:
+		case MKIOQ_STATE_CLAIMED:
 			want = -EBUSY;
 			break;
-		case MKIOQ_SLOT_DONE:
-		case MKIOQ_SLOT_OK:
-		case MKIOQ_SLOT_ERROR:
+		case MKIOQ_STATE_DONE:
+		case MKIOQ_RESULT_OK:
+		case MKIOQ_RESULT_ERROR:
 			break;
 		default:
 			want = -EPROTO;
@@ -568,7 +568,7 @@ static void op_recycle(struct state *st, struct input *in,
 		same(q, &st->pre);
 		return;
 	}
-	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_EMPTY);
+	CHECK(word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_STATE_EMPTY);
 	same_except(q, &st->pre, slot, STATUS_ONLY);
 }
 
@@ -584,8 +584,8 @@ static void op_read(struct state *st, struct input *in,
 	uint32_t status = want ? 0 : sw(s, slot, MKIOQ_WORD_STATUS);
 
 	CHECK(mkioq_is_recycled(q, slot) ==
-	      (!want && status == MKIOQ_SLOT_EMPTY));
-	CHECK_RET(want ? want : status == MKIOQ_SLOT_EMPTY,
+	      (!want && status == MKIOQ_STATE_EMPTY));
+	CHECK_RET(want ? want : status == MKIOQ_STATE_EMPTY,
 		  mkioq_slot_recycled(q, slot));
 	ret = mkioq_slot_status(q, slot);
 	/* A garbage STATUS above INT_MAX cannot be returned as itself. */
@@ -596,7 +596,7 @@ static void op_read(struct state *st, struct input *in,
 
 	if (!want && null_rec)
 		want = -EINVAL;
-	else if (!want && status == MKIOQ_SLOT_EMPTY)
+	else if (!want && status == MKIOQ_STATE_EMPTY)
 		want = -ENODATA;
 	memset(&rec, 0xa5, sizeof(rec));
 	ret = mkioq_completion(q, slot, null_rec ? NULL : &rec);
@@ -605,8 +605,8 @@ static void op_read(struct state *st, struct input *in,
 		CHECK(rec.slot == slot);
 		CHECK(rec.status == status);
 		CHECK(rec.op == sw(s, slot, MKIOQ_WORD_OP));
-		CHECK(rec.src_handle == sw(s, slot, MKIOQ_WORD_SRC));
-		CHECK(rec.mapped_slot == sw(s, slot, MKIOQ_WORD_DST));
+		CHECK(rec.src_handle == sw(s, slot, MKIOQ_WORD_SRC_HANDLE));
+		CHECK(rec.dst_handle == sw(s, slot, MKIOQ_WORD_DST_HANDLE));
 		CHECK(rec.offset ==
 		      ((uint64_t)sw(s, slot, MKIOQ_WORD_OFFSET_HI) << 32 |
 		       sw(s, slot, MKIOQ_WORD_OFFSET_LO)));
@@ -681,7 +681,7 @@ static void op_dump(struct state *st, struct input *in,
 	/* One header line, then one line per non-EMPTY slot. */
 	for (slot = 0; slot < st->pre.count; slot++)
 		busy += sw(&st->pre, slot, MKIOQ_WORD_STATUS) !=
-			MKIOQ_SLOT_EMPTY;
+			MKIOQ_STATE_EMPTY;
 	for (k = 0; k < (size_t)ref; k++)
 		lines += st->ref[k] == '\n';
 	CHECK(lines == busy + 1);

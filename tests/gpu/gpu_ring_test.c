@@ -365,8 +365,8 @@ TEST_F(gpu, stopped_engine_times_out)
 	for (s = 0; s < SLOTS; s++) {
 		int st = mkioq_slot_status(self->eq, s);
 
-		published += st == MKIOQ_SLOT_PUBLISHED;
-		claimed += st == MKIOQ_SLOT_CLAIMED;
+		published += st == MKIOQ_STATE_PUBLISHED;
+		claimed += st == MKIOQ_STATE_CLAIMED;
 	}
 	EXPECT_EQ(1, published);
 	EXPECT_EQ(0, claimed);

@@ -150,8 +150,8 @@ static void raw_publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
 			uint32_t tag)
 {
 	__atomic_store_n(wp(q, slot, MKIOQ_WORD_OP), op, __ATOMIC_RELAXED);
-	__atomic_store_n(wp(q, slot, MKIOQ_WORD_SRC), src, __ATOMIC_RELAXED);
-	__atomic_store_n(wp(q, slot, MKIOQ_WORD_DST), dst, __ATOMIC_RELAXED);
+	__atomic_store_n(wp(q, slot, MKIOQ_WORD_SRC_HANDLE), src, __ATOMIC_RELAXED);
+	__atomic_store_n(wp(q, slot, MKIOQ_WORD_DST_HANDLE), dst, __ATOMIC_RELAXED);
 	__atomic_store_n(wp(q, slot, MKIOQ_WORD_OFFSET_LO), (uint32_t)off,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(wp(q, slot, MKIOQ_WORD_OFFSET_HI),
@@ -160,7 +160,7 @@ static void raw_publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(wp(q, slot, MKIOQ_WORD_TAG), tag, __ATOMIC_RELAXED);
 	/* Release: pairs with the engine's acquiring claim. */
-	__atomic_store_n(wp(q, slot, MKIOQ_WORD_STATUS), MKIOQ_SLOT_PUBLISHED,
+	__atomic_store_n(wp(q, slot, MKIOQ_WORD_STATUS), MKIOQ_STATE_PUBLISHED,
 			 __ATOMIC_RELEASE);
 }
 
@@ -172,7 +172,7 @@ static int wait_done(struct mkioq_queue *q, uint32_t slot, int ms)
 
 	for (;;) {
 		st = word(q, slot, MKIOQ_WORD_STATUS);
-		if (st == MKIOQ_SLOT_OK || st == MKIOQ_SLOT_ERROR)
+		if (st == MKIOQ_RESULT_OK || st == MKIOQ_RESULT_ERROR)
 			return (int)st;
 		if (now_ns() > end)
 			return -ETIMEDOUT;
@@ -553,27 +553,27 @@ TEST_F(eng, request_errors)
 		struct mkioq_cqe cqe;
 
 		ring_snap(self->q, before);
-		ASSERT_EQ(c->err ? MKIOQ_SLOT_ERROR : MKIOQ_SLOT_OK,
+		ASSERT_EQ(c->err ? MKIOQ_RESULT_ERROR : MKIOQ_RESULT_OK,
 			  run_one(self->q, self->e, slot, c->op, c->src,
 				  c->dst, c->off, c->n, 1000 + i))
 			TH_LOG("%s: TAG %u", c->what,
 			       word(self->q, slot, MKIOQ_WORD_TAG));
 		/* Only this slot changed: the request, then TAG/STATUS. */
 		b[MKIOQ_WORD_OP] = c->op;
-		b[MKIOQ_WORD_SRC] = c->src;
-		b[MKIOQ_WORD_DST] = c->dst;
+		b[MKIOQ_WORD_SRC_HANDLE] = c->src;
+		b[MKIOQ_WORD_DST_HANDLE] = c->dst;
 		b[MKIOQ_WORD_OFFSET_LO] = (uint32_t)c->off;
 		b[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(c->off >> 32);
 		b[MKIOQ_WORD_BYTE_COUNT] = c->n;
 		b[MKIOQ_WORD_TAG] = c->err ? (uint32_t)c->err : 1000 + i;
-		b[MKIOQ_WORD_STATUS] = c->err ? MKIOQ_SLOT_ERROR :
-						MKIOQ_SLOT_OK;
+		b[MKIOQ_WORD_STATUS] = c->err ? MKIOQ_RESULT_ERROR :
+						MKIOQ_RESULT_OK;
 		ring_snap(self->q, after);
 		EXPECT_EQ(0, memcmp(before, after, sizeof(before)))
 			TH_LOG("%s", c->what);
 		ASSERT_EQ(1, collect(self->e, &cqe, 1, 5000));
 		EXPECT_EQ(slot, cqe.slot);
-		EXPECT_EQ(c->err ? MKIOQ_SLOT_ERROR : MKIOQ_SLOT_OK,
+		EXPECT_EQ(c->err ? MKIOQ_RESULT_ERROR : MKIOQ_RESULT_OK,
 			  cqe.status);
 		EXPECT_EQ(c->err ? -c->err : (int)c->n, cqe.result)
 			TH_LOG("%s", c->what);
@@ -609,7 +609,7 @@ TEST_F(eng, data_random)
 		uint64_t from = wr ? 0 : off, to = wr ? off : 0;
 
 		fill(self->src + from, n, seed, from);
-		ASSERT_EQ(MKIOQ_SLOT_OK,
+		ASSERT_EQ(MKIOQ_RESULT_OK,
 			  run_one(self->q, self->e, slot,
 				  wr ? MKIOQ_OP_WRITE : MKIOQ_OP_READ,
 				  self->hsrc, self->hwo, off, n, i));
@@ -642,12 +642,12 @@ TEST_F(eng, overlapping_copies)
 	memcpy(want, self->dst, BUF);
 	memmove(want, want + 1000 + 50, n);
 	/* READ: sub@50 -> dst@0, the source above the destination. */
-	ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, self->e, 3, MKIOQ_OP_READ,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, self->e, 3, MKIOQ_OP_READ,
 					 hsub, self->hdst, 50, n, 1));
 	EXPECT_EQ(0, memcmp(want, self->dst, BUF));
 	/* WRITE: dst@0 -> dst@700, the destination above the source. */
 	memmove(want + 700, want, n);
-	ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, self->e, 4, MKIOQ_OP_WRITE,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, self->e, 4, MKIOQ_OP_WRITE,
 					 self->hdst, self->hdst, 700, n, 2));
 	EXPECT_EQ(0, memcmp(want, self->dst, BUF));
 	free(want);
@@ -665,10 +665,10 @@ TEST_F(eng, offset_past_4gib)
 	fill(p + at, 4096, 9, 0);
 	ASSERT_EQ(0, mkioq_engine_register_mem(self->e, p, big,
 					       MKIOQ_ACCESS_READ, &h));
-	ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, self->e, 1, MKIOQ_OP_READ,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, self->e, 1, MKIOQ_OP_READ,
 					 h, self->hdst, at, 4096, 1));
 	EXPECT_EQ(4096, check(self->dst, 4096, 9, 0));
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, run_one(self->q, self->e, 2,
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, run_one(self->q, self->e, 2,
 					    MKIOQ_OP_READ, h, self->hdst,
 					    big - 100, 101, 2));
 	EXPECT_EQ(ERANGE, word(self->q, 2, MKIOQ_WORD_TAG));
@@ -701,7 +701,7 @@ TEST_F(eng, source_zero_untouched)
 			    self->hreg[i], 0, 64, i);
 	mkioq_engine_doorbell(self->e);
 	for (i = 0; i < 8; i++)
-		ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 8 * i + 1, 20000));
+		ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 8 * i + 1, 20000));
 	usleep(20000);
 	ring_snap(self->q, all);
 	for (i = 0; i < 8; i++)
@@ -733,7 +733,7 @@ TEST_F(eng, ingest_churn)
 			raw_publish(self->q, s, MKIOQ_OP_READ, self->hsrc,
 				    self->hreg[s], s, 8, round << 8 | s);
 		for (s = 0; s < 16; s++) {
-			if (wait_done(self->q, s, 20000) != MKIOQ_SLOT_OK)
+			if (wait_done(self->q, s, 20000) != MKIOQ_RESULT_OK)
 				bad++;
 			mkioq_recycle(self->q, s);
 			/* An ingest, seen and consumed by its consumer. */
@@ -741,7 +741,7 @@ TEST_F(eng, ingest_churn)
 		}
 		for (s = 0; s < 16; s++) {
 			if (word(self->q, s, MKIOQ_WORD_STATUS) !=
-			    MKIOQ_SLOT_PUBLISHED ||
+			    MKIOQ_STATE_PUBLISHED ||
 			    word(self->q, s, MKIOQ_WORD_TAG) !=
 			    (0xfff00000 | s))
 				bad++;
@@ -810,7 +810,7 @@ static void *drain_main(void *arg)
 			}
 			d->records++;
 			if (cqes[i].tag >= d->tags || cqes[i].status !=
-			    MKIOQ_SLOT_OK)
+			    MKIOQ_RESULT_OK)
 				d->unknown++;
 			else
 				atomic_fetch_add(&d->seen[cqes[i].tag], 1);
@@ -847,11 +847,11 @@ static void *producer_main(void *arg)
 			struct mkioq_request req;
 
 			if (busy[i]) {
-				if (st != MKIOQ_SLOT_OK &&
-				    st != MKIOQ_SLOT_ERROR)
+				if (st != MKIOQ_RESULT_OK &&
+				    st != MKIOQ_RESULT_ERROR)
 					continue;
 				if (mkioq_completion(p->q, slot, &c) ||
-				    c.status != MKIOQ_SLOT_OK)
+				    c.status != MKIOQ_RESULT_OK)
 					p->bad_status++;
 				else if (c.tag != tag[i])
 					p->bad_tag++;
@@ -994,11 +994,11 @@ TEST_F(eng, fence_after_earlier_requests)
 				    self->hreg[s], 0, REG, s);
 		raw_publish(self->q, 0, MKIOQ_OP_FENCE, 1, 0, 0, 0, 77);
 		mkioq_engine_doorbell(self->e);
-		ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 0, 20000));
+		ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 0, 20000));
 		not_done = 0;
 		for (s = 1; s <= 16; s++)
 			not_done += word(self->q, s, MKIOQ_WORD_STATUS) !=
-				    MKIOQ_SLOT_OK;
+				    MKIOQ_RESULT_OK;
 		EXPECT_EQ(0, not_done) TH_LOG("round %u", round);
 		EXPECT_EQ(0, word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
 		EXPECT_EQ(77, word(self->q, 0, MKIOQ_WORD_TAG));
@@ -1007,7 +1007,7 @@ TEST_F(eng, fence_after_earlier_requests)
 		EXPECT_EQ(0, cqes[16].slot);
 		EXPECT_EQ(77, cqes[16].tag);
 		EXPECT_EQ(0, cqes[16].result);
-		EXPECT_EQ(MKIOQ_SLOT_OK, cqes[16].status);
+		EXPECT_EQ(MKIOQ_RESULT_OK, cqes[16].status);
 		for (s = 0; s <= 16; s++)
 			ASSERT_EQ(0, mkioq_recycle(self->q, s));
 	}
@@ -1019,7 +1019,7 @@ TEST_F(eng, fence_alone_and_chained)
 	struct mkioq_cqe cqes[4];
 	uint32_t s;
 
-	ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, self->e, 9, MKIOQ_OP_FENCE,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, self->e, 9, MKIOQ_OP_FENCE,
 					 0xffffffff, 5, 6, 7, 8));
 	EXPECT_EQ(0, word(self->q, 9, MKIOQ_WORD_BYTE_COUNT));
 	ASSERT_EQ(1, collect(self->e, cqes, 1, 1000));
@@ -1031,25 +1031,25 @@ TEST_F(eng, fence_alone_and_chained)
 	raw_publish(self->q, 20, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 8,
 		    20);
 	__atomic_store_n(wp(self->q, 20, MKIOQ_WORD_STATUS),
-			 MKIOQ_SLOT_CLAIMED, __ATOMIC_RELEASE);
+			 MKIOQ_STATE_CLAIMED, __ATOMIC_RELEASE);
 	raw_publish(self->q, 30, MKIOQ_OP_FENCE, 1, 0, 0, 0, 30);
 	mkioq_engine_doorbell(self->e);
-	ASSERT_TRUE(wait_status(self->q, 30, MKIOQ_SLOT_CLAIMED, 5000));
+	ASSERT_TRUE(wait_status(self->q, 30, MKIOQ_STATE_CLAIMED, 5000));
 	raw_publish(self->q, 10, MKIOQ_OP_FENCE, 1, 0, 0, 0, 10);
 	mkioq_engine_doorbell(self->e);
-	ASSERT_TRUE(wait_status(self->q, 10, MKIOQ_SLOT_CLAIMED, 5000));
+	ASSERT_TRUE(wait_status(self->q, 10, MKIOQ_STATE_CLAIMED, 5000));
 	usleep(50000);
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, word(self->q, 30, MKIOQ_WORD_STATUS));
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, word(self->q, 10, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 30, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 10, MKIOQ_WORD_STATUS));
 	ASSERT_EQ(0, mkioq_complete_bytes(self->q, 20, 8));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 10, 5000));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 30, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 10, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 30, 5000));
 	/* The later FENCE waited for the earlier one: records in order. */
 	ASSERT_EQ(2, collect(self->e, cqes, 2, 1000));
 	EXPECT_EQ(30, cqes[0].tag);
 	EXPECT_EQ(10, cqes[1].tag);
 	for (s = 0; s < SLOTS; s++)
-		EXPECT_NE(MKIOQ_SLOT_CLAIMED,
+		EXPECT_NE(MKIOQ_STATE_CLAIMED,
 			  word(self->q, s, MKIOQ_WORD_STATUS));
 }
 
@@ -1066,22 +1066,22 @@ TEST_F(eng, fence_waits_for_another_claimer)
 	raw_publish(self->q, 5, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 64,
 		    5);
 	__atomic_store_n(wp(self->q, 5, MKIOQ_WORD_STATUS),
-			 MKIOQ_SLOT_CLAIMED, __ATOMIC_RELEASE);
+			 MKIOQ_STATE_CLAIMED, __ATOMIC_RELEASE);
 	raw_publish(self->q, 0, MKIOQ_OP_FENCE, 1, 0, 0, 0, 70);
 	mkioq_engine_doorbell(self->e);
-	ASSERT_TRUE(wait_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 5000));
+	ASSERT_TRUE(wait_status(self->q, 0, MKIOQ_STATE_CLAIMED, 5000));
 	/* Other requests go on meanwhile. */
-	ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, self->e, 9, MKIOQ_OP_READ,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, self->e, 9, MKIOQ_OP_READ,
 					 self->hsrc, self->hdst, 0, 64, 9));
 	ASSERT_EQ(1, collect(self->e, cqes, 1, 1000));
 	EXPECT_EQ(9, cqes[0].slot);
 	usleep(100000);
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, word(self->q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 0, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(-ETIMEDOUT, mkioq_engine_read_cqes(self->e, cqes, 4, 0));
 
 	ASSERT_EQ(0, mkioq_complete_bytes(self->q, 5, 64));
 	/* No doorbell: the held FENCE is looked at on its own. */
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 0, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 0, 5000));
 	ASSERT_EQ(1, collect(self->e, cqes, 4, 200));
 	EXPECT_EQ(0, cqes[0].slot);
 	EXPECT_EQ(70, cqes[0].tag);
@@ -1097,11 +1097,11 @@ TEST_F(eng, fence_waits_for_another_claimer)
 	ASSERT_EQ(0, mkioq_engine_start(self->e));
 	raw_publish(self->q, 0, MKIOQ_OP_FENCE, 1, 0, 0, 0, 71);
 	mkioq_engine_doorbell(self->e);
-	ASSERT_TRUE(wait_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 5000));
+	ASSERT_TRUE(wait_status(self->q, 0, MKIOQ_STATE_CLAIMED, 5000));
 	usleep(50000);
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, word(self->q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 0, MKIOQ_WORD_STATUS));
 	ASSERT_EQ(0, mkioq_complete(self->q, 5));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 0, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 0, 5000));
 }
 
 /*
@@ -1111,26 +1111,26 @@ TEST_F(eng, fence_waits_for_another_claimer)
  */
 TEST_F(eng, fence_waits_for_a_reservation)
 {
-	uint32_t empty = MKIOQ_SLOT_EMPTY;
+	uint32_t empty = MKIOQ_STATE_EMPTY;
 	struct mkioq_cqe cqes[4];
 
 	ASSERT_TRUE(__atomic_compare_exchange_n(wp(self->q, 9,
 						   MKIOQ_WORD_STATUS), &empty,
-						MKIOQ_SLOT_CLAIMED, false,
+						MKIOQ_STATE_CLAIMED, false,
 						__ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED));
 	raw_publish(self->q, 0, MKIOQ_OP_FENCE, 1, 0, 0, 0, 71);
 	mkioq_engine_doorbell(self->e);
-	ASSERT_TRUE(wait_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 5000));
+	ASSERT_TRUE(wait_status(self->q, 0, MKIOQ_STATE_CLAIMED, 5000));
 	usleep(100000);
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, word(self->q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 0, MKIOQ_WORD_STATUS));
 
 	/* The producer finishes filling slot 9 and publishes it. */
 	raw_publish(self->q, 9, MKIOQ_OP_READ, self->hsrc, self->hdst, 0,
 		    64 << 10, 9);
 	mkioq_engine_doorbell(self->e);
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 0, 5000));
-	EXPECT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 9, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 0, 5000));
+	EXPECT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 9, 5000));
 	ASSERT_EQ(2, collect(self->e, cqes, 2, 1000));
 	EXPECT_EQ(9, cqes[0].slot);
 	EXPECT_EQ(0, cqes[1].slot);
@@ -1165,20 +1165,20 @@ TEST_F(eng, unregister_after_claim_keeps_request)
 		raw_publish(self->q, 7, MKIOQ_OP_READ, hf, ht, 0,
 			    (uint32_t)big, 7);
 		mkioq_engine_doorbell(self->e);
-		ASSERT_TRUE(wait_status(self->q, 7, MKIOQ_SLOT_CLAIMED,
+		ASSERT_TRUE(wait_status(self->q, 7, MKIOQ_STATE_CLAIMED,
 					20000));
 		ASSERT_EQ(0, mkioq_engine_unregister(self->e, hf));
 		ASSERT_EQ(0, mkioq_engine_unregister(self->e, ht));
 		before = word(self->q, 7, MKIOQ_WORD_STATUS);
-		ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, 7, 60000));
+		ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, 7, 60000));
 		EXPECT_EQ(big, check(to, big, 41, 0));
 		/* The unregister came while the request was in hand. */
-		kept += before == MKIOQ_SLOT_CLAIMED;
+		kept += before == MKIOQ_STATE_CLAIMED;
 		ASSERT_EQ(0, mkioq_recycle(self->q, 7));
 	}
 	EXPECT_LT(0, kept);
 	/* Gone for requests claimed after the unregister. */
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, run_one(self->q, self->e, 2,
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, run_one(self->q, self->e, 2,
 					    MKIOQ_OP_READ, hf, self->hdst, 0,
 					    1, 2));
 	EXPECT_EQ(ENOENT, word(self->q, 2, MKIOQ_WORD_TAG));
@@ -1204,10 +1204,10 @@ TEST_F(eng, stop_with_requests_in_flight)
 	raw_publish(self->q, 62, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 8,
 		    62);
 	__atomic_store_n(wp(self->q, 62, MKIOQ_WORD_STATUS),
-			 MKIOQ_SLOT_CLAIMED, __ATOMIC_RELEASE);
+			 MKIOQ_STATE_CLAIMED, __ATOMIC_RELEASE);
 	raw_publish(self->q, 63, MKIOQ_OP_FENCE, 1, 0, 0, 0, 63);
 	mkioq_engine_doorbell(self->e);
-	ASSERT_TRUE(wait_status(self->q, 63, MKIOQ_SLOT_CLAIMED, 5000));
+	ASSERT_TRUE(wait_status(self->q, 63, MKIOQ_STATE_CLAIMED, 5000));
 	/* 1 MiB each, into a region of its own. */
 	ASSERT_NE(NULL, big);
 	for (s = 0; s < 62; s++) {
@@ -1223,15 +1223,15 @@ TEST_F(eng, stop_with_requests_in_flight)
 	for (s = 0; s < 62; s++) {
 		uint32_t st_s = word(self->q, s, MKIOQ_WORD_STATUS);
 
-		published += st_s == MKIOQ_SLOT_PUBLISHED;
-		done += st_s == MKIOQ_SLOT_OK;
-		EXPECT_TRUE(st_s == MKIOQ_SLOT_PUBLISHED ||
-			    st_s == MKIOQ_SLOT_OK) TH_LOG("slot %u: %u", s,
+		published += st_s == MKIOQ_STATE_PUBLISHED;
+		done += st_s == MKIOQ_RESULT_OK;
+		EXPECT_TRUE(st_s == MKIOQ_STATE_PUBLISHED ||
+			    st_s == MKIOQ_RESULT_OK) TH_LOG("slot %u: %u", s,
 							 st_s);
 	}
 	EXPECT_EQ(62, published + done);
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, word(self->q, 62, MKIOQ_WORD_STATUS));
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, word(self->q, 63, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 62, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, word(self->q, 63, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(ECANCELED, word(self->q, 63, MKIOQ_WORD_TAG));
 	n = collect(self->e, cqes, ARRAY_SIZE(cqes), 100);
 	EXPECT_EQ(done + 1, n);
@@ -1239,7 +1239,7 @@ TEST_F(eng, stop_with_requests_in_flight)
 	EXPECT_EQ(63, cqes[n - 1].slot);
 	EXPECT_EQ(-ECANCELED, cqes[n - 1].result);
 	EXPECT_EQ(63, cqes[n - 1].tag);
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, cqes[n - 1].status);
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, cqes[n - 1].status);
 	ASSERT_EQ(0, mkioq_engine_stats(self->e, &st));
 	EXPECT_EQ(0, st.fences_held);
 	EXPECT_EQ(0, st.workers);
@@ -1248,7 +1248,7 @@ TEST_F(eng, stop_with_requests_in_flight)
 	mkioq_engine_doorbell(self->e);
 	usleep(20000);
 	for (s = 0; s < 62; s++)
-		if (word(self->q, s, MKIOQ_WORD_STATUS) == MKIOQ_SLOT_PUBLISHED)
+		if (word(self->q, s, MKIOQ_WORD_STATUS) == MKIOQ_STATE_PUBLISHED)
 			published--;
 	EXPECT_EQ(0, published);
 	EXPECT_EQ(0, mkioq_engine_stop(self->e));
@@ -1274,7 +1274,7 @@ TEST_F(eng, records_overflow)
 				    self->hreg[s], s, 8, r * SLOTS + s);
 		mkioq_engine_doorbell(self->e);
 		for (s = 0; s < SLOTS; s++) {
-			ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(self->q, s, 20000));
+			ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(self->q, s, 20000));
 			ASSERT_EQ(0, mkioq_recycle(self->q, s));
 		}
 	}
@@ -1297,7 +1297,7 @@ TEST_F(eng, records_overflow)
 	EXPECT_EQ(st.cq_overflow, dropped);
 	EXPECT_EQ(1, flagged);
 	/* The count was delivered once: the next record carries none. */
-	ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, self->e, 0, MKIOQ_OP_READ,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, self->e, 0, MKIOQ_OP_READ,
 					 self->hsrc, self->hdst, 0, 8, 1));
 	ASSERT_EQ(1, collect(self->e, cqes, 1, 1000));
 	EXPECT_EQ(0, cqes[0].flags);
@@ -1327,7 +1327,7 @@ TEST_F(eng, blocking_read)
 	cqe = ret;
 	ASSERT_NE(NULL, cqe);
 	EXPECT_EQ(3, cqe->slot);
-	EXPECT_EQ(MKIOQ_SLOT_OK, cqe->status);
+	EXPECT_EQ(MKIOQ_RESULT_OK, cqe->status);
 	EXPECT_EQ(300, cqe->result);
 	EXPECT_EQ(0xabcd, cqe->tag);
 	EXPECT_EQ(300, check(self->dst, 300, 1, 10));
@@ -1365,10 +1365,10 @@ TEST(sleep_and_doorbell)
 	EXPECT_LE(2, st.sleeps);
 	raw_publish(q, 1, MKIOQ_OP_READ, hs, hd, 0, 64, 1);
 	usleep(50000);
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, word(q, 1, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, word(q, 1, MKIOQ_WORD_STATUS));
 	t0 = now_ns();
 	ASSERT_EQ(0, mkioq_engine_doorbell(e));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(q, 1, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(q, 1, 5000));
 	EXPECT_GT(2 * SEC, now_ns() - t0);
 	EXPECT_EQ(0, memcmp(src, dst, 64));
 	ASSERT_EQ(0, mkioq_engine_stats(e, &st));
@@ -1385,7 +1385,7 @@ TEST(sleep_and_doorbell)
 	ASSERT_EQ(0, mkioq_engine_start(e));
 	usleep(50000);
 	raw_publish(q, 2, MKIOQ_OP_READ, hs, hd, 0, 64, 2);
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_done(q, 2, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(q, 2, 5000));
 	mkioq_engine_free(e);
 	mkioq_queue_free(q);
 }
@@ -1403,16 +1403,16 @@ TEST(queue_wrap_errors)
 	EXPECT_EQ(-EINVAL, mkioq_queue_wrap((char *)mem + 2, 2048, 64, &q));
 	EXPECT_EQ(NULL, q);
 	/* 4-byte alignment is enough; the memory is used as it is. */
-	mem[1 + MKIOQ_WORD_STATUS] = MKIOQ_SLOT_OK;
+	mem[1 + MKIOQ_WORD_STATUS] = MKIOQ_RESULT_OK;
 	ASSERT_EQ(0, mkioq_queue_wrap(mem + 1, 32, 1, &q));
 	EXPECT_EQ(1, mkioq_queue_slot_count(q));
-	EXPECT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(q, 0));
+	EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(q, 0));
 	EXPECT_EQ(-1, mkioq_queue_fd(q));
 	EXPECT_EQ(-ENOTTY, mkioq_doorbell(q));
 	ASSERT_EQ(0, mkioq_recycle(q, 0));
 	mkioq_queue_free(q);
 	/* Not freed: still ours. */
-	EXPECT_EQ(MKIOQ_SLOT_EMPTY, mem[1 + MKIOQ_WORD_STATUS]);
+	EXPECT_EQ(MKIOQ_STATE_EMPTY, mem[1 + MKIOQ_WORD_STATUS]);
 	mem[0] = 1;
 }
 
@@ -1466,10 +1466,10 @@ TEST(queue_wrap_memfd)
 		for (s = 0; s < SLOTS; s++) {
 			int st = mkioq_slot_status(gq, s);
 
-			if (st == MKIOQ_SLOT_OK || st == MKIOQ_SLOT_ERROR) {
+			if (st == MKIOQ_RESULT_OK || st == MKIOQ_RESULT_ERROR) {
 				/* Acquire, on the view that published it. */
 				(void)word(pq, s, MKIOQ_WORD_STATUS);
-				if (st != MKIOQ_SLOT_OK ||
+				if (st != MKIOQ_RESULT_OK ||
 				    word(gq, s, MKIOQ_WORD_TAG) != tag[s] ||
 				    check(dst + s * REGION, req_bytes(tag[s]),
 					  1, req_off(tag[s])) !=
@@ -1478,7 +1478,7 @@ TEST(queue_wrap_memfd)
 				ASSERT_EQ(0, mkioq_recycle(pq, s));
 				done++;
 			}
-			if (mkioq_slot_status(pq, s) != MKIOQ_SLOT_EMPTY ||
+			if (mkioq_slot_status(pq, s) != MKIOQ_STATE_EMPTY ||
 			    sent == per)
 				continue;
 			tag[s] = sent;

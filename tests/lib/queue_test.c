@@ -197,28 +197,28 @@ TEST(mut_bytes_writes_are_seen)
 	ASSERT_EQ(0, mkioq_queue_new(4, &q));
 	b = mkioq_queue_mut_bytes(q, NULL);
 	set_le_word(b, 3, MKIOQ_WORD_OP, MKIOQ_OP_WRITE);
-	set_le_word(b, 3, MKIOQ_WORD_SRC, 11);
-	set_le_word(b, 3, MKIOQ_WORD_DST, 22);
+	set_le_word(b, 3, MKIOQ_WORD_SRC_HANDLE, 11);
+	set_le_word(b, 3, MKIOQ_WORD_DST_HANDLE, 22);
 	set_le_word(b, 3, MKIOQ_WORD_OFFSET_LO, 0x89abcdef);
 	set_le_word(b, 3, MKIOQ_WORD_OFFSET_HI, 0x01234567);
 	set_le_word(b, 3, MKIOQ_WORD_BYTE_COUNT, 512);
 	set_le_word(b, 3, MKIOQ_WORD_TAG, 0xfeedbeef);
-	set_le_word(b, 3, MKIOQ_WORD_STATUS, MKIOQ_SLOT_OK);
+	set_le_word(b, 3, MKIOQ_WORD_STATUS, MKIOQ_RESULT_OK);
 
 	ASSERT_EQ(0, mkioq_completion(q, 3, &rec));
 	EXPECT_EQ(3, rec.slot);
-	EXPECT_EQ(MKIOQ_SLOT_OK, rec.status);
+	EXPECT_EQ(MKIOQ_RESULT_OK, rec.status);
 	EXPECT_EQ(MKIOQ_OP_WRITE, rec.op);
 	EXPECT_EQ(11, rec.src_handle);
-	EXPECT_EQ(22, rec.mapped_slot);
+	EXPECT_EQ(22, rec.dst_handle);
 	EXPECT_EQ(0x0123456789abcdefULL, rec.offset);
 	EXPECT_EQ(512, rec.byte_count);
 	EXPECT_EQ(0xfeedbeef, rec.tag);
-	EXPECT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(q, 3));
+	EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(q, 3));
 	EXPECT_FALSE(mkioq_is_recycled(q, 3));
 
 	/* And a raw EMPTY is seen as recycled at once. */
-	set_le_word(b, 3, MKIOQ_WORD_STATUS, MKIOQ_SLOT_EMPTY);
+	set_le_word(b, 3, MKIOQ_WORD_STATUS, MKIOQ_STATE_EMPTY);
 	EXPECT_TRUE(mkioq_is_recycled(q, 3));
 	EXPECT_EQ(-ENODATA, mkioq_completion(q, 3, &rec));
 	mkioq_queue_free(q);
@@ -259,9 +259,9 @@ TEST(clone_is_a_deep_copy)
 
 	/* Independent afterwards, in both directions. */
 	ASSERT_EQ(0, mkioq_claim(q, 1));
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, mkioq_slot_status(c, 1));
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, mkioq_slot_status(c, 1));
 	ASSERT_EQ(0, mkioq_submit(c, 0, &req));
-	EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(q, 0));
+	EXPECT_EQ(MKIOQ_STATE_EMPTY, mkioq_slot_status(q, 0));
 	set_le_word(mkioq_queue_mut_bytes(c, NULL), 8, MKIOQ_WORD_TAG, 1);
 	EXPECT_EQ(4, le_word(b, 8, MKIOQ_WORD_TAG));
 
@@ -333,7 +333,7 @@ TEST(dump_lists_busy_slots)
 	ASSERT_EQ(0, mkioq_publish_slot(q, 33, 7, 4096, 99));
 	ASSERT_EQ(0, mkioq_submit_dma_read(q, 40, 1, 2, 64, 6));
 	ASSERT_EQ(0, mkioq_claim(q, 40));
-	set_le_word(b, 62, MKIOQ_WORD_STATUS, MKIOQ_SLOT_DONE);
+	set_le_word(b, 62, MKIOQ_WORD_STATUS, MKIOQ_STATE_DONE);
 	/* An unknown state and op still dump, as "?". */
 	set_le_word(b, 63, MKIOQ_WORD_STATUS, 0x42);
 	set_le_word(b, 63, MKIOQ_WORD_OP, 0x99);

@@ -123,8 +123,8 @@ static void *producer(void *arg)
 		for (s = w->id; s < SLOTS; s += PRODUCERS) {
 			if (cur[s] != UINT32_MAX) {
 				st = mkioq_slot_status(r->q, s);
-				if (st == MKIOQ_SLOT_PUBLISHED ||
-				    st == MKIOQ_SLOT_CLAIMED)
+				if (st == MKIOQ_STATE_PUBLISHED ||
+				    st == MKIOQ_STATE_CLAIMED)
 					continue;
 				if (mkioq_completion(r->q, s, &rec) ||
 				    rec.status != (uint32_t)st) {
@@ -133,9 +133,9 @@ static void *producer(void *arg)
 				}
 				request_of(cur[s], &req);
 				if (fails(cur[s]) ?
-				    st != MKIOQ_SLOT_ERROR ||
+				    st != MKIOQ_RESULT_ERROR ||
 				    rec.tag != (uint32_t)errno_of(cur[s]) :
-				    st != MKIOQ_SLOT_OK || rec.tag != cur[s] ||
+				    st != MKIOQ_RESULT_OK || rec.tag != cur[s] ||
 				    rec.byte_count != req.byte_count ||
 				    rec.src_handle != req.src_handle)
 					atomic_fetch_add(&r->bad_result, 1);
@@ -183,13 +183,13 @@ static bool serve(struct race *r, uint32_t slot, int *err)
 
 	atomic_fetch_add(&r->claim_calls, 1);
 	if (mkioq_completion(r->q, slot, &rec) ||
-	    rec.status != MKIOQ_SLOT_CLAIMED || rec.tag >= r->nreq) {
+	    rec.status != MKIOQ_STATE_CLAIMED || rec.tag >= r->nreq) {
 		atomic_fetch_add(&r->bad_words, 1);
 		return false;
 	}
 	request_of(rec.tag, &req);
 	if (rec.op != req.op || rec.src_handle != req.src_handle ||
-	    rec.mapped_slot != req.dst_handle ||
+	    rec.dst_handle != req.dst_handle ||
 	    rec.byte_count != req.byte_count || rec.offset != req.offset)
 		atomic_fetch_add(&r->bad_words, 1);
 	atomic_fetch_add(&r->claims[rec.tag], 1);
@@ -497,10 +497,10 @@ TEST_F_TIMEOUT(race, contended_submit, 300)
 			mixed |= winner != first;
 			contender_request(winner, round, s, &want);
 			if (mkioq_completion(self->q, s, &rec) ||
-			    rec.status != MKIOQ_SLOT_PUBLISHED ||
+			    rec.status != MKIOQ_STATE_PUBLISHED ||
 			    rec.op != want.op ||
 			    rec.src_handle != want.src_handle ||
-			    rec.mapped_slot != want.dst_handle ||
+			    rec.dst_handle != want.dst_handle ||
 			    rec.offset != want.offset ||
 			    rec.byte_count != want.byte_count ||
 			    rec.tag != want.tag)

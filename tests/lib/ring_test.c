@@ -136,9 +136,9 @@ static int fill_every_state(struct mkioq_queue *q)
 	ret |= mkioq_complete_error(q, S_ERROR, EIO);
 	/* Nothing in the library writes DONE: a consumer marks it. */
 	ret |= submit_read(q, S_DONE, 106);
-	set_word(q, S_DONE, MKIOQ_WORD_STATUS, MKIOQ_SLOT_DONE);
+	set_word(q, S_DONE, MKIOQ_WORD_STATUS, MKIOQ_STATE_DONE);
 	set_word(q, S_UNKNOWN, MKIOQ_WORD_OP, MKIOQ_OP_WRITE);
-	set_word(q, S_UNKNOWN, MKIOQ_WORD_SRC, 9);
+	set_word(q, S_UNKNOWN, MKIOQ_WORD_SRC_HANDLE, 9);
 	set_word(q, S_UNKNOWN, MKIOQ_WORD_TAG, 107);
 	set_word(q, S_UNKNOWN, MKIOQ_WORD_STATUS, 0x77);
 	return ret;
@@ -195,22 +195,22 @@ TEST_F(ring, published_slot_decodes_exactly)
 	take(self->q, &self->before);
 	ASSERT_EQ(0, mkioq_submit(self->q, 1, &req));
 	EXPECT_EQ(MKIOQ_OP_READ, word(self->q, 1, MKIOQ_WORD_OP));
-	EXPECT_EQ(3, word(self->q, 1, MKIOQ_WORD_SRC));
-	EXPECT_EQ(5, word(self->q, 1, MKIOQ_WORD_DST));
+	EXPECT_EQ(3, word(self->q, 1, MKIOQ_WORD_SRC_HANDLE));
+	EXPECT_EQ(5, word(self->q, 1, MKIOQ_WORD_DST_HANDLE));
 	EXPECT_EQ(0x1000, word(self->q, 1, MKIOQ_WORD_OFFSET_LO));
 	EXPECT_EQ(0, word(self->q, 1, MKIOQ_WORD_OFFSET_HI));
 	EXPECT_EQ(4096, word(self->q, 1, MKIOQ_WORD_BYTE_COUNT));
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, word(self->q, 1, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, word(self->q, 1, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(42, word(self->q, 1, MKIOQ_WORD_TAG));
 	/* No other slot was touched. */
 	EXPECT_EQ(-1, diff_except(self->q, &self->before, 1, 0xff));
 
 	ASSERT_EQ(0, mkioq_completion(self->q, 1, &rec));
 	EXPECT_EQ(1, rec.slot);
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, rec.status);
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, rec.status);
 	EXPECT_EQ(MKIOQ_OP_READ, rec.op);
 	EXPECT_EQ(3, rec.src_handle);
-	EXPECT_EQ(5, rec.mapped_slot);
+	EXPECT_EQ(5, rec.dst_handle);
 	EXPECT_EQ(0x1000, rec.offset);
 	EXPECT_EQ(4096, rec.byte_count);
 	EXPECT_EQ(42, rec.tag);
@@ -250,12 +250,12 @@ TEST_F(ring, submit_dma_read_words)
 {
 	ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 6, 11, 12, 13, 14));
 	EXPECT_EQ(MKIOQ_OP_READ, word(self->q, 6, MKIOQ_WORD_OP));
-	EXPECT_EQ(11, word(self->q, 6, MKIOQ_WORD_SRC));
-	EXPECT_EQ(12, word(self->q, 6, MKIOQ_WORD_DST));
+	EXPECT_EQ(11, word(self->q, 6, MKIOQ_WORD_SRC_HANDLE));
+	EXPECT_EQ(12, word(self->q, 6, MKIOQ_WORD_DST_HANDLE));
 	EXPECT_EQ(0, word(self->q, 6, MKIOQ_WORD_OFFSET_LO));
 	EXPECT_EQ(0, word(self->q, 6, MKIOQ_WORD_OFFSET_HI));
 	EXPECT_EQ(13, word(self->q, 6, MKIOQ_WORD_BYTE_COUNT));
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, word(self->q, 6, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, word(self->q, 6, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(14, word(self->q, 6, MKIOQ_WORD_TAG));
 }
 
@@ -281,7 +281,7 @@ TEST_F(ring, claim_exactly_once)
 	ASSERT_EQ(0, submit_read(self->q, 1, 1));
 	take(self->q, &self->before);
 	ASSERT_EQ(0, mkioq_claim(self->q, 1));
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, mkioq_slot_status(self->q, 1));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, mkioq_slot_status(self->q, 1));
 	EXPECT_EQ(-1, diff_except(self->q, &self->before, 1, STATUS_ONLY));
 
 	take(self->q, &self->before);
@@ -311,7 +311,7 @@ TEST_F(ring, complete_after_claim_gives_ok)
 	ASSERT_EQ(0, mkioq_claim(self->q, S_PUBLISHED));
 	take(self->q, &self->before);
 	ASSERT_EQ(0, mkioq_complete(self->q, S_PUBLISHED));
-	EXPECT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, S_PUBLISHED));
+	EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, S_PUBLISHED));
 	EXPECT_EQ(-1, diff_except(self->q, &self->before, S_PUBLISHED,
 				  STATUS_ONLY));
 	/* And only once. */
@@ -413,7 +413,7 @@ TEST_F(ring, batch_completes_every_slot)
 	take(self->q, &self->before);
 	ASSERT_EQ(0, mkioq_complete_batch(self->q, batch, 3));
 	for (i = 0; i < ARRAY_SIZE(batch); i++)
-		EXPECT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, batch[i]));
+		EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, batch[i]));
 	EXPECT_EQ(-1, diff_masked(self->q, &self->before, masks));
 	/* An empty batch is a no-op, with or without an array. */
 	take(self->q, &self->before);
@@ -431,21 +431,21 @@ TEST_F(ring, publish_slot_round_trips)
 	take(self->q, &self->before);
 	ASSERT_EQ(0, mkioq_publish_slot(self->q, 2, 7, 4096, 99));
 	EXPECT_EQ(MKIOQ_OP_READ, word(self->q, 2, MKIOQ_WORD_OP));
-	EXPECT_EQ(MKIOQ_HANDLE_NONE, word(self->q, 2, MKIOQ_WORD_SRC));
-	EXPECT_EQ(7, word(self->q, 2, MKIOQ_WORD_DST));
+	EXPECT_EQ(MKIOQ_HANDLE_NONE, word(self->q, 2, MKIOQ_WORD_SRC_HANDLE));
+	EXPECT_EQ(7, word(self->q, 2, MKIOQ_WORD_DST_HANDLE));
 	EXPECT_EQ(0, word(self->q, 2, MKIOQ_WORD_OFFSET_LO));
 	EXPECT_EQ(0, word(self->q, 2, MKIOQ_WORD_OFFSET_HI));
 	EXPECT_EQ(4096, word(self->q, 2, MKIOQ_WORD_BYTE_COUNT));
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, word(self->q, 2, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, word(self->q, 2, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(99, word(self->q, 2, MKIOQ_WORD_TAG));
 	EXPECT_EQ(-1, diff_except(self->q, &self->before, 2, 0xff));
 
 	ASSERT_EQ(0, mkioq_completion(self->q, 2, &rec));
 	EXPECT_EQ(2, rec.slot);
-	EXPECT_EQ(7, rec.mapped_slot);
+	EXPECT_EQ(7, rec.dst_handle);
 	EXPECT_EQ(4096, rec.byte_count);
 	EXPECT_EQ(99, rec.tag);
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, rec.status);
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, rec.status);
 	EXPECT_EQ(MKIOQ_HANDLE_NONE, rec.src_handle);
 	EXPECT_EQ(0, rec.offset);
 }
@@ -660,7 +660,7 @@ TEST_F(ring, claim_of_ingest_is_eperm)
 	ASSERT_EQ(0, mkioq_publish_slot(self->q, 3, 7, 4096, 99));
 	take(self->q, &self->before);
 	EXPECT_EQ(-EPERM, mkioq_claim(self->q, 3));
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, mkioq_slot_status(self->q, 3));
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, mkioq_slot_status(self->q, 3));
 	EXPECT_EQ(-1, diff(self->q, &self->before));
 }
 
@@ -677,7 +677,7 @@ TEST_F(ring, claim_batch_skips_ingest)
 	ASSERT_EQ(0, fill_every_state(self->q));
 	/* Requests in 0 and 7 too: the ring is now 0, 1, 7 claimable. */
 	ASSERT_EQ(0, submit_read(self->q, S_EMPTY, 200));
-	set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS, MKIOQ_SLOT_PUBLISHED);
+	set_word(self->q, S_UNKNOWN, MKIOQ_WORD_STATUS, MKIOQ_STATE_PUBLISHED);
 
 	take(self->q, &self->before);
 	EXPECT_EQ(0, mkioq_claim_batch(self->q, out, 0));
@@ -699,7 +699,7 @@ TEST_F(ring, claim_batch_skips_ingest)
 	/* Only the ingest is left PUBLISHED, and it is never taken. */
 	take(self->q, &self->before);
 	EXPECT_EQ(0, mkioq_claim_batch(self->q, out, S_COUNT + 1));
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, mkioq_slot_status(self->q, S_INGEST));
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, mkioq_slot_status(self->q, S_INGEST));
 	EXPECT_EQ(-1, diff(self->q, &self->before));
 }
 
@@ -716,12 +716,12 @@ TEST_F(ring, complete_error_writes_errno)
 	ASSERT_EQ(0, mkioq_claim(self->q, 4));
 	take(self->q, &self->before);
 	ASSERT_EQ(0, mkioq_complete_error(self->q, 4, ENOENT));
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, word(self->q, 4, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, word(self->q, 4, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(ENOENT, word(self->q, 4, MKIOQ_WORD_TAG));
 	EXPECT_EQ(-1, diff_except(self->q, &self->before, 4,
 				  STATUS_ONLY | W(MKIOQ_WORD_TAG)));
 	ASSERT_EQ(0, mkioq_completion(self->q, 4, &rec));
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, rec.status);
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, rec.status);
 	EXPECT_EQ(ENOENT, rec.tag);
 	/* A completed slot cannot be completed again either way. */
 	take(self->q, &self->before);
@@ -746,7 +746,7 @@ TEST_F(ring, complete_bytes_reports_short_transfer)
 	EXPECT_EQ(-1, diff_except(self->q, &self->before, 4,
 				  STATUS_ONLY | W(MKIOQ_WORD_BYTE_COUNT)));
 	ASSERT_EQ(0, mkioq_completion(self->q, 4, &rec));
-	EXPECT_EQ(MKIOQ_SLOT_OK, rec.status);
+	EXPECT_EQ(MKIOQ_RESULT_OK, rec.status);
 	EXPECT_EQ(1000, rec.byte_count);
 	EXPECT_EQ(1234, rec.tag);
 	/* Only a CLAIMED slot, and only once. */
@@ -774,7 +774,7 @@ TEST_F(ring, complete_error_rejects_bad_errnos)
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, 4, bad[i]));
 	EXPECT_EQ(-1, diff(self->q, &self->before));
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, mkioq_slot_status(self->q, 4));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, mkioq_slot_status(self->q, 4));
 	/* The errno is checked before the state. */
 	EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, S_EMPTY, 0));
 	EXPECT_EQ(-EINVAL, mkioq_complete_error(self->q, S_EMPTY, -4096));
@@ -796,7 +796,7 @@ TEST_F(ring, complete_error_takes_either_sign)
 		ASSERT_EQ(0, mkioq_claim(self->q, 4));
 		take(self->q, &self->before);
 		ASSERT_EQ(0, mkioq_complete_error(self->q, 4, errs[i]));
-		EXPECT_EQ(MKIOQ_SLOT_ERROR, word(self->q, 4, MKIOQ_WORD_STATUS));
+		EXPECT_EQ(MKIOQ_RESULT_ERROR, word(self->q, 4, MKIOQ_WORD_STATUS));
 		EXPECT_EQ(abs(errs[i]), word(self->q, 4, MKIOQ_WORD_TAG));
 		EXPECT_EQ(-1, diff_except(self->q, &self->before, 4,
 					  STATUS_ONLY | W(MKIOQ_WORD_TAG)));
@@ -810,7 +810,7 @@ TEST_F(ring, complete_error_takes_either_sign)
 	ASSERT_EQ(-EBADSLT, r);
 	ASSERT_EQ(0, mkioq_complete_error(self->q, 4, r));
 	ASSERT_EQ(0, mkioq_completion(self->q, 4, &rec));
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, rec.status);
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, rec.status);
 	EXPECT_EQ(EBADSLT, rec.tag);
 }
 
@@ -829,7 +829,7 @@ TEST_F(ring, recycle_completed_slots)
 		take(self->q, &self->before);
 		EXPECT_FALSE(mkioq_is_recycled(self->q, slots[i]));
 		ASSERT_EQ(0, mkioq_recycle(self->q, slots[i]));
-		EXPECT_EQ(MKIOQ_SLOT_EMPTY,
+		EXPECT_EQ(MKIOQ_STATE_EMPTY,
 			  mkioq_slot_status(self->q, slots[i]));
 		EXPECT_TRUE(mkioq_is_recycled(self->q, slots[i]));
 		EXPECT_EQ(-1, diff_except(self->q, &self->before, slots[i],
@@ -947,13 +947,13 @@ TEST_F(ring, slot_status_of_garbage_is_eproto)
 TEST_F(ring, slot_status_reports_state)
 {
 	static const int want[S_COUNT] = {
-		[S_EMPTY] = MKIOQ_SLOT_EMPTY,
-		[S_PUBLISHED] = MKIOQ_SLOT_PUBLISHED,
-		[S_INGEST] = MKIOQ_SLOT_PUBLISHED,
-		[S_CLAIMED] = MKIOQ_SLOT_CLAIMED,
-		[S_OK] = MKIOQ_SLOT_OK,
-		[S_ERROR] = MKIOQ_SLOT_ERROR,
-		[S_DONE] = MKIOQ_SLOT_DONE,
+		[S_EMPTY] = MKIOQ_STATE_EMPTY,
+		[S_PUBLISHED] = MKIOQ_STATE_PUBLISHED,
+		[S_INGEST] = MKIOQ_STATE_PUBLISHED,
+		[S_CLAIMED] = MKIOQ_STATE_CLAIMED,
+		[S_OK] = MKIOQ_RESULT_OK,
+		[S_ERROR] = MKIOQ_RESULT_ERROR,
+		[S_DONE] = MKIOQ_STATE_DONE,
 		[S_UNKNOWN] = 0x77,
 	};
 	uint32_t slot;
@@ -981,13 +981,13 @@ TEST_F(ring, completion_records)
 		EXPECT_EQ(slot, rec.slot);
 		EXPECT_EQ(word(self->q, slot, MKIOQ_WORD_STATUS), rec.status);
 		EXPECT_EQ(word(self->q, slot, MKIOQ_WORD_TAG), rec.tag);
-		EXPECT_EQ(word(self->q, slot, MKIOQ_WORD_SRC), rec.src_handle);
+		EXPECT_EQ(word(self->q, slot, MKIOQ_WORD_SRC_HANDLE), rec.src_handle);
 	}
 	ASSERT_EQ(0, mkioq_completion(self->q, S_OK, &rec));
 	EXPECT_EQ(104, rec.tag);
 	EXPECT_EQ(4096, rec.byte_count);
 	EXPECT_EQ(3, rec.src_handle);
-	EXPECT_EQ(4, rec.mapped_slot);
+	EXPECT_EQ(4, rec.dst_handle);
 	ASSERT_EQ(0, mkioq_completion(self->q, S_ERROR, &rec));
 	EXPECT_EQ(EIO, rec.tag);
 	EXPECT_EQ(-EINVAL, mkioq_completion(self->q, S_OK, NULL));
@@ -1006,7 +1006,7 @@ TEST_F(ring, full_lifecycle)
 	EXPECT_EQ(5, claimed);
 	ASSERT_EQ(0, mkioq_complete(self->q, 5));
 	ASSERT_EQ(0, mkioq_completion(self->q, 5, &rec));
-	EXPECT_EQ(MKIOQ_SLOT_OK, rec.status);
+	EXPECT_EQ(MKIOQ_RESULT_OK, rec.status);
 	EXPECT_EQ(1, rec.tag);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 5));
 	EXPECT_TRUE(mkioq_is_recycled(self->q, 5));
@@ -1015,7 +1015,7 @@ TEST_F(ring, full_lifecycle)
 	ASSERT_EQ(0, mkioq_claim(self->q, 5));
 	ASSERT_EQ(0, mkioq_complete_error(self->q, 5, EFAULT));
 	ASSERT_EQ(0, mkioq_completion(self->q, 5, &rec));
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, rec.status);
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, rec.status);
 	EXPECT_EQ(EFAULT, rec.tag);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 5));
 	EXPECT_TRUE(mkioq_is_recycled(self->q, 5));

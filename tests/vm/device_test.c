@@ -383,7 +383,7 @@ TEST_F(handles, caller_may_close_fd)
 				    MKIOQ_ACCESS_RW, &dst));
 	ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 0, src, dst, 8192, 1));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 0, 5000));
 	EXPECT_EQ(8192, pattern_check(self->rw.map, 8192, 77, 0));
 }
 
@@ -399,11 +399,11 @@ TEST_F(handles, invisible_to_other_files)
 	EXPECT_EQ(-ENOENT, mkioq_unregister(other, src));
 	ASSERT_EQ(0, mkioq_submit_dma_read(other, 0, src, src, 16, 9));
 	ASSERT_EQ(0, mkioq_doorbell(other));
-	ASSERT_EQ(MKIOQ_SLOT_ERROR, wait_slot(other, 0, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, wait_slot(other, 0, 5000));
 	EXPECT_EQ(ENOENT, other->words[MKIOQ_WORD_TAG]);
 	/* And each file has its own ring. */
 	EXPECT_NE(other->words, self->q->words);
-	EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(self->q, 0));
+	EXPECT_EQ(MKIOQ_STATE_EMPTY, mkioq_slot_status(self->q, 0));
 
 	mkioq_queue_free(other);
 	EXPECT_EQ(0, mkioq_unregister(self->q, src));
@@ -443,7 +443,7 @@ TEST_F(handles, child_after_owner_closed)
 				      0) == -ENXIO;
 		/* Nothing services the request: the slot stays PUBLISHED. */
 		usleep(100000);
-		ok &= mkioq_slot_status(self->q, 0) == MKIOQ_SLOT_PUBLISHED;
+		ok &= mkioq_slot_status(self->q, 0) == MKIOQ_STATE_PUBLISHED;
 		_exit(ok ? 0 : 1);
 	}
 	ASSERT_EQ(1, read(to_parent[0], &c, 1));

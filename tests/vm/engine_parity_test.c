@@ -222,7 +222,7 @@ static void raw_publish(struct mkioq_queue *q, uint32_t slot,
 		if (i != MKIOQ_WORD_STATUS)
 			__atomic_store_n(&w[i], r->w[i], __ATOMIC_RELAXED);
 	/* Release: pairs with the module's and the engine's claims. */
-	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_SLOT_PUBLISHED,
+	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_PUBLISHED,
 			 __ATOMIC_RELEASE);
 }
 
@@ -246,7 +246,7 @@ static int run_side(FIXTURE_DATA(parity) *self, bool engine, uint32_t slot,
 		    struct mkioq_cqe *cqe)
 {
 	struct mkioq_queue *q = engine ? self->eq : self->mq;
-	bool left_alone = r->w[MKIOQ_WORD_SRC] == MKIOQ_HANDLE_NONE;
+	bool left_alone = r->w[MKIOQ_WORD_SRC_HANDLE] == MKIOQ_HANDLE_NONE;
 	unsigned int i;
 	int n;
 
@@ -331,16 +331,16 @@ static bool compare_one(struct __test_metadata *_metadata,
 		bad++;
 	}
 	self->compared++;
-	if (r->w[MKIOQ_WORD_SRC] == MKIOQ_HANDLE_NONE)
+	if (r->w[MKIOQ_WORD_SRC_HANDLE] == MKIOQ_HANDLE_NONE)
 		self->left_alone++;
 	else
 		self->serviced++;
-	self->errors += wm[MKIOQ_WORD_STATUS] == MKIOQ_SLOT_ERROR;
+	self->errors += wm[MKIOQ_WORD_STATUS] == MKIOQ_RESULT_ERROR;
 	if (bad) {
 		TH_LOG("%s: request {op 0x%x src %u dst %u offset 0x%x%08x "
 		       "count %u tag %u} in slot %u", what,
-		       r->w[MKIOQ_WORD_OP], r->w[MKIOQ_WORD_SRC],
-		       r->w[MKIOQ_WORD_DST], r->w[MKIOQ_WORD_OFFSET_HI],
+		       r->w[MKIOQ_WORD_OP], r->w[MKIOQ_WORD_SRC_HANDLE],
+		       r->w[MKIOQ_WORD_DST_HANDLE], r->w[MKIOQ_WORD_OFFSET_HI],
 		       r->w[MKIOQ_WORD_OFFSET_LO],
 		       r->w[MKIOQ_WORD_BYTE_COUNT], r->w[MKIOQ_WORD_TAG],
 		       slot);
@@ -355,8 +355,8 @@ static struct preq req_of(uint32_t op, uint32_t src, uint32_t dst,
 	struct preq r = { { 0 } };
 
 	r.w[MKIOQ_WORD_OP] = op;
-	r.w[MKIOQ_WORD_SRC] = src;
-	r.w[MKIOQ_WORD_DST] = dst;
+	r.w[MKIOQ_WORD_SRC_HANDLE] = src;
+	r.w[MKIOQ_WORD_DST_HANDLE] = dst;
 	r.w[MKIOQ_WORD_OFFSET_LO] = (uint32_t)off;
 	r.w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(off >> 32);
 	r.w[MKIOQ_WORD_BYTE_COUNT] = n;
@@ -500,8 +500,8 @@ TEST_F_TIMEOUT(parity, random_words, 1800)
 			uint64_t x = rnd(&rng);
 
 			r.w[MKIOQ_WORD_OP] = 1 + x % 3;
-			r.w[MKIOQ_WORD_SRC] = self->h[(x >> 8) % self->nh];
-			r.w[MKIOQ_WORD_DST] = self->h[(x >> 16) % self->nh];
+			r.w[MKIOQ_WORD_SRC_HANDLE] = self->h[(x >> 8) % self->nh];
+			r.w[MKIOQ_WORD_DST_HANDLE] = self->h[(x >> 16) % self->nh];
 			r.w[MKIOQ_WORD_OFFSET_LO] = (x >> 24) % 70000;
 			r.w[MKIOQ_WORD_OFFSET_HI] = (x >> 41) % 64 ? 0 : 1;
 			r.w[MKIOQ_WORD_BYTE_COUNT] = rnd(&rng) % 70000;

@@ -118,14 +118,14 @@ static void raw_publish(uint32_t *ring, uint32_t slot,
 	uint32_t *w = &ring[slot * MKIOQ_SLOT_WORDS];
 
 	w[MKIOQ_WORD_OP] = req->op;
-	w[MKIOQ_WORD_SRC] = req->src_handle;
-	w[MKIOQ_WORD_DST] = req->dst_handle;
+	w[MKIOQ_WORD_SRC_HANDLE] = req->src_handle;
+	w[MKIOQ_WORD_DST_HANDLE] = req->dst_handle;
 	w[MKIOQ_WORD_OFFSET_LO] = (uint32_t)req->offset;
 	w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(req->offset >> 32);
 	w[MKIOQ_WORD_BYTE_COUNT] = req->byte_count;
 	w[MKIOQ_WORD_TAG] = req->tag;
 	/* Release: pairs with the module's acquire load of STATUS. */
-	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_SLOT_PUBLISHED,
+	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_PUBLISHED,
 			 __ATOMIC_RELEASE);
 }
 
@@ -458,18 +458,18 @@ TEST(fence_cancelled_by_owner_close)
 	ASSERT_NE(MAP_FAILED, ring);
 	/* Slot 3: a producer's reservation, never published. */
 	w3 = &ring[3 * MKIOQ_SLOT_WORDS];
-	__atomic_store_n(&w3[MKIOQ_WORD_STATUS], MKIOQ_SLOT_CLAIMED,
+	__atomic_store_n(&w3[MKIOQ_WORD_STATUS], MKIOQ_STATE_CLAIMED,
 			 __ATOMIC_RELEASE);
 	raw_publish(ring, 0, &fence);
 	ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_DOORBELL, 0));
 	/* Claimed and held: slot 3 read CLAIMED when it was claimed. */
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, __atomic_load_n(&ring[MKIOQ_WORD_STATUS],
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, __atomic_load_n(&ring[MKIOQ_WORD_STATUS],
 						      __ATOMIC_ACQUIRE));
 	close(fd);
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, __atomic_load_n(&ring[MKIOQ_WORD_STATUS],
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, __atomic_load_n(&ring[MKIOQ_WORD_STATUS],
 						    __ATOMIC_ACQUIRE));
 	EXPECT_EQ(ECANCELED, ring[MKIOQ_WORD_TAG]);
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, w3[MKIOQ_WORD_STATUS]);
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, w3[MKIOQ_WORD_STATUS]);
 	munmap(ring, PG);
 }
 
@@ -642,7 +642,7 @@ static void run_cases(struct __test_metadata *_metadata,
 		uint32_t s = first + i;
 
 		if (c[i].err) {
-			EXPECT_EQ(MKIOQ_SLOT_ERROR,
+			EXPECT_EQ(MKIOQ_RESULT_ERROR,
 				  word(self->q, s, MKIOQ_WORD_STATUS))
 				TH_LOG("%s", c[i].what);
 			EXPECT_EQ(c[i].err, word(self->q, s, MKIOQ_WORD_TAG))
@@ -651,7 +651,7 @@ static void run_cases(struct __test_metadata *_metadata,
 			EXPECT_EQ(c[i].req.byte_count,
 				  word(self->q, s, MKIOQ_WORD_BYTE_COUNT));
 		} else {
-			EXPECT_EQ(MKIOQ_SLOT_OK,
+			EXPECT_EQ(MKIOQ_RESULT_OK,
 				  word(self->q, s, MKIOQ_WORD_STATUS))
 				TH_LOG("%s: TAG %u", c[i].what,
 				       word(self->q, s, MKIOQ_WORD_TAG));
@@ -672,7 +672,7 @@ static void run_cases(struct __test_metadata *_metadata,
 		ASSERT_LT(cqes[i].slot - first, n);
 		rc = &c[cqes[i].slot - first];
 		EXPECT_EQ(500 + cqes[i].slot - first, cqes[i].tag);
-		EXPECT_EQ(rc->err ? MKIOQ_SLOT_ERROR : MKIOQ_SLOT_OK,
+		EXPECT_EQ(rc->err ? MKIOQ_RESULT_ERROR : MKIOQ_RESULT_OK,
 			  cqes[i].status);
 		EXPECT_EQ(rc->err ? -rc->err :
 			  rc->req.op == MKIOQ_OP_FENCE ? 0 :
@@ -823,7 +823,7 @@ TEST_F(eq, interrupted_cpu_access_is_eintr)
 	catch_sigusr1(&old);
 	ASSERT_EQ(0, pthread_create(&th, NULL, ring_doorbell, &rg));
 	/* All three are claimed in one pass before any CPU access begins. */
-	while (word(self->q, 2, MKIOQ_WORD_STATUS) != MKIOQ_SLOT_CLAIMED &&
+	while (word(self->q, 2, MKIOQ_WORD_STATUS) != MKIOQ_STATE_CLAIMED &&
 	       !atomic_load(&rg.done))
 		usleep(1000);
 	EXPECT_FALSE(atomic_load(&rg.done));
@@ -835,11 +835,11 @@ TEST_F(eq, interrupted_cpu_access_is_eintr)
 	ASSERT_TRUE(done);
 	EXPECT_EQ(0, rg.ret);
 
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, word(self->q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, word(self->q, 0, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(EINTR, word(self->q, 0, MKIOQ_WORD_TAG));
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, word(self->q, 1, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, word(self->q, 1, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(EINTR, word(self->q, 1, MKIOQ_WORD_TAG));
-	EXPECT_EQ(MKIOQ_SLOT_OK, word(self->q, 2, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_RESULT_OK, word(self->q, 2, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(16, pattern_check(d2.map, 16, 7, 0));
 	n = mkioq_read_cqes(self->q, cqes, 4, 1000);
 	ASSERT_EQ(3, n);
@@ -852,7 +852,7 @@ TEST_F(eq, interrupted_cpu_access_is_eintr)
 	ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 0, self->hsrc, self->hdst,
 					   64, 43));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	EXPECT_EQ(MKIOQ_SLOT_OK, word(self->q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_RESULT_OK, word(self->q, 0, MKIOQ_WORD_STATUS));
 	EXPECT_EQ(64, pattern_check(self->dst.map, 64, 7, 0));
 	drain_cqes(self->q);
 	test_buf_destroy(&d2);
@@ -975,7 +975,7 @@ TEST_F_TIMEOUT(eq, overflow_record_and_notice, 300)
 				self->hsrc, self->hdst, 8, r * 64 + s));
 		ASSERT_EQ(0, mkioq_doorbell(self->q));
 		for (s = 0; s < 64; s++) {
-			ASSERT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, s));
+			ASSERT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, s));
 			ASSERT_EQ(0, mkioq_recycle(self->q, s));
 		}
 	}
@@ -991,7 +991,7 @@ TEST_F_TIMEOUT(eq, overflow_record_and_notice, 300)
 	EXPECT_EQ(total - info.cq_entries, cqes[0].dropped);
 	EXPECT_EQ(0, cqes[0].slot);
 	EXPECT_EQ(0, cqes[0].tag);
-	EXPECT_EQ(MKIOQ_SLOT_OK, cqes[0].status);
+	EXPECT_EQ(MKIOQ_RESULT_OK, cqes[0].status);
 	EXPECT_EQ(8, cqes[0].result);
 	for (n = 0; n < got; n++)
 		flagged += cqes[n].flags != 0;
@@ -1047,7 +1047,7 @@ TEST_F(eq, wait_gets_request_errno)
 	EXPECT_EQ(-ENOENT, cqe->res);
 	io_uring_cqe_seen(&ring, cqe);
 	EXPECT_EQ(3, rec.slot);
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, rec.status);
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, rec.status);
 	EXPECT_EQ(-ENOENT, rec.result);
 	EXPECT_EQ(77, rec.tag);
 	EXPECT_EQ(0, rec.flags);
@@ -1125,7 +1125,7 @@ TEST_F(eq, done_is_left_alone)
 	raw_publish(self->q->words, 4, &(struct mkioq_request){
 		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
 		.dst_handle = self->hdst, .byte_count = 16, .tag = 4 });
-	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_SLOT_DONE,
+	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_DONE,
 			 __ATOMIC_RELEASE);
 	memcpy(before, w, sizeof(before));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
@@ -1133,7 +1133,7 @@ TEST_F(eq, done_is_left_alone)
 	EXPECT_EQ(-EAGAIN, sys_ret(read(self->fd, &rec, sizeof(rec))));
 	EXPECT_EQ(-EAGAIN, mkioq_claim(self->q, 4));
 	EXPECT_EQ(0, mkioq_recycle(self->q, 4));
-	EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(self->q, 4));
+	EXPECT_EQ(MKIOQ_STATE_EMPTY, mkioq_slot_status(self->q, 4));
 }
 
 /* The checks of a forked child after the owner closed; 0 or the step. */
@@ -1215,7 +1215,7 @@ TEST_F(eq, child_before_and_after_owner_close)
 			 mkioq_submit_dma_read(self->q, 7, self->hsrc,
 					       self->hdst, 8, 7) == 0 &&
 			 mkioq_doorbell(self->q) == 0 &&
-			 mkioq_slot_status(self->q, 7) == MKIOQ_SLOT_OK;
+			 mkioq_slot_status(self->q, 7) == MKIOQ_RESULT_OK;
 
 		close(self->fd);
 		_exit(ok ? 0 : 1);
@@ -1228,7 +1228,7 @@ TEST_F(eq, child_before_and_after_owner_close)
 	ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 8, self->hsrc, self->hdst,
 					   8, 8));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	EXPECT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, 8));
+	EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, 8));
 
 	ASSERT_EQ(0, pipe(go));
 	pid = fork();

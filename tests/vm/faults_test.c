@@ -400,7 +400,7 @@ static int queue_works(FIXTURE_DATA(flt) *self, int fd, uint32_t *ring,
 		return ret;
 	if ((ret = mkioq_doorbell(&q)))
 		return ret;
-	if (wait_slot(&q, slot, 20000) != MKIOQ_SLOT_OK)
+	if (wait_slot(&q, slot, 20000) != MKIOQ_RESULT_OK)
 		return -EIO;
 	if (pattern_check(self->dst.map, 4096, 61, off) != 4096)
 		return -EILSEQ;
@@ -631,9 +631,9 @@ TEST_F_TIMEOUT(flt, service_and_wait, 900)
 			EXPECT_EQ(0, ret);
 			for (s = 0; s < 8; s++) {
 				int st = wait_slot(q, s, 20000);
-				int err = st == MKIOQ_SLOT_ERROR ?
+				int err = st == MKIOQ_RESULT_ERROR ?
 					  -(int)q->words[s * 8 + MKIOQ_WORD_TAG] :
-					  st == MKIOQ_SLOT_OK ? 0 : -ETIMEDOUT;
+					  st == MKIOQ_RESULT_OK ? 0 : -ETIMEDOUT;
 
 				if (hit)
 					tally_add(&treq, err, none);
@@ -685,7 +685,7 @@ TEST_F_TIMEOUT(flt, service_and_wait, 900)
 							       &ts));
 			res = cqe->res;
 			io_uring_cqe_seen(&ring, cqe);
-			ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(q, s, 20000));
+			ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(q, s, 20000));
 			ASSERT_EQ(0, mkioq_recycle(q, s));
 			if (res >= 0) {
 				EXPECT_EQ(512, res);

@@ -827,7 +827,7 @@ static void reap_one(int r, struct io_uring_cqe *cqe)
 		return;
 	if (rec->result != res)
 		FAILF("WAIT record result %d, CQE res %d", rec->result, res);
-	if (pd->slot != MKIOQ_SLOT_ANY && rec->slot != pd->slot)
+	if (pd->slot != MKIOQ_ANY_SLOT && rec->slot != pd->slot)
 		FAILF("WAIT for slot %u got slot %u", pd->slot, rec->slot);
 	if (res == -ENOBUFS) {
 		if (!(rec->flags & MKIOQ_CQE_F_OVERFLOW) ||
@@ -835,7 +835,7 @@ static void reap_one(int r, struct io_uring_cqe *cqe)
 			FAILF("-ENOBUFS WAIT without OVERFLOW | NOTICE");
 		return;
 	}
-	if (rec->status != (res >= 0 ? MKIOQ_SLOT_OK : MKIOQ_SLOT_ERROR) ||
+	if (rec->status != (res >= 0 ? MKIOQ_RESULT_OK : MKIOQ_RESULT_ERROR) ||
 	    rec->slot >= MKIOQ_MAX_SLOTS || rec->flags & ~MKIOQ_CQE_F_OVERFLOW ||
 	    !(rec->flags & MKIOQ_CQE_F_OVERFLOW) != !rec->dropped)
 		FAILF("WAIT record: slot %u status %#x result %d flags %#x dropped %u",
@@ -911,7 +911,7 @@ static void fuzz_uring(void)
 			w.cqe_addr = (uint64_t)(uintptr_t)&G.recs[id % NPEND];
 			rec_ok = true;
 		}
-		w.slot = chance(1, 3) ? MKIOQ_SLOT_ANY :
+		w.slot = chance(1, 3) ? MKIOQ_ANY_SLOT :
 			 chance(7, 8) ? rn(q->slots ? q->slots : 1) :
 			 (uint32_t[]){ 64, q->slots, rnd32() }[rn(3)];
 		if (chance(1, 12))
@@ -939,7 +939,7 @@ static void fuzz_uring(void)
 		for (i = 16; i < len && !payload[i]; i++)
 			;
 		if (i < len || w.flags ||
-		    (w.slot != MKIOQ_SLOT_ANY && w.slot >= q->slots))
+		    (w.slot != MKIOQ_ANY_SLOT && w.slot >= q->slots))
 			exp = -EINVAL;
 		else
 			exp = 1;	/* parks, or takes a record */
@@ -1058,15 +1058,15 @@ static void fuzz_mmap(void)
 
 static bool record_ok(const struct fq *q, const struct mkioq_cqe *c)
 {
-	if (c->slot == MKIOQ_SLOT_ANY)
+	if (c->slot == MKIOQ_ANY_SLOT)
 		return c->flags == (MKIOQ_CQE_F_OVERFLOW | MKIOQ_CQE_F_NOTICE) &&
 		       c->dropped && c->result == -ENOBUFS;
 	if (c->slot >= q->slots || c->flags & ~MKIOQ_CQE_F_OVERFLOW ||
 	    !(c->flags & MKIOQ_CQE_F_OVERFLOW) != !c->dropped)
 		return false;
-	if (c->status == MKIOQ_SLOT_OK)
+	if (c->status == MKIOQ_RESULT_OK)
 		return c->result >= 0;
-	return c->status == MKIOQ_SLOT_ERROR && c->result < 0 &&
+	return c->status == MKIOQ_RESULT_ERROR && c->result < 0 &&
 	       errno_plausible_result(c->result);
 }
 
@@ -1252,14 +1252,14 @@ static struct pred predict(struct fq *q, const uint32_t *w)
 	struct hent *s, *d;
 	int e;
 
-	if (w[MKIOQ_WORD_STATUS] != MKIOQ_SLOT_PUBLISHED ||
-	    w[MKIOQ_WORD_SRC] == MKIOQ_HANDLE_NONE)
+	if (w[MKIOQ_WORD_STATUS] != MKIOQ_STATE_PUBLISHED ||
+	    w[MKIOQ_WORD_SRC_HANDLE] == MKIOQ_HANDLE_NONE)
 		return p;
 	p.claim = true;
 	if (op == MKIOQ_OP_FENCE)
 		return p;
-	s = h_get(q, w[MKIOQ_WORD_SRC]);
-	d = h_get(q, w[MKIOQ_WORD_DST]);
+	s = h_get(q, w[MKIOQ_WORD_SRC_HANDLE]);
+	d = h_get(q, w[MKIOQ_WORD_DST_HANDLE]);
 	if (op != MKIOQ_OP_READ && op != MKIOQ_OP_WRITE) {
 		/* Any of the errors that apply: order is not ABI. */
 		p.errs = ERR_BIT(EOPNOTSUPP) | ERR_BIT(EFBIG) | ERR_BIT(ENOENT) |
@@ -1302,8 +1302,8 @@ static unsigned int nclog;
 /* Apply an OK request to the shadows, as the module copies it. */
 static void model_copy(struct fq *q, uint32_t slot, const uint32_t *w)
 {
-	const struct hent *s = h_get(q, w[MKIOQ_WORD_SRC]);
-	const struct hent *d = h_get(q, w[MKIOQ_WORD_DST]);
+	const struct hent *s = h_get(q, w[MKIOQ_WORD_SRC_HANDLE]);
+	const struct hent *d = h_get(q, w[MKIOQ_WORD_DST_HANDLE]);
 	uint64_t off = (uint64_t)w[MKIOQ_WORD_OFFSET_HI] << 32 |
 		       w[MKIOQ_WORD_OFFSET_LO];
 	bool rd = w[MKIOQ_WORD_OP] == MKIOQ_OP_READ;
@@ -1358,17 +1358,17 @@ static void gen_request(struct fq *q, uint32_t slot, uint32_t *w)
 			   0, 4, rnd32() }[rn(9)];
 	w[MKIOQ_WORD_OP] = op;
 	if (op == MKIOQ_OP_READ && q->hS && q->hC[slot] && chance(1, 2)) {
-		w[MKIOQ_WORD_SRC] = q->hS;
-		w[MKIOQ_WORD_DST] = q->hC[slot];
+		w[MKIOQ_WORD_SRC_HANDLE] = q->hS;
+		w[MKIOQ_WORD_DST_HANDLE] = q->hC[slot];
 	} else {
-		w[MKIOQ_WORD_SRC] = pick_handle(q, MKIOQ_ACCESS_READ);
-		w[MKIOQ_WORD_DST] = pick_handle(q, MKIOQ_ACCESS_WRITE);
+		w[MKIOQ_WORD_SRC_HANDLE] = pick_handle(q, MKIOQ_ACCESS_READ);
+		w[MKIOQ_WORD_DST_HANDLE] = pick_handle(q, MKIOQ_ACCESS_WRITE);
 	}
-	if (op == MKIOQ_OP_FENCE && !w[MKIOQ_WORD_SRC])
-		w[MKIOQ_WORD_SRC] = 1;
+	if (op == MKIOQ_OP_FENCE && !w[MKIOQ_WORD_SRC_HANDLE])
+		w[MKIOQ_WORD_SRC_HANDLE] = 1;
 	/* The side the offset applies to, and the other. */
-	Loff = hlen(q, w[op == MKIOQ_OP_WRITE ? MKIOQ_WORD_DST : MKIOQ_WORD_SRC]);
-	L = hlen(q, w[op == MKIOQ_OP_WRITE ? MKIOQ_WORD_SRC : MKIOQ_WORD_DST]);
+	Loff = hlen(q, w[op == MKIOQ_OP_WRITE ? MKIOQ_WORD_DST_HANDLE : MKIOQ_WORD_SRC_HANDLE]);
+	L = hlen(q, w[op == MKIOQ_OP_WRITE ? MKIOQ_WORD_SRC_HANDLE : MKIOQ_WORD_DST_HANDLE]);
 	if (L > Loff)
 		L = Loff;
 	switch (rn(20)) {
@@ -1394,7 +1394,7 @@ static void gen_request(struct fq *q, uint32_t slot, uint32_t *w)
 	w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(off >> 32);
 	w[MKIOQ_WORD_BYTE_COUNT] = cnt;
 	w[MKIOQ_WORD_TAG] = rnd32();
-	w[MKIOQ_WORD_STATUS] = MKIOQ_SLOT_PUBLISHED;
+	w[MKIOQ_WORD_STATUS] = MKIOQ_STATE_PUBLISHED;
 }
 
 static void gen_slot(struct fq *q, uint32_t slot, uint32_t *w)
@@ -1405,19 +1405,19 @@ static void gen_slot(struct fq *q, uint32_t slot, uint32_t *w)
 	switch (rn(10)) {
 	case 0:		/* a host-published ingest: never claimed */
 		gen_request(q, slot, w);
-		w[MKIOQ_WORD_SRC] = MKIOQ_HANDLE_NONE;
+		w[MKIOQ_WORD_SRC_HANDLE] = MKIOQ_HANDLE_NONE;
 		break;
 	case 1:		/* a state the engine must leave alone */
 		gen_request(q, slot, w);
 		w[MKIOQ_WORD_STATUS] = (uint32_t[]){
-			MKIOQ_SLOT_EMPTY, MKIOQ_SLOT_CLAIMED, MKIOQ_SLOT_DONE,
-			MKIOQ_SLOT_OK, MKIOQ_SLOT_ERROR, 0x100 | rnd32() }[rn(6)];
+			MKIOQ_STATE_EMPTY, MKIOQ_STATE_CLAIMED, MKIOQ_STATE_DONE,
+			MKIOQ_RESULT_OK, MKIOQ_RESULT_ERROR, 0x100 | rnd32() }[rn(6)];
 		break;
 	case 2:		/* garbage */
 		for (i = 0; i < MKIOQ_SLOT_WORDS; i++)
 			w[i] = rnd32();
 		if (chance(1, 3))
-			w[MKIOQ_WORD_STATUS] = MKIOQ_SLOT_PUBLISHED;
+			w[MKIOQ_WORD_STATUS] = MKIOQ_STATE_PUBLISHED;
 		break;
 	default:
 		gen_request(q, slot, w);
@@ -1605,13 +1605,13 @@ static void fuzz_ring(void)
 	 */
 	for (s = 0; s < q->slots; s++)
 		if ((used[s] ? w[s][MKIOQ_WORD_STATUS] :
-		     *word(q, s, MKIOQ_WORD_STATUS)) == MKIOQ_SLOT_CLAIMED)
+		     *word(q, s, MKIOQ_WORD_STATUS)) == MKIOQ_STATE_CLAIMED)
 			break;
 	for (i = 0; s < q->slots && i < q->slots; i++) {
 		if (!used[i] || !pr[i].claim ||
 		    w[i][MKIOQ_WORD_OP] != MKIOQ_OP_FENCE)
 			continue;
-		w[i][MKIOQ_WORD_STATUS] = MKIOQ_SLOT_EMPTY;
+		w[i][MKIOQ_WORD_STATUS] = MKIOQ_STATE_EMPTY;
 		pr[i] = predict(q, w[i]);
 	}
 	/* Garbage past the slots in use: nobody may touch it. */
@@ -1619,7 +1619,7 @@ static void fuzz_ring(void)
 		for (want = rn(8); n_extra < want; n_extra++) {
 			extra_idx[n_extra] = q->slots * MKIOQ_SLOT_WORDS +
 				rn((MKIOQ_MAX_SLOTS - q->slots) * MKIOQ_SLOT_WORDS);
-			extra_val[n_extra] = chance(1, 2) ? MKIOQ_SLOT_PUBLISHED :
+			extra_val[n_extra] = chance(1, 2) ? MKIOQ_STATE_PUBLISHED :
 							    rnd32();
 			q->ring[extra_idx[n_extra]] = extra_val[n_extra];
 			for (i = 0; i < n_extra; i++)
@@ -1654,7 +1654,7 @@ static void fuzz_ring(void)
 		for (;;) {
 			st = __atomic_load_n(word(q, s, MKIOQ_WORD_STATUS),
 					     __ATOMIC_ACQUIRE);
-			if (st == MKIOQ_SLOT_OK || st == MKIOQ_SLOT_ERROR)
+			if (st == MKIOQ_RESULT_OK || st == MKIOQ_RESULT_ERROR)
 				break;
 			if (!poll) {
 				FAILF("slot %u not complete when the doorbell returned (status %#x)",
@@ -1684,18 +1684,18 @@ static void fuzz_ring(void)
 		 * was never claimable stays as written.
 		 */
 		if (!predictable && pr[s].claim) {
-			if (got[MKIOQ_WORD_STATUS] != MKIOQ_SLOT_OK &&
-			    got[MKIOQ_WORD_STATUS] != MKIOQ_SLOT_ERROR)
+			if (got[MKIOQ_WORD_STATUS] != MKIOQ_RESULT_OK &&
+			    got[MKIOQ_WORD_STATUS] != MKIOQ_RESULT_ERROR)
 				FAILF("hostile slot %u: status %#x", s,
 				      got[MKIOQ_WORD_STATUS]);
 			continue;
 		}
 		if (pr[s].claim) {
 			if (!pr[s].errs) {
-				exp[MKIOQ_WORD_STATUS] = MKIOQ_SLOT_OK;
+				exp[MKIOQ_WORD_STATUS] = MKIOQ_RESULT_OK;
 				exp[MKIOQ_WORD_BYTE_COUNT] = pr[s].bytes;
 			} else {
-				exp[MKIOQ_WORD_STATUS] = MKIOQ_SLOT_ERROR;
+				exp[MKIOQ_WORD_STATUS] = MKIOQ_RESULT_ERROR;
 				exp[MKIOQ_WORD_TAG] = got[MKIOQ_WORD_TAG];
 				if (!(pr[s].errs & ERR_BIT(got[MKIOQ_WORD_TAG])))
 					FAILF("slot %u: errno %u, expected one of mask %#x (op %#x src %u dst %u off %#x:%#x count %#x)",
@@ -1983,7 +1983,7 @@ TEST(foreign_buffer)
 				    &hd));
 	ASSERT_EQ(0, mkioq_submit_dma_read(q, 0, hs, hd, 65536, 1));
 	ASSERT_EQ(0, mkioq_doorbell(q));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(q, 0, 10000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(q, 0, 10000));
 	EXPECT_EQ(65536, pattern_check(dst.map, 65536, 77, 0));
 	mkioq_queue_free(q);
 	test_buf_destroy(&dst);
@@ -2158,7 +2158,7 @@ TEST_F_TIMEOUT(fz, surface, 1800)
 		};
 		CHECK_EQ(mkioq_submit(&lq, s, &req), 0, "final submit");
 		CHECK_EQ(mkioq_doorbell(&lq), 0, "final doorbell");
-		CHECK_EQ(wait_slot(&lq, s, 20000), MKIOQ_SLOT_OK,
+		CHECK_EQ(wait_slot(&lq, s, 20000), MKIOQ_RESULT_OK,
 			 "final request status");
 		CHECK_EQ(*word(q, s, MKIOQ_WORD_BYTE_COUNT), 8192,
 			 "final byte count");

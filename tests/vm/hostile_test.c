@@ -299,7 +299,7 @@ static void adv_store(struct adversary *a, uint32_t slot, uint32_t word,
 }
 
 /*
- * Partitioned: a DST word never holds a producer's destination handle, so
+ * Partitioned: a DST_HANDLE word never holds a producer's destination handle, so
  * no adversary request writes a producer's range. (As SRC those handles
  * are harmless: they are registered WRITE only.)
  */
@@ -345,28 +345,28 @@ static void *adversary_main(void *arg)
 			for (i = 0; i < MKIOQ_SLOT_WORDS; i++)
 				req[i] = adv_value(a);
 			req[MKIOQ_WORD_OP] = 1 + (r >> 24) % 3;
-			req[MKIOQ_WORD_SRC] = a->names[(r >> 28) % a->nnames];
-			req[MKIOQ_WORD_DST] = a->names[(r >> 36) % a->nnames];
+			req[MKIOQ_WORD_SRC_HANDLE] = a->names[(r >> 28) % a->nnames];
+			req[MKIOQ_WORD_DST_HANDLE] = a->names[(r >> 36) % a->nnames];
 			req[MKIOQ_WORD_OFFSET_LO] = (r >> 44) % 8192;
 			req[MKIOQ_WORD_OFFSET_HI] = 0;
 			req[MKIOQ_WORD_BYTE_COUNT] = rnd(&a->rng) % 8192;
 			for (i = 0; i < MKIOQ_SLOT_WORDS; i++) {
 				if (i == MKIOQ_WORD_STATUS ||
-				    (i == MKIOQ_WORD_DST && forbidden(a, req[i])))
+				    (i == MKIOQ_WORD_DST_HANDLE && forbidden(a, req[i])))
 					continue;
 				adv_store(a, slot, i, req[i], false);
 			}
 			adv_store(a, slot, MKIOQ_WORD_STATUS,
-				  MKIOQ_SLOT_PUBLISHED, true);
+				  MKIOQ_STATE_PUBLISHED, true);
 			a->requests++;
 			continue;
 		}
 		if (word == MKIOQ_WORD_STATUS && (r >> 24) & 1) {
-			v = MKIOQ_SLOT_PUBLISHED;
+			v = MKIOQ_STATE_PUBLISHED;
 		} else {
 			do
 				v = adv_value(a);
-			while (word == MKIOQ_WORD_DST && forbidden(a, v));
+			while (word == MKIOQ_WORD_DST_HANDLE && forbidden(a, v));
 		}
 		adv_store(a, slot, word, v, (r >> 25) & 1);
 		if (a->writes % 4096 == 0)
@@ -407,7 +407,7 @@ static void reap(struct producer *p, uint32_t slot, struct inflight *f)
 	struct mkioq_completion c;
 	bool ok = false;
 
-	if (mkioq_completion(p->q, slot, &c) || c.status != MKIOQ_SLOT_OK)
+	if (mkioq_completion(p->q, slot, &c) || c.status != MKIOQ_RESULT_OK)
 		p->bad_status++;
 	else if (c.byte_count != f->n)
 		p->bad_count++;
@@ -452,8 +452,8 @@ static void *producer_main(void *arg)
 			};
 
 			if (f[i].busy) {
-				if (st == MKIOQ_SLOT_OK ||
-				    st == MKIOQ_SLOT_ERROR) {
+				if (st == MKIOQ_RESULT_OK ||
+				    st == MKIOQ_RESULT_ERROR) {
 					reap(p, slot, &f[i]);
 				} else if (now - f[i].t0 >
 					   (p->strict ? REQ_TIMEOUT : ABANDON)) {
@@ -472,7 +472,7 @@ static void *producer_main(void *arg)
 			}
 			if (stopping)
 				continue;
-			if (!p->strict && st != MKIOQ_SLOT_EMPTY) {
+			if (!p->strict && st != MKIOQ_STATE_EMPTY) {
 				/* Left over by the adversary: tidy up. */
 				mkioq_recycle(p->q, slot);
 			}
@@ -577,7 +577,7 @@ static void run(struct __test_metadata *_metadata,
 	adv.wait_producers = !all;
 	adv.producers_running = &running;
 	if (!all) {
-		/* No DST word names a producer's destination. */
+		/* No DST_HANDLE word names a producer's destination. */
 		for (s = 0; s < NSLOTS; s++)
 			forbidden[self->hdst[s]] = true;
 		adv.forbidden = forbidden;

@@ -145,7 +145,7 @@ TEST_F_TIMEOUT(lc, munmap_during_service, 300)
 			n = r;
 			for (s = 0; s < n; s++) {
 				ASSERT_LT(cqes[s].slot, 64);
-				EXPECT_EQ(MKIOQ_SLOT_OK, cqes[s].status);
+				EXPECT_EQ(MKIOQ_RESULT_OK, cqes[s].status);
 				EXPECT_EQ(REQ_BYTES, cqes[s].result);
 				EXPECT_EQ(round << 8 | cqes[s].slot, cqes[s].tag);
 				seen[cqes[s].slot]++;
@@ -159,7 +159,7 @@ TEST_F_TIMEOUT(lc, munmap_during_service, 300)
 				      MAP_SHARED, mkioq_queue_fd(self->q), 0);
 		ASSERT_NE(MAP_FAILED, self->q->words);
 		for (s = 0; s < 64; s++) {
-			ASSERT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, s));
+			ASSERT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, s));
 			ASSERT_EQ(REQ_BYTES,
 				  pattern_check(self->dst.map + s * REQ_BYTES,
 						REQ_BYTES, 41,
@@ -217,7 +217,7 @@ TEST_F_TIMEOUT(lc, sigkill_with_requests_and_waits, 300)
 			for (i = 0; i < 200; i++)
 				mkioq_prep_wait(&ring, io_uring_get_sqe(&ring),
 						mkioq_queue_fd(q),
-						i % 3 ? MKIOQ_SLOT_ANY : i % 64,
+						i % 3 ? MKIOQ_ANY_SLOT : i % 64,
 						NULL);
 			if (io_uring_submit(&ring) != 200)
 				_exit(3);
@@ -230,8 +230,8 @@ TEST_F_TIMEOUT(lc, sigkill_with_requests_and_waits, 300)
 				for (s = 0; s < 64; s++) {
 					int st = mkioq_slot_status(q, s);
 
-					if (st == MKIOQ_SLOT_OK ||
-					    st == MKIOQ_SLOT_ERROR) {
+					if (st == MKIOQ_RESULT_OK ||
+					    st == MKIOQ_RESULT_ERROR) {
 						mkioq_recycle(q, s);
 						submit_read(q, s, hs, hd, 0,
 							    1 << 20, s);
@@ -266,7 +266,7 @@ TEST_F_TIMEOUT(lc, sigkill_with_requests_and_waits, 300)
 		memset(self->dst.map, 0, 65536);
 		ASSERT_EQ(0, submit_read(q, 3, hs, hd, 777, 65536, 3));
 		ASSERT_EQ(0, mkioq_doorbell(q));
-		ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(q, 3, 20000));
+		ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(q, 3, 20000));
 		EXPECT_EQ(65536, pattern_check(self->dst.map, 65536, 41, 777));
 		mkioq_queue_free(q);
 	}
@@ -341,14 +341,14 @@ static void *closer_submitter(void *arg)
 		for (i = 0; i < 8; i++) {
 			sqe = io_uring_get_sqe(ring);
 			mkioq_prep_wait(ring, sqe, c->fd,
-					i & 1 ? MKIOQ_SLOT_ANY : s % 64, NULL);
+					i & 1 ? MKIOQ_ANY_SLOT : s % 64, NULL);
 			io_uring_sqe_set_data64(sqe, 2);
 			c->submitted++;
 		}
 		for (i = 0; i < 4; i++, s++) {
 			int st = mkioq_slot_status(c->q, s % 64);
 
-			if (st == MKIOQ_SLOT_OK || st == MKIOQ_SLOT_ERROR)
+			if (st == MKIOQ_RESULT_OK || st == MKIOQ_RESULT_ERROR)
 				mkioq_recycle(c->q, s % 64);
 			submit_read(c->q, s % 64, c->hs, c->hd, s * 61 % 65536,
 				    4096, s);
@@ -454,7 +454,7 @@ static int run_requests(struct mkioq_queue *q, uint32_t first, uint32_t n,
 			return -1;
 		if (mkioq_doorbell(q))
 			return -2;
-		if (wait_slot(q, s, 20000) != MKIOQ_SLOT_OK)
+		if (wait_slot(q, s, 20000) != MKIOQ_RESULT_OK)
 			return -3;
 		bad += pattern_check(dst + s * PG, 2048, 41, off) != 2048;
 		bad += q->words[s * 8 + MKIOQ_WORD_TAG] != seed + i;
@@ -515,7 +515,7 @@ static int child_after_owner_closed(struct mkioq_queue *q, uint32_t hs,
 	if (poll(&pfd, 1, 0) != 1 || pfd.revents != POLLERR)
 		return 48;
 	/* A new WAIT is refused too. */
-	mkioq_prep_wait(ring, io_uring_get_sqe(ring), q->fd, MKIOQ_SLOT_ANY,
+	mkioq_prep_wait(ring, io_uring_get_sqe(ring), q->fd, MKIOQ_ANY_SLOT,
 			NULL);
 	if (io_uring_submit(ring) != 1 ||
 	    io_uring_wait_cqe_timeout(ring, &cqe, &ts) ||
@@ -527,7 +527,7 @@ static int child_after_owner_closed(struct mkioq_queue *q, uint32_t hs,
 	if (submit_read(q, 40, hs, dh[40], 0, 64, 40))
 		return 51;
 	usleep(20000);
-	if (mkioq_slot_status(q, 40) != MKIOQ_SLOT_PUBLISHED)
+	if (mkioq_slot_status(q, 40) != MKIOQ_STATE_PUBLISHED)
 		return 52;
 	return 0;
 }
@@ -655,11 +655,11 @@ TEST_F_TIMEOUT(lc, unregister_races_service, 600)
 		for (s = 0; s < 8; s++) {
 			int st = wait_slot(self->q, s, 20000);
 
-			if (st == MKIOQ_SLOT_OK &&
+			if (st == MKIOQ_RESULT_OK &&
 			    pattern_check(self->dst.map + s * PG, PG, 41,
 					  (it * 8 + s) * 13 % (BUF_BYTES - PG)) == PG)
 				ok++;
-			else if (st == MKIOQ_SLOT_ERROR &&
+			else if (st == MKIOQ_RESULT_ERROR &&
 				 self->q->words[s * 8 + MKIOQ_WORD_TAG] == ENOENT)
 				enoent++;
 			else
@@ -769,12 +769,12 @@ TEST_F(lc, orphaned_buffer_stays_until_unregistered)
 	/* A write into it (from the source buffer), then read it back. */
 	ASSERT_EQ(0, mkioq_submit(self->q, 1, &w));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 20000));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 1, 20000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 0, 20000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 1, 20000));
 	EXPECT_EQ(300000, pattern_check(self->dst.map, 300000, 43, 1000));
 	ASSERT_EQ(0, submit_read(self->q, 2, hrw, hd2, 4096, 65536, 3));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 2, 20000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 2, 20000));
 	EXPECT_EQ(65536, pattern_check(self->dst.map + (1 << 20), 65536, 41,
 				       0));
 
@@ -783,7 +783,7 @@ TEST_F(lc, orphaned_buffer_stays_until_unregistered)
 	ASSERT_EQ(0, mkioq_recycle(self->q, 2));
 	ASSERT_EQ(0, submit_read(self->q, 2, hrw, hd2, 0, 4096, 4));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 2, 20000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 2, 20000));
 	EXPECT_EQ(4096, pattern_check(self->dst.map + (1 << 20), 4096, 43,
 				      512 << 10));
 	EXPECT_EQ(0, mkioq_unregister(self->q, hrw));

@@ -109,10 +109,10 @@ static void drain_records(struct child *c)
 		for (i = 0; i < n; i++) {
 			if (cqes[i].flags & MKIOQ_CQE_F_OVERFLOW)
 				c->r->dropped += cqes[i].dropped;
-			if (cqes[i].slot == MKIOQ_SLOT_ANY)
+			if (cqes[i].slot == MKIOQ_ANY_SLOT)
 				continue;
 			if (cqes[i].tag >= c->nreq ||
-			    cqes[i].status != MKIOQ_SLOT_OK ||
+			    cqes[i].status != MKIOQ_RESULT_OK ||
 			    cqes[i].result <= 0) {
 				c->r->rec_bad++;
 				continue;
@@ -180,7 +180,7 @@ static void reap(struct child *c, uint32_t slot, struct inflight *f)
 
 	f->busy = false;
 	if (mkioq_completion(c->q, slot, &comp) ||
-	    comp.status != MKIOQ_SLOT_OK)
+	    comp.status != MKIOQ_RESULT_OK)
 		r->bad_status++;
 	else if (comp.byte_count != f->n)
 		r->bad_count++;
@@ -270,8 +270,8 @@ static void child_run(struct child *c, unsigned int id)
 			if (f[s].busy) {
 				int st = mkioq_slot_status(c->q, s);
 
-				if (st == MKIOQ_SLOT_OK ||
-				    st == MKIOQ_SLOT_ERROR) {
+				if (st == MKIOQ_RESULT_OK ||
+				    st == MKIOQ_RESULT_ERROR) {
 					reap(c, s, &f[s]);
 				} else if (now - f[s].t0 > REQ_TIMEOUT) {
 					/* Lost: never reaped, counted below. */

@@ -70,8 +70,8 @@ FIXTURE_TEARDOWN(svc)
 static void request_words(uint32_t *w, const struct mkioq_request *req)
 {
 	w[MKIOQ_WORD_OP] = req->op;
-	w[MKIOQ_WORD_SRC] = req->src_handle;
-	w[MKIOQ_WORD_DST] = req->dst_handle;
+	w[MKIOQ_WORD_SRC_HANDLE] = req->src_handle;
+	w[MKIOQ_WORD_DST_HANDLE] = req->dst_handle;
 	w[MKIOQ_WORD_OFFSET_LO] = (uint32_t)req->offset;
 	w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(req->offset >> 32);
 	w[MKIOQ_WORD_BYTE_COUNT] = req->byte_count;
@@ -89,7 +89,7 @@ static void raw_publish(struct mkioq_queue *q, uint32_t slot,
 	request_words(w, req);
 	w[MKIOQ_WORD_TAG] = req->tag;
 	/* Release: pairs with the module's acquire load of STATUS. */
-	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_SLOT_PUBLISHED,
+	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_PUBLISHED,
 			 __ATOMIC_RELEASE);
 }
 
@@ -138,7 +138,7 @@ TEST_F_TIMEOUT(svc, read_sizes_unaligned, 300)
 			pattern_fill(self->src.map + offsets[j], n, seed,
 				     offsets[j]);
 			memset(self->dst.map, FILL, n + 4096);
-			ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, slot, &req));
+			ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, slot, &req));
 			EXPECT_EQ(n, self->q->words[slot * 8 +
 						    MKIOQ_WORD_BYTE_COUNT]);
 			EXPECT_EQ(seed, self->q->words[slot * 8 +
@@ -165,7 +165,7 @@ TEST_F(svc, write_op)
 
 	pattern_fill(self->src.map, 10000, 99, 0);
 	memset(self->dst.map, FILL, 200000);
-	ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, 9, &req));
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, 9, &req));
 	/* WRITE: from the source's start to the destination's offset. */
 	EXPECT_EQ(0, count_not(self->dst.map, 123457, FILL));
 	EXPECT_EQ(10000, pattern_check(self->dst.map + 123457, 10000, 99, 0));
@@ -189,7 +189,7 @@ TEST_F(svc, ranges_are_relative)
 	req.dst_handle = hd;
 	pattern_fill(self->src.map + (1 << 20) + 100, 4096, 3, 0);
 	memset(self->dst.map + (3 << 20), FILL, 8192);
-	ASSERT_EQ(MKIOQ_SLOT_OK, run_one(self->q, 1, &req));
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_one(self->q, 1, &req));
 	EXPECT_EQ(4096, pattern_check(self->dst.map + (3 << 20), 4096, 3, 0));
 	EXPECT_EQ(0, count_not(self->dst.map + (3 << 20) + 4096, 4096, FILL));
 }
@@ -245,14 +245,14 @@ TEST_F(svc, errors_change_nothing)
 			continue;
 		req.tag = 1000 + i;
 		memcpy(ring_before, self->q->words, sizeof(ring_before));
-		ASSERT_EQ(MKIOQ_SLOT_ERROR, run_one(self->q, slot, &req));
+		ASSERT_EQ(MKIOQ_RESULT_ERROR, run_one(self->q, slot, &req));
 		EXPECT_EQ(cases[i].err,
 			  self->q->words[slot * 8 + MKIOQ_WORD_TAG])
 			TH_LOG("%s", cases[i].what);
 		/* Only this slot changed: the request, then TAG and STATUS. */
 		request_words(&ring_before[slot * 8], &req);
 		ring_before[slot * 8 + MKIOQ_WORD_TAG] = cases[i].err;
-		ring_before[slot * 8 + MKIOQ_WORD_STATUS] = MKIOQ_SLOT_ERROR;
+		ring_before[slot * 8 + MKIOQ_WORD_STATUS] = MKIOQ_RESULT_ERROR;
 		EXPECT_EQ(0, memcmp(ring_before, self->q->words,
 				    sizeof(ring_before)))
 			TH_LOG("%s", cases[i].what);
@@ -260,7 +260,7 @@ TEST_F(svc, errors_change_nothing)
 		n = mkioq_read_cqes(self->q, &cqe, 1, 1000);
 		ASSERT_EQ(1, n);
 		EXPECT_EQ(slot, cqe.slot);
-		EXPECT_EQ(MKIOQ_SLOT_ERROR, cqe.status);
+		EXPECT_EQ(MKIOQ_RESULT_ERROR, cqe.status);
 		EXPECT_EQ(-cases[i].err, cqe.result);
 		EXPECT_EQ(1000 + i, cqe.tag);
 		EXPECT_EQ(0, memcmp(snap_src, self->src.map, 65536));
@@ -297,10 +297,10 @@ TEST_F(svc, fence_after_earlier_requests)
 	/* The fence's record follows every earlier request's. */
 	EXPECT_EQ(0, cqes[3].slot);
 	EXPECT_EQ(77, cqes[3].tag);
-	EXPECT_EQ(MKIOQ_SLOT_OK, cqes[3].status);
+	EXPECT_EQ(MKIOQ_RESULT_OK, cqes[3].status);
 	EXPECT_EQ(0, cqes[3].result);
 	for (i = 1; i <= 3; i++)
-		EXPECT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, i));
+		EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, i));
 }
 
 TEST_F(svc, source_zero_left_alone)
@@ -312,10 +312,10 @@ TEST_F(svc, source_zero_left_alone)
 	ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 3, self->hsrc, self->hdst,
 					   64, 1));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 3, 20000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 3, 20000));
 	usleep(20000);
 	EXPECT_EQ(0, memcmp(before, &self->q->words[2 * 8], sizeof(before)));
-	EXPECT_EQ(MKIOQ_SLOT_PUBLISHED, mkioq_slot_status(self->q, 2));
+	EXPECT_EQ(MKIOQ_STATE_PUBLISHED, mkioq_slot_status(self->q, 2));
 }
 
 TEST_F(svc, records_read_and_poll)
@@ -340,7 +340,7 @@ TEST_F(svc, records_read_and_poll)
 	memset(&cqe, 0xff, sizeof(cqe));
 	ASSERT_EQ(sizeof(cqe), read(fd, &cqe, sizeof(cqe)));
 	EXPECT_EQ(5, cqe.slot);
-	EXPECT_EQ(MKIOQ_SLOT_OK, cqe.status);
+	EXPECT_EQ(MKIOQ_RESULT_OK, cqe.status);
 	EXPECT_EQ(300, cqe.result);
 	EXPECT_EQ(0xabcd, cqe.tag);
 	EXPECT_EQ(0, cqe.flags);
@@ -367,7 +367,7 @@ TEST_F(svc, record_overflow_reported)
 			uint64_t t0 = now_ns();
 
 			while (mkioq_slot_status(self->q, slot) !=
-			       MKIOQ_SLOT_OK)
+			       MKIOQ_RESULT_OK)
 				ASSERT_LT(now_ns() - t0, 20000000000ULL);
 			ASSERT_EQ(0, mkioq_recycle(self->q, slot));
 		}
@@ -376,7 +376,7 @@ TEST_F(svc, record_overflow_reported)
 		for (i = 0; i < n; i++) {
 			if (cqes[i].flags & MKIOQ_CQE_F_OVERFLOW)
 				dropped += cqes[i].dropped;
-			if (cqes[i].slot != MKIOQ_SLOT_ANY)
+			if (cqes[i].slot != MKIOQ_ANY_SLOT)
 				total++;
 		}
 	}
@@ -412,7 +412,7 @@ static void reap(struct producer *p, uint32_t slot, uint32_t seq)
 {
 	struct mkioq_completion c;
 
-	if (mkioq_completion(p->q, slot, &c) || c.status != MKIOQ_SLOT_OK ||
+	if (mkioq_completion(p->q, slot, &c) || c.status != MKIOQ_RESULT_OK ||
 	    c.tag != (p->id << 24 | seq))
 		p->bad_tag++;
 	if (pattern_check(p->dst_map + slot * REGION_BYTES, REQ_BYTES, 5,
@@ -439,8 +439,8 @@ static void *producer_main(void *arg)
 				.byte_count = REQ_BYTES,
 			};
 
-			if (busy[i] && (st == MKIOQ_SLOT_OK ||
-					st == MKIOQ_SLOT_ERROR)) {
+			if (busy[i] && (st == MKIOQ_RESULT_OK ||
+					st == MKIOQ_RESULT_ERROR)) {
 				reap(p, slot, seq[i]);
 				busy[i] = false;
 				reaped++;
@@ -481,7 +481,7 @@ static void *reader_main(void *arg)
 			uint32_t id = cqes[i].tag >> 24, seq = cqes[i].tag & 0xffffff;
 
 			r->dropped += cqes[i].dropped;
-			if (cqes[i].slot == MKIOQ_SLOT_ANY)
+			if (cqes[i].slot == MKIOQ_ANY_SLOT)
 				continue;
 			r->records++;
 			if (id >= PRODUCERS || seq >= PER_PRODUCER) {
@@ -631,8 +631,8 @@ TEST_F(svc, unregister_during_service)
 	}
 	for (slot = 0; slot < 16; slot++) {
 		st = wait_slot(self->q, slot, 20000);
-		ASSERT_TRUE(st == MKIOQ_SLOT_OK || st == MKIOQ_SLOT_ERROR);
-		if (st == MKIOQ_SLOT_ERROR)
+		ASSERT_TRUE(st == MKIOQ_RESULT_OK || st == MKIOQ_RESULT_ERROR);
+		if (st == MKIOQ_RESULT_ERROR)
 			EXPECT_EQ(ENOENT, self->q->words[slot * 8 +
 							 MKIOQ_WORD_TAG]);
 	}
@@ -677,7 +677,7 @@ TEST_F_TIMEOUT(svc, unregister_after_claim_keeps_request, 300)
 	ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 0, self->hsrc, self->hdst,
 					   BUF_BYTES, 0));
 	if (variant->open_flags & MKIOQ_OPEN_POLL)
-		ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 20000));
+		ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_STATE_CLAIMED, 20000));
 	for (slot = 1; slot < last; slot++)
 		ASSERT_EQ(0, mkioq_submit_dma_read(self->q, slot, self->hsrc,
 						   self->hdst, mib, slot));
@@ -686,21 +686,21 @@ TEST_F_TIMEOUT(svc, unregister_after_claim_keeps_request, 300)
 		.dst_handle = self->hdst, .byte_count = mib,
 		.offset = 7ull * mib, .tag = last }));
 	ASSERT_EQ(0, pthread_create(&ringer, NULL, ring_thread, self->q));
-	ASSERT_TRUE(spin_status(self->q, last, MKIOQ_SLOT_CLAIMED, 20000));
+	ASSERT_TRUE(spin_status(self->q, last, MKIOQ_STATE_CLAIMED, 20000));
 	ASSERT_EQ(0, mkioq_unregister(self->q, hlast));
 	before = mkioq_slot_status(self->q, last);
 	ASSERT_EQ(0, pthread_join(ringer, NULL));
 	for (slot = 0; slot <= last; slot++)
-		ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, slot, 60000))
+		ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, slot, 60000))
 			TH_LOG("slot %u: tag %u", slot,
 			       self->q->words[slot * 8 + MKIOQ_WORD_TAG]);
 	/* The unregister came while the request was claimed, not done. */
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, before);
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, before);
 	/* LAST copied last, from its own (unregistered) handle. */
 	bad = pattern_check(self->dst.map, mib, 41, 7ull * mib);
 	EXPECT_EQ(mib, bad);
 	/* Gone for requests claimed after the unregister. */
-	EXPECT_EQ(MKIOQ_SLOT_ERROR, run_one(self->q, 2, &(struct mkioq_request){
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, run_one(self->q, 2, &(struct mkioq_request){
 		.op = MKIOQ_OP_READ, .src_handle = hlast,
 		.dst_handle = self->hdst, .byte_count = 1 }));
 	EXPECT_EQ(ENOENT, self->q->words[2 * 8 + MKIOQ_WORD_TAG]);
@@ -740,7 +740,7 @@ TEST_F(svc, fence_waits_for_another_engines_claim)
 		request_words(w, &(struct mkioq_request){
 			.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
 			.dst_handle = self->hdst, .byte_count = 64 });
-		__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_SLOT_CLAIMED,
+		__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_CLAIMED,
 				 __ATOMIC_RELEASE);
 	} else {
 		ASSERT_EQ(0, mkioq_submit_dma_read(self->q, 5, self->hsrc,
@@ -750,13 +750,13 @@ TEST_F(svc, fence_waits_for_another_engines_claim)
 	ASSERT_EQ(0, mkioq_submit(self->q, 0, &(struct mkioq_request){
 		.op = MKIOQ_OP_FENCE, .src_handle = 1, .tag = 70 }));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 20000));
+	ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_STATE_CLAIMED, 20000));
 	usleep(100000);
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, mkioq_slot_status(self->q, 0));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, mkioq_slot_status(self->q, 0));
 	EXPECT_EQ(-ETIMEDOUT, mkioq_read_cqes(self->q, cqes, 4, 0));
 
 	ASSERT_EQ(0, mkioq_complete_bytes(self->q, 5, 64));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 0, 5000));
 	ASSERT_EQ(1, collect_cqes(self->q, cqes, 4, 200));
 	EXPECT_EQ(0, cqes[0].slot);
 	EXPECT_EQ(70, cqes[0].tag);
@@ -771,26 +771,26 @@ TEST_F(svc, fence_waits_for_another_engines_claim)
 TEST_F(svc, fence_waits_for_a_reservation)
 {
 	uint32_t *w = &self->q->words[9 * MKIOQ_SLOT_WORDS];
-	uint32_t empty = MKIOQ_SLOT_EMPTY;
+	uint32_t empty = MKIOQ_STATE_EMPTY;
 
 	ASSERT_TRUE(__atomic_compare_exchange_n(&w[MKIOQ_WORD_STATUS], &empty,
-						MKIOQ_SLOT_CLAIMED, false,
+						MKIOQ_STATE_CLAIMED, false,
 						__ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED));
 	ASSERT_EQ(0, mkioq_submit(self->q, 0, &(struct mkioq_request){
 		.op = MKIOQ_OP_FENCE, .src_handle = 1, .tag = 71 }));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_SLOT_CLAIMED, 20000));
+	ASSERT_TRUE(spin_status(self->q, 0, MKIOQ_STATE_CLAIMED, 20000));
 	usleep(100000);
-	EXPECT_EQ(MKIOQ_SLOT_CLAIMED, mkioq_slot_status(self->q, 0));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, mkioq_slot_status(self->q, 0));
 
 	/* The producer finishes filling slot 9 and publishes it. */
 	raw_publish(self->q, 9, &(struct mkioq_request){
 		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
 		.dst_handle = self->hdst, .byte_count = 64, .tag = 9 });
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 0, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 0, 5000));
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
-	ASSERT_EQ(MKIOQ_SLOT_OK, wait_slot(self->q, 9, 5000));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 9, 5000));
 }
 
 TEST_HARNESS_MAIN

@@ -174,7 +174,7 @@ TEST_F(ur, bad_commands)
 
 	/* Nothing above changed the ring. */
 	for (int s = 0; s < 64; s++)
-		EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(self->q, s));
+		EXPECT_EQ(MKIOQ_STATE_EMPTY, mkioq_slot_status(self->q, s));
 }
 
 /* A batch of 64 submissions and its doorbell in one io_uring_enter(). */
@@ -190,7 +190,7 @@ TEST_F(ur, doorbell_batch)
 	ASSERT_EQ(0, one_cmd(&self->ring, sqe, NULL));
 	/* DOORBELL mode services before the command completes. */
 	for (s = 0; s < 64; s++) {
-		ASSERT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, s));
+		ASSERT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, s));
 		EXPECT_EQ(1000 + s, pattern_check(self->dst.map + s * 4096,
 						  1000 + s, 21,
 						  seq_offset(s)));
@@ -289,7 +289,7 @@ TEST_F(ur, more_completions_than_waits)
 
 	for (i = 0; i < 2; i++) {
 		sqe = get_sqe(&self->ring);
-		mkioq_prep_wait(&self->ring, sqe, self->fd, MKIOQ_SLOT_ANY,
+		mkioq_prep_wait(&self->ring, sqe, self->fd, MKIOQ_ANY_SLOT,
 				&recs[i]);
 		io_uring_sqe_set_data64(sqe, i);
 	}
@@ -359,10 +359,10 @@ TEST_F(ur, wait_bad_cqe_addr_loses_nothing)
 		EXPECT_EQ(slot, rec.slot);
 		EXPECT_EQ(tag, rec.tag);
 		EXPECT_EQ(48, rec.result);
-		EXPECT_EQ(MKIOQ_SLOT_OK, rec.status);
+		EXPECT_EQ(MKIOQ_RESULT_OK, rec.status);
 		EXPECT_EQ(0, rec.flags);
 		EXPECT_EQ(-ETIMEDOUT, mkioq_read_cqes(self->q, &rec, 1, 0));
-		EXPECT_EQ(MKIOQ_SLOT_OK, mkioq_slot_status(self->q, slot));
+		EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, slot));
 	}
 	munmap(ro, 4096);
 }
@@ -377,7 +377,7 @@ TEST_F(ur, close_with_waits_parked)
 	for (i = 0; i < 64; i++) {
 		sqe = get_sqe(&self->ring);
 		mkioq_prep_wait(&self->ring, sqe, self->fd,
-				i % 2 ? MKIOQ_SLOT_ANY : (uint32_t)i, NULL);
+				i % 2 ? MKIOQ_ANY_SLOT : (uint32_t)i, NULL);
 		io_uring_sqe_set_data64(sqe, i);
 	}
 	ASSERT_EQ(64, io_uring_submit(&self->ring));
@@ -427,7 +427,7 @@ TEST_F_TIMEOUT(ur, wait_expires, 60)
 	EXPECT_EQ(-ETIME, rec.result);
 	EXPECT_EQ(MKIOQ_CQE_F_NOTICE, rec.flags);
 	EXPECT_EQ(0, rec.dropped);
-	EXPECT_EQ(MKIOQ_SLOT_EMPTY, mkioq_slot_status(self->q, 5));
+	EXPECT_EQ(MKIOQ_STATE_EMPTY, mkioq_slot_status(self->q, 5));
 }
 
 /* A process that exits with WAITs parked exits. */
@@ -447,7 +447,7 @@ TEST_F(ur, exit_with_waits_parked)
 			_exit(2);
 		for (i = 0; i < 64; i++)
 			mkioq_prep_wait(&ring, io_uring_get_sqe(&ring),
-					mkioq_queue_fd(q), MKIOQ_SLOT_ANY,
+					mkioq_queue_fd(q), MKIOQ_ANY_SLOT,
 					NULL);
 		if (io_uring_submit(&ring) != 64)
 			_exit(3);
@@ -643,7 +643,7 @@ TEST_F_TIMEOUT(ur, ring_exit_cancels_waits, 120)
 		for (i = 0; i < 64; i++) {
 			sqe = get_sqe(&ring2);
 			mkioq_prep_wait(&ring2, sqe, self->fd,
-					i % 2 ? MKIOQ_SLOT_ANY : (uint32_t)i,
+					i % 2 ? MKIOQ_ANY_SLOT : (uint32_t)i,
 					NULL);
 		}
 		ASSERT_EQ(64, io_uring_submit(&ring2));
@@ -665,7 +665,7 @@ TEST_F_TIMEOUT(ur, ring_exit_cancels_waits, 120)
 	 */
 	t0 = now_ns();
 	do {
-		ASSERT_EQ(1, park_wait(&self->ring, self->fd, MKIOQ_SLOT_ANY,
+		ASSERT_EQ(1, park_wait(&self->ring, self->fd, MKIOQ_ANY_SLOT,
 				       NULL, 0xbeef));
 		res = 1;
 		if (!io_uring_wait_cqe_timeout(&self->ring, &cqe, &ts)) {
@@ -722,7 +722,7 @@ TEST_F_TIMEOUT(ur, exec_with_fixed_file_waits_parked, 60)
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 
 			mkioq_prep_wait(&ring, sqe, 0,
-					i % 2 ? MKIOQ_SLOT_ANY : (uint32_t)i,
+					i % 2 ? MKIOQ_ANY_SLOT : (uint32_t)i,
 					NULL);
 			sqe->flags |= IOSQE_FIXED_FILE;
 		}

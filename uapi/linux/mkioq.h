@@ -36,12 +36,12 @@
 
 /* Word indices inside a slot. */
 #define MKIOQ_WORD_OP		0	/* MKIOQ_OP_* */
-#define MKIOQ_WORD_SRC		1	/* source handle, 0 = no source */
-#define MKIOQ_WORD_DST		2	/* destination handle ("mapped slot") */
+#define MKIOQ_WORD_SRC_HANDLE	1	/* source handle, 0 = no source */
+#define MKIOQ_WORD_DST_HANDLE	2	/* destination handle (seed: mapped_slot) */
 #define MKIOQ_WORD_OFFSET_LO	3	/* byte offset, low 32 bits */
 #define MKIOQ_WORD_OFFSET_HI	4	/* byte offset, high 32 bits */
 #define MKIOQ_WORD_BYTE_COUNT	5	/* request: bytes; completion: bytes valid */
-#define MKIOQ_WORD_STATUS	6	/* MKIOQ_SLOT_* state */
+#define MKIOQ_WORD_STATUS	6	/* MKIOQ_STATE_* or MKIOQ_RESULT_* */
 #define MKIOQ_WORD_TAG		7	/* caller's tag; positive errno on ERROR */
 
 /*
@@ -87,13 +87,13 @@ struct mkioq_slot {
  */
 
 /* Slot states (word STATUS). */
-#define MKIOQ_SLOT_EMPTY	0x00	/* free; only a producer writes it */
-#define MKIOQ_SLOT_PUBLISHED	0x01	/* request visible to the engine */
-#define MKIOQ_SLOT_CLAIMED	0x02	/* owned by the engine that claimed it */
-#define MKIOQ_SLOT_DONE		0x03	/* consumer's: result read, not recycled */
+#define MKIOQ_STATE_EMPTY	0x00	/* free; only a producer writes it */
+#define MKIOQ_STATE_PUBLISHED	0x01	/* request visible to the engine */
+#define MKIOQ_STATE_CLAIMED	0x02	/* owned by the engine that claimed it */
+#define MKIOQ_STATE_DONE	0x03	/* consumer's: result read, not recycled */
 /* Completion codes written into STATUS by the servicing engine. */
-#define MKIOQ_SLOT_OK		0x10	/* BYTE_COUNT holds the bytes moved */
-#define MKIOQ_SLOT_ERROR	0x11	/* TAG holds a positive errno */
+#define MKIOQ_RESULT_OK		0x10	/* BYTE_COUNT holds the bytes moved */
+#define MKIOQ_RESULT_ERROR	0x11	/* TAG holds a positive errno */
 
 /*
  * Who writes what. A producer writes EMPTY -> PUBLISHED (every other word
@@ -310,7 +310,7 @@ struct mkioq_handle_unreg {
  * @cq_entries:	out: completion records buffered before overflow
  * @max_handles: out: most handles one open file may hold at once
  * @completed:	out: requests completed since setup
- * @errors:	out: of those, completed with MKIOQ_SLOT_ERROR
+ * @errors:	out: of those, completed with MKIOQ_RESULT_ERROR
  * @cq_overflow: out: completion records dropped because the record queue
  *		was full; the slots' STATUS words still hold every result
  * @features:	out: MKIOQ_FEAT_* this module supports
@@ -425,10 +425,10 @@ struct mkioq_info {
 #define MKIOQ_CQE_F_OVERFLOW	0x1U
 /*
  * The record is only a notice, no completion: .status 0, .tag 0, .slot the
- * slot waited for (or MKIOQ_SLOT_ANY), .result
+ * slot waited for (or MKIOQ_ANY_SLOT), .result
  *   -ENOBUFS	with MKIOQ_CQE_F_OVERFLOW: a record of this slot was
  *		dropped, its result is only in the ring (sent once, to the
- *		next WAIT for that slot); with MKIOQ_SLOT_ANY, .dropped holds
+ *		next WAIT for that slot); with MKIOQ_ANY_SLOT, .dropped holds
  *		a count that no record was left to carry
  *   -ETIME	a WAIT expired (without MKIOQ_FEAT_WAIT_CANCEL)
  *   -ECANCELED	a WAIT was cancelled: its submitter closed the file, the
@@ -441,7 +441,7 @@ struct mkioq_info {
 /**
  * struct mkioq_cqe - one completed request, as read() returns it
  * @slot:	slot index of the request
- * @status:	MKIOQ_SLOT_OK or MKIOQ_SLOT_ERROR, as written into STATUS;
+ * @status:	MKIOQ_RESULT_OK or MKIOQ_RESULT_ERROR, as written into STATUS;
  *		0 on a notice (MKIOQ_CQE_F_NOTICE)
  * @result:	bytes transferred (0 for a FENCE), or a negative errno
  * @tag:	the request's TAG as submitted. On ERROR the slot's TAG word
@@ -469,7 +469,7 @@ struct mkioq_cqe {
 /* ------------------------------------------------------------------ */
 
 /* mkioq_uring_wait.slot: take the oldest completion of any slot. */
-#define MKIOQ_SLOT_ANY		0xffffffffU
+#define MKIOQ_ANY_SLOT		0xffffffffU
 
 /*
  * Without MKIOQ_FEAT_WAIT_CANCEL, a WAIT parked this long completes with
@@ -483,7 +483,7 @@ struct mkioq_cqe {
  * struct mkioq_uring_wait - payload of MKIOQ_URING_CMD_WAIT (in sqe->cmd)
  * @cqe_addr:	0, or a user address where the struct mkioq_cqe of the
  *		completion is stored before the CQE is posted
- * @slot:	the slot to wait for, or MKIOQ_SLOT_ANY
+ * @slot:	the slot to wait for, or MKIOQ_ANY_SLOT
  * @flags:	must be 0
  *
  * The command's CQE has res = the transfer result (bytes, or a negative
@@ -497,7 +497,7 @@ struct mkioq_cqe {
  *   -EBADFD, -ENXIO  the queue's state
  *   -ENOTTY	unknown cmd_op (before the payload is looked at)
  *   -EINVAL	bytes past this struct non-zero (SQE128), @flags non-zero,
- *		@slot neither MKIOQ_SLOT_ANY nor below slot_count
+ *		@slot neither MKIOQ_ANY_SLOT nor below slot_count
  *   -ENOMEM	no memory for the WAIT
  *   -EBUSY	4096 WAITs already parked on this file and no record
  *		waiting for this one

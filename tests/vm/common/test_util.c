@@ -298,7 +298,7 @@ int wait_slot(struct mkioq_queue *q, uint32_t slot, int timeout_ms)
 
 	for (;;) {
 		status = mkioq_slot_status(q, slot);
-		if (status == MKIOQ_SLOT_OK || status == MKIOQ_SLOT_ERROR)
+		if (status == MKIOQ_RESULT_OK || status == MKIOQ_RESULT_ERROR)
 			return status;
 		if (now_ns() > deadline)
 			return -ETIMEDOUT;

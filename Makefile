@@ -187,11 +187,13 @@ VM_LANES = 6.1:$(KVER):$(MODULE) 6.12:$(KVER2):$(MODULE2)
 
 check: deps
 	@$(MAKE) --no-print-directory all $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
-	@NVCC="$(NVCC)" MKIOQ_VM_LANES="$(VM_LANES)" sh tests/scripts/check.sh
+	@NVCC="$(NVCC)" MKIOQ_VM_LANES="$(VM_LANES)" MKIOQ_KMOD="$(KMOD)/$(KVER)" \
+		sh tests/scripts/check.sh
 
 check-native: deps
-	@$(MAKE) --no-print-directory lib $(NATIVE_TESTS) $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
-	@NVCC="$(NVCC)" MKIOQ_SKIP_VM=1 sh tests/scripts/check.sh
+	@$(MAKE) --no-print-directory lib $(MODULE) $(NATIVE_TESTS) $(B)/tsan/race_test \
+		$(B)/fuzz/ring_fuzz
+	@NVCC="$(NVCC)" MKIOQ_SKIP_VM=1 MKIOQ_KMOD="$(KMOD)/$(KVER)" sh tests/scripts/check.sh
 
 # The reliability lane on a debug kernel built (once) from linux-source-6.1.
 check-debug: deps

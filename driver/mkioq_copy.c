@@ -17,7 +17,8 @@
 #include <linux/sched.h>
 #include <linux/string.h>
 
-#include "mkioq.h"
+#include "mkioq_copy.h"
+#include "mkioq_handle.h"
 
 /* Copy in chunks so a 64 MiB request does not hog the CPU. */
 #define MKIOQ_COPY_CHUNK	SZ_1M
@@ -94,8 +95,9 @@ static int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
  * table of twice that many buckets, keyed by the handle number, finds a
  * repeated one in a probe or two where a list search would cost a scan.
  */
-static struct mkioq_handle *mkioq_batch_handle(struct mkioq_queue *q,
-					       struct mkioq_batch *b, u32 id)
+static struct mkioq_handle *mkioq_batch_handle(struct mkioq_batch *b,
+					       struct mkioq_handles *handles,
+					       u32 id)
 {
 	unsigned int bucket = id % MKIOQ_BATCH_BUCKETS;
 	struct mkioq_handle *h;
@@ -106,7 +108,7 @@ static struct mkioq_handle *mkioq_batch_handle(struct mkioq_queue *q,
 			return b->handle[slot - 1];
 		bucket = (bucket + 1) % MKIOQ_BATCH_BUCKETS;
 	}
-	h = mkioq_handle_get_locked(q, id);
+	h = mkioq_handle_get_locked(handles, id);
 	if (h) {
 		b->handle_id[b->nr_handles] = id;
 		b->handle_bucket[b->nr_handles] = bucket;
@@ -136,8 +138,8 @@ static u8 mkioq_batch_buf(struct mkioq_batch *b, struct dma_buf *dmabuf,
 }
 
 /* Validate request @i; 0 if it is to be copied, else its errno. */
-static int mkioq_batch_prepare(struct mkioq_queue *q, struct mkioq_batch *b,
-			       unsigned int i)
+static int mkioq_batch_prepare(struct mkioq_batch *b,
+			       struct mkioq_handles *handles, unsigned int i)
 {
 	const struct mkioq_req *req = &b->req[i];
 	struct mkioq_handle *src, *dst;
@@ -157,8 +159,8 @@ static int mkioq_batch_prepare(struct mkioq_queue *q, struct mkioq_batch *b,
 	}
 	if (req->byte_count > MKIOQ_MAX_BYTE_COUNT)
 		return -EFBIG;
-	src = mkioq_batch_handle(q, b, req->src);
-	dst = mkioq_batch_handle(q, b, req->dst);
+	src = mkioq_batch_handle(b, handles, req->src_handle);
+	dst = mkioq_batch_handle(b, handles, req->dst_handle);
 	if (!src || !dst)
 		return -ENOENT;
 	if (!(src->access & MKIOQ_ACCESS_READ) ||
@@ -192,20 +194,21 @@ void mkioq_batch_begin(struct mkioq_batch *b)
  * handles now, under the handle table's lock (see mkioq_handle.c), so
  * that an unregister cannot fail a request claimed before it.
  */
-void mkioq_batch_add_locked(struct mkioq_queue *q, struct mkioq_batch *b,
+void mkioq_batch_add_locked(struct mkioq_batch *b,
+			    struct mkioq_handles *handles,
 			    const struct mkioq_req *req)
 {
 	unsigned int i = b->nr++;
 
 	b->req[i] = *req;
-	b->result[i] = mkioq_batch_prepare(q, b, i);
+	b->result[i] = mkioq_batch_prepare(b, handles, i);
 }
 
 /*
  * Execute the batch's requests in order; b->result[i] becomes the bytes
  * moved or a negative errno. A request that fails moves no byte.
  */
-void mkioq_batch_execute(struct mkioq_queue *q, struct mkioq_batch *b)
+void mkioq_batch_execute(struct mkioq_batch *b)
 {
 	unsigned int i;
 	int ret;

@@ -19,14 +19,15 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
-#include "mkioq.h"
+#include "mkioq_handle.h"
 #include "mkioq_compat.h"
 
 /*
  * Exporters without a vmap operation (udmabuf in 6.1) still hand out
  * page-backed scatterlists: attach, map, and vmap the pages ourselves.
  */
-static int mkioq_handle_map_pages(struct mkioq_handle *h)
+static int mkioq_handle_map_pages(struct mkioq_handle *h,
+				  struct device *dma_dev)
 {
 	struct dma_buf_attachment *attach;
 	size_t npages = h->dmabuf->size >> PAGE_SHIFT, i = 0;
@@ -36,7 +37,7 @@ static int mkioq_handle_map_pages(struct mkioq_handle *h)
 	void *vaddr = NULL;
 	int ret;
 
-	attach = dma_buf_attach(h->dmabuf, mkioq_dma_dev);
+	attach = dma_buf_attach(h->dmabuf, dma_dev);
 	if (IS_ERR(attach))
 		return PTR_ERR(attach);
 	sgt = dma_buf_map_attachment_unlocked(attach, DMA_BIDIRECTIONAL);
@@ -74,11 +75,11 @@ err_detach:
 }
 
 /* A kernel mapping of the whole buffer, held while registered. */
-static int mkioq_handle_map(struct mkioq_handle *h)
+static int mkioq_handle_map(struct mkioq_handle *h, struct device *dma_dev)
 {
 	/* Only an exporter without vmap says -EINVAL for a valid buffer. */
 	if (!h->dmabuf->ops->vmap)
-		return mkioq_handle_map_pages(h);
+		return mkioq_handle_map_pages(h, dma_dev);
 	return mkioq_dma_buf_vmap(h->dmabuf, &h->map);
 }
 
@@ -114,12 +115,13 @@ void mkioq_handle_put(struct mkioq_handle *h)
  * last reference meanwhile, and so that an unregister which follows the
  * caller's critical section follows its lookups too.
  */
-struct mkioq_handle *mkioq_handle_get_locked(struct mkioq_queue *q, u32 id)
+struct mkioq_handle *mkioq_handle_get_locked(struct mkioq_handles *handles,
+					     u32 id)
 {
 	struct mkioq_handle *h;
 
-	lockdep_assert_held(&q->handles.xa_lock);
-	h = xa_load(&q->handles, id);
+	lockdep_assert_held(&handles->table.xa_lock);
+	h = xa_load(&handles->table, id);
 	if (h)
 		kref_get(&h->ref);
 	return h;
@@ -136,7 +138,14 @@ static int mkioq_handle_check(const struct mkioq_handle_reg *reg)
 	return 0;
 }
 
-int mkioq_handle_register(struct mkioq_queue *q, struct mkioq_handle_reg *reg)
+void mkioq_handles_init(struct mkioq_handles *handles, struct device *dma_dev)
+{
+	xa_init_flags(&handles->table, XA_FLAGS_ALLOC1);
+	handles->dma_dev = dma_dev;
+}
+
+int mkioq_handle_register(struct mkioq_handles *handles,
+			  struct mkioq_handle_reg *reg)
 {
 	struct mkioq_handle *h;
 	struct dma_buf *dmabuf;
@@ -178,12 +187,12 @@ int mkioq_handle_register(struct mkioq_queue *q, struct mkioq_handle_reg *reg)
 	h->length = reg->length;
 	h->access = reg->access;
 
-	ret = mkioq_handle_map(h);
+	ret = mkioq_handle_map(h, handles->dma_dev);
 	if (ret)
 		goto err_free;
 
-	ret = xa_alloc(&q->handles, &id, h, XA_LIMIT(1, MKIOQ_MAX_HANDLES),
-		       GFP_KERNEL);
+	ret = xa_alloc(&handles->table, &id, h,
+		       XA_LIMIT(1, MKIOQ_MAX_HANDLES), GFP_KERNEL);
 	if (ret) {
 		/* -EBUSY from xa_alloc means the table is full. */
 		if (ret == -EBUSY)
@@ -202,25 +211,38 @@ err_put:
 	return ret;
 }
 
-int mkioq_handle_unregister(struct mkioq_queue *q, u32 id)
+int mkioq_handle_unregister(struct mkioq_handles *handles, u32 id)
 {
 	struct mkioq_handle *h;
 
-	h = xa_erase(&q->handles, id);
+	h = xa_erase(&handles->table, id);
 	if (!h)
 		return -ENOENT;
 	mkioq_handle_put(h);
 	return 0;
 }
 
-void mkioq_handles_release(struct mkioq_queue *q)
+/* For MKIOQ_IOC_INFO: a snapshot, racing registrations may change it. */
+u32 mkioq_handles_count(struct mkioq_handles *handles)
+{
+	struct mkioq_handle *h;
+	unsigned long id;
+	u32 n = 0;
+
+	xa_for_each(&handles->table, id, h)
+		n++;
+	return n;
+}
+
+/* At shutdown: every handle and its dma-buf reference is dropped. */
+void mkioq_handles_release(struct mkioq_handles *handles)
 {
 	struct mkioq_handle *h;
 	unsigned long id;
 
-	xa_for_each(&q->handles, id, h) {
+	xa_for_each(&handles->table, id, h) {
 		/* A racing unregister may have taken it: put only ours. */
-		if (xa_erase(&q->handles, id) == h)
+		if (xa_erase(&handles->table, id) == h)
 			mkioq_handle_put(h);
 	}
 }

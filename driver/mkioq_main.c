@@ -17,8 +17,13 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "mkioq.h"
+#include "mkioq_ctx.h"
 #include "mkioq_compat.h"
+#include "mkioq_cq.h"
+#include "mkioq_handle.h"
+#include "mkioq_service.h"
+#include "mkioq_uring_cmd.h"
+#include "mkioq_wait.h"
 
 #define MKIOQ_MAX_DEVICES	64
 
@@ -27,49 +32,37 @@ module_param(devices, uint, 0444);
 MODULE_PARM_DESC(devices, "number of /dev/mkioqN devices (1-64, default 1)");
 
 static struct miscdevice *mkioq_misc;
-struct device *mkioq_dma_dev;
+/* Attaches to dma-bufs whose exporter has no vmap (mkioq_handle.c). */
+static struct device *mkioq_dma_dev;
 
 static int mkioq_open(struct inode *inode, struct file *file)
 {
-	struct mkioq_queue *q;
+	struct mkioq_ctx *ctx = mkioq_ctx_alloc(mkioq_dma_dev);
 
-	q = kzalloc(sizeof(*q), GFP_KERNEL);
-	if (!q)
+	if (!ctx)
 		return -ENOMEM;
-	mutex_init(&q->setup_lock);
-	xa_init_flags(&q->handles, XA_FLAGS_ALLOC1);
-	mutex_init(&q->service_lock);
-	init_waitqueue_head(&q->poll_wait);
-	spin_lock_init(&q->cq_lock);
-	init_waitqueue_head(&q->cq_wait);
-	mkioq_waits_init(q);
-	file->private_data = q;
+	file->private_data = ctx;
 	return 0;
 }
 
 static int mkioq_release(struct inode *inode, struct file *file)
 {
-	struct mkioq_queue *q = file->private_data;
-
-	mkioq_queue_teardown(q);
-	mutex_destroy(&q->service_lock);
-	mutex_destroy(&q->setup_lock);
-	kfree(q);
+	mkioq_ctx_release(file->private_data);
 	return 0;
 }
 
 /*
  * Every close() of the file, including at exit: a parked uring_cmd holds a
  * file reference, so release() would wait for the WAITs forever; cancel
- * the closer's instead.
+ * the closer's instead. The owner's last close shuts the queue down.
  */
 static int mkioq_flush(struct file *file, fl_owner_t id)
 {
-	struct mkioq_queue *q = file->private_data;
+	struct mkioq_ctx *ctx = file->private_data;
 
-	if (mkioq_ready(q)) {
-		mkioq_uring_cancel(q, id);
-		mkioq_queue_owner_closed(q, file, id);
+	if (mkioq_ctx_state(ctx) == MKIOQ_CTX_LIVE) {
+		mkioq_waits_cancel(ctx, id);
+		mkioq_ctx_owner_closed(ctx, file, id);
 	}
 	return 0;
 }
@@ -90,7 +83,7 @@ static int mkioq_user_size(const u32 __user *argp, u32 min_size, u32 *usize)
 	return 0;
 }
 
-static long mkioq_ioctl_setup(struct mkioq_queue *q, struct file *file,
+static long mkioq_ioctl_setup(struct mkioq_ctx *ctx, struct file *file,
 			      void __user *argp)
 {
 	struct mkioq_setup setup;
@@ -104,7 +97,7 @@ static long mkioq_ioctl_setup(struct mkioq_queue *q, struct file *file,
 	ret = copy_struct_from_user(&setup, sizeof(setup), argp, usize);
 	if (ret)
 		return ret;
-	ret = mkioq_queue_setup(q, &setup);
+	ret = mkioq_ctx_setup(ctx, &setup);
 	if (ret)
 		return ret;
 	/*
@@ -112,7 +105,7 @@ static long mkioq_ioctl_setup(struct mkioq_queue *q, struct file *file,
 	 * when ->flush still ignored it: the owner then holds no descriptor,
 	 * and the queue must die now rather than outlive its owner.
 	 */
-	mkioq_queue_owner_closed(q, file, current->files);
+	mkioq_ctx_owner_closed(ctx, file, current->files);
 	/*
 	 * The queue is live; a caller that cannot read the result back still
 	 * has a working queue and can learn its shape from MKIOQ_IOC_INFO.
@@ -122,24 +115,24 @@ static long mkioq_ioctl_setup(struct mkioq_queue *q, struct file *file,
 	return 0;
 }
 
-static long mkioq_ioctl_register(struct mkioq_queue *q, void __user *argp)
+static long mkioq_ioctl_register(struct mkioq_ctx *ctx, void __user *argp)
 {
 	struct mkioq_handle_reg reg;
 	int ret;
 
 	if (copy_from_user(&reg, argp, sizeof(reg)))
 		return -EFAULT;
-	ret = mkioq_handle_register(q, &reg);
+	ret = mkioq_handle_register(&ctx->handles, &reg);
 	if (ret)
 		return ret;
 	if (put_user(reg.handle, &((struct mkioq_handle_reg __user *)argp)->handle)) {
-		mkioq_handle_unregister(q, reg.handle);
+		mkioq_handle_unregister(&ctx->handles, reg.handle);
 		return -EFAULT;
 	}
 	return 0;
 }
 
-static long mkioq_ioctl_unregister(struct mkioq_queue *q, void __user *argp)
+static long mkioq_ioctl_unregister(struct mkioq_ctx *ctx, void __user *argp)
 {
 	struct mkioq_handle_unreg unreg;
 
@@ -147,14 +140,12 @@ static long mkioq_ioctl_unregister(struct mkioq_queue *q, void __user *argp)
 		return -EFAULT;
 	if (unreg.flags)
 		return -EINVAL;
-	return mkioq_handle_unregister(q, unreg.handle);
+	return mkioq_handle_unregister(&ctx->handles, unreg.handle);
 }
 
-static long mkioq_ioctl_info(struct mkioq_queue *q, void __user *argp)
+static long mkioq_ioctl_info(struct mkioq_ctx *ctx, void __user *argp)
 {
 	struct mkioq_info info;
-	unsigned long index;
-	void *entry;
 	u32 usize;
 	int ret;
 
@@ -172,18 +163,14 @@ static long mkioq_ioctl_info(struct mkioq_queue *q, void __user *argp)
 	info.max_handles = MKIOQ_MAX_HANDLES;
 	if (MKIOQ_HAVE_URING_CANCEL)
 		info.features |= MKIOQ_FEAT_WAIT_CANCEL;
-	if (mkioq_ready(q)) {
-		info.slot_count = q->slot_count;
-		info.mode = q->mode;
+	/* A queue shut down still reports its shape and counters. */
+	if (mkioq_ctx_state(ctx) != MKIOQ_CTX_NEW) {
+		info.slot_count = ctx->ring.slot_count;
+		info.mode = ctx->mode;
 		info.ring_bytes = PAGE_SIZE;
 		info.cq_entries = MKIOQ_CQ_ENTRIES;
-		xa_for_each(&q->handles, index, entry)
-			info.handles++;
-		spin_lock(&q->cq_lock);
-		info.completed = q->completed;
-		info.errors = q->errors;
-		info.cq_overflow = q->cq_overflow;
-		spin_unlock(&q->cq_lock);
+		info.handles = mkioq_handles_count(&ctx->handles);
+		mkioq_cq_stats(ctx, &info);
 	}
 	if (copy_to_user(argp, &info, info.size))
 		return -EFAULT;
@@ -192,18 +179,18 @@ static long mkioq_ioctl_info(struct mkioq_queue *q, void __user *argp)
 
 static long mkioq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct mkioq_queue *q = file->private_data;
+	struct mkioq_ctx *ctx = file->private_data;
 	void __user *argp = (void __user *)arg;
 	int ret;
 
 	switch (cmd) {
 	case MKIOQ_IOC_SETUP:
-		return mkioq_ioctl_setup(q, file, argp);
+		return mkioq_ioctl_setup(ctx, file, argp);
 	case MKIOQ_IOC_INFO:
-		return mkioq_ioctl_info(q, argp);
+		return mkioq_ioctl_info(ctx, argp);
 	}
 
-	ret = mkioq_usable(q);
+	ret = mkioq_ctx_usable(ctx);
 	if (ret) {
 		switch (cmd) {
 		case MKIOQ_IOC_REGISTER:
@@ -216,13 +203,13 @@ static long mkioq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case MKIOQ_IOC_REGISTER:
-		return mkioq_ioctl_register(q, argp);
+		return mkioq_ioctl_register(ctx, argp);
 	case MKIOQ_IOC_UNREGISTER:
-		return mkioq_ioctl_unregister(q, argp);
+		return mkioq_ioctl_unregister(ctx, argp);
 	case MKIOQ_IOC_DOORBELL:
 		if (arg)
 			return -EINVAL;
-		mkioq_doorbell(q);
+		mkioq_service_kick(ctx);
 		return 0;
 	}
 	return -ENOTTY;
@@ -232,44 +219,44 @@ static long mkioq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 static ssize_t mkioq_write(struct file *file, const char __user *buf,
 			   size_t count, loff_t *ppos)
 {
-	struct mkioq_queue *q = file->private_data;
-	int ret = mkioq_usable(q);
+	struct mkioq_ctx *ctx = file->private_data;
+	int ret = mkioq_ctx_usable(ctx);
 
 	if (ret)
 		return ret;
-	mkioq_doorbell(q);
+	mkioq_service_kick(ctx);
 	return count;
 }
 
 static ssize_t mkioq_read(struct file *file, char __user *buf, size_t count,
 			  loff_t *ppos)
 {
-	struct mkioq_queue *q = file->private_data;
-	int ret = mkioq_usable(q);
+	struct mkioq_ctx *ctx = file->private_data;
+	int ret = mkioq_ctx_usable(ctx);
 
 	if (ret)
 		return ret;
-	return mkioq_cq_read(q, buf, count, file->f_flags & O_NONBLOCK);
+	return mkioq_cq_read(ctx, buf, count, file->f_flags & O_NONBLOCK);
 }
 
 static __poll_t mkioq_poll(struct file *file, struct poll_table_struct *wait)
 {
-	struct mkioq_queue *q = file->private_data;
+	struct mkioq_ctx *ctx = file->private_data;
 	__poll_t mask;
 
-	if (mkioq_usable(q))
+	if (mkioq_ctx_usable(ctx))
 		return EPOLLERR;
-	poll_wait(file, &q->cq_wait, wait);
+	poll_wait(file, &ctx->cq.readers, wait);
 	/* The doorbell never blocks. */
 	mask = EPOLLOUT | EPOLLWRNORM;
-	if (mkioq_cq_readable(q))
+	if (mkioq_cq_readable(ctx))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }
 
 static int mkioq_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	return mkioq_queue_mmap(file->private_data, vma);
+	return mkioq_ctx_mmap(file->private_data, vma);
 }
 
 static const struct file_operations mkioq_fops = {

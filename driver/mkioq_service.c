@@ -2,203 +2,34 @@
 /*
  * The service: claim PUBLISHED slots, copy between dma-bufs, complete.
  *
- * One agent services a queue at a time (service_lock): the doorbell caller
- * in DOORBELL mode, the queue's kernel thread in POLL mode. Requests are
- * therefore executed one by one in the order they were claimed.
- *
- * A FENCE completes only when everything claimed before it has completed,
- * whoever claimed it. It is held (struct mkioq_fence) until both:
- *  - one more full pass over the ring has been serviced after the one that
- *    claimed it: every request published before the FENCE was visible when
- *    the FENCE was claimed, so this service has claimed and completed it
- *    by then, whatever its slot index;
- *  - every slot that read CLAIMED just after the FENCE was claimed (another
- *    engine's claim, a producer's reservation) has been seen to leave
- *    CLAIMED. Held FENCEs are examined at the end of every pass; in
- *    DOORBELL mode, while one waits for another engine and nobody rings,
- *    also every MKIOQ_FENCE_RECHECK_MS (mkioq_fence_recheck()).
- *
- * The ring is shared with userspace and devices that may write anything at
- * any time. A slot is claimed with a compare-and-swap, its words are read
- * exactly once into a struct mkioq_req, and after that the ring is written
- * only at BYTE_COUNT/TAG and STATUS of a slot this service claimed.
+ * One agent services a queue at a time (mkioq_service.lock): the doorbell
+ * caller in DOORBELL mode, the queue's kernel thread in POLL mode.
+ * Requests are therefore executed one by one in the order they were
+ * claimed, and FENCEs (mkioq_fence.c) are held and completed here too.
  */
 #include <linux/bitops.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 
-#include "mkioq.h"
-
-/* Write the result of @req into its slot and fill its record. */
-static void mkioq_complete(struct mkioq_queue *q, const struct mkioq_req *req,
-			   int result, struct mkioq_cqe *cqe)
-{
-	struct mkioq_slot *slot = &q->ring[req->slot];
-
-	*cqe = (struct mkioq_cqe) {
-		.slot = req->slot,
-		.result = result,
-		.tag = req->tag,
-	};
-	if (result >= 0) {
-		cqe->status = MKIOQ_RESULT_OK;
-		WRITE_ONCE(slot->byte_count, result);
-	} else {
-		cqe->status = MKIOQ_RESULT_ERROR;
-		WRITE_ONCE(slot->tag, -result);
-	}
-	/*
-	 * Release: the copied bytes and BYTE_COUNT/TAG are visible before
-	 * the result; pairs with the producer's acquiring load of STATUS
-	 * (ring_status() in libmkioq, or the GPU's acquire load).
-	 */
-	smp_store_release(&slot->status, cqe->status);
-}
+#include "mkioq_ctx.h"
+#include "mkioq_copy.h"
+#include "mkioq_cq.h"
+#include "mkioq_fence.h"
+#include "mkioq_ring.h"
+#include "mkioq_service.h"
 
 /*
- * The slots whose STATUS reads @state, in one branch-free sweep: a pass
- * over a mostly idle ring costs a few instructions per slot, not a claim
- * attempt each.
+ * The service's scratch, used under its lock: the requests of the pass
+ * being serviced and the records of every completion it makes (requests
+ * and held FENCEs are distinct slots: at most MKIOQ_MAX_SLOTS of them).
  */
-static u64 mkioq_slots_in(struct mkioq_queue *q, u32 state)
-{
-	u64 mask = 0;
-	u32 i;
-
-	for (i = 0; i < q->slot_count; i++)
-		mask |= (u64)(READ_ONCE(q->ring[i].status) == state) << i;
-	return mask;
-}
-
-static u64 mkioq_published(struct mkioq_queue *q)
-{
-	u64 published = mkioq_slots_in(q, MKIOQ_STATE_PUBLISHED);
-
-	/*
-	 * The other words of those slots are read after their STATUS:
-	 * pairs with the producer's release store of PUBLISHED.
-	 */
-	smp_rmb();
-	return published;
-}
-
-/*
- * Claim slot @index, seen PUBLISHED, if it holds a request for us. Slots
- * whose source is handle 0 are host-published ingests that belong to
- * their consumer.
- */
-static bool mkioq_claim(struct mkioq_queue *q, u32 index, struct mkioq_req *req)
-{
-	struct mkioq_slot *slot = &q->ring[index];
-
-	if (READ_ONCE(slot->src_handle) == MKIOQ_HANDLE_NONE)
-		return false;
-	/* Fully ordered: only one claimer wins, and it sees the words. */
-	if (cmpxchg(&slot->status, MKIOQ_STATE_PUBLISHED,
-		    MKIOQ_STATE_CLAIMED) != MKIOQ_STATE_PUBLISHED)
-		return false;
-
-	req->src = READ_ONCE(slot->src_handle);
-	/*
-	 * Another claimer took, completed and the producer recycled and
-	 * re-published the slot as a source-0 ingest since the SRC check
-	 * above (ABA): it belongs to its consumer, hand it back untouched.
-	 */
-	if (req->src == MKIOQ_HANDLE_NONE) {
-		/* Release: pairs with the consumer's acquire of STATUS. */
-		smp_store_release(&slot->status, MKIOQ_STATE_PUBLISHED);
-		return false;
-	}
-	req->slot = index;
-	req->op = READ_ONCE(slot->op);
-	req->dst = READ_ONCE(slot->dst_handle);
-	req->offset = (u64)READ_ONCE(slot->offset_hi) << 32 |
-		      READ_ONCE(slot->offset_lo);
-	req->byte_count = READ_ONCE(slot->byte_count);
-	req->tag = READ_ONCE(slot->tag);
-	return true;
-}
-
-/*
- * We claimed slot @index: it read PUBLISHED, so it has left whatever
- * CLAIMED a held FENCE saw there (the claim that FENCE waits for ended,
- * and another began since: ABA). Only a claim of ours can tell.
- */
-static void mkioq_fences_saw_claim(struct mkioq_queue *q, u32 index)
-{
-	u64 held;
-
-	for (held = q->fences_held; held; held &= held - 1)
-		q->fences[__ffs64(held)].waits_on &= ~BIT_ULL(index);
-}
-
-/* Hold FENCE @req, just claimed, until what it follows has completed. */
-static void mkioq_fence_hold(struct mkioq_queue *q, const struct mkioq_req *req)
-{
-	struct mkioq_fence *f = &q->fences[req->slot];
-
-	f->req = *req;
-	/*
-	 * After our claim's full barrier: every claim that a STATUS of
-	 * CLAIMED shows was made before this FENCE was claimed.
-	 */
-	f->waits_on = mkioq_slots_in(q, MKIOQ_STATE_CLAIMED) & ~BIT_ULL(req->slot);
-	f->passed = false;
-	q->fences_held |= BIT_ULL(req->slot);
-}
-
-/*
- * Complete the held FENCEs whose pass is done and whose slots left
- * CLAIMED, filling their records at @cqe; returns how many. A FENCE may
- * wait for an earlier one (it read CLAIMED too): look again after each
- * round that completed some, so a chain completes at once.
- */
-static unsigned int mkioq_fences_complete(struct mkioq_queue *q,
-					  struct mkioq_cqe *cqe)
-{
-	unsigned int n = 0;
-	u64 held, left, due;
-	u32 i;
-
-	while (q->fences_held) {
-		/*
-		 * Read before our release stores of the FENCEs' OK, which
-		 * are cumulative: the other engines' completions seen here
-		 * (their own release stores) are visible to whoever
-		 * acquires a FENCE's OK.
-		 */
-		left = ~mkioq_slots_in(q, MKIOQ_STATE_CLAIMED);
-		due = 0;
-		for (held = q->fences_held; held; held &= held - 1) {
-			struct mkioq_fence *f = &q->fences[__ffs64(held)];
-
-			f->waits_on &= ~left;
-			if (f->passed && !f->waits_on)
-				due |= BIT_ULL(f->req.slot);
-		}
-		if (!due)
-			break;
-		q->fences_held &= ~due;
-		for (; due; due &= due - 1) {
-			i = __ffs64(due);
-			mkioq_complete(q, &q->fences[i].req, 0, &cqe[n++]);
-		}
-	}
-	return n;
-}
-
-/* Does a held FENCE still need a pass of this service? */
-static bool mkioq_fences_need_pass(struct mkioq_queue *q)
-{
-	u64 held;
-
-	for (held = q->fences_held; held; held &= held - 1)
-		if (!q->fences[__ffs64(held)].passed)
-			return true;
-	return false;
-}
+struct mkioq_pass {
+	struct mkioq_batch batch;
+	struct mkioq_cqe cqe[MKIOQ_MAX_SLOTS];
+};
 
 /*
  * One pass over the ring: claim every request, execute them as a batch,
@@ -206,62 +37,62 @@ static bool mkioq_fences_need_pass(struct mkioq_queue *q)
  * records together. Returns the number of requests serviced and FENCEs
  * claimed or completed.
  */
-static unsigned int mkioq_service_ring(struct mkioq_queue *q)
+static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 {
-	struct mkioq_batch *b = q->batch;
+	struct mkioq_service *svc = &ctx->service;
+	struct mkioq_batch *b = &svc->pass->batch;
+	struct mkioq_cqe *cqe = svc->pass->cqe;
 	unsigned int n, fences = 0;
 	struct mkioq_req req;
-	u64 candidates, held;
+	u64 candidates;
 	u32 i;
 
-	lockdep_assert_held(&q->service_lock);
-	/* FENCEs held from earlier passes have had their pass now. */
-	for (held = q->fences_held; held; held &= held - 1)
-		q->fences[__ffs64(held)].passed = true;
-
+	lockdep_assert_held(&svc->lock);
+	mkioq_fences_begin_pass(&svc->fences);
 	mkioq_batch_begin(b);
 	/*
 	 * Claims and handle lookups in one section of the handle table's
 	 * lock: MKIOQ_IOC_UNREGISTER, which takes it too, cannot fall
 	 * between a request's claim and the references to its buffers.
 	 */
-	xa_lock(&q->handles);
+	xa_lock(&ctx->handles.table);
 	/*
 	 * A held FENCE's slot is ours until we complete it, whatever a
 	 * producer wrote there since.
 	 */
-	for (candidates = mkioq_published(q) & ~q->fences_held; candidates;
-	     candidates &= candidates - 1) {
+	for (candidates = mkioq_ring_published(&ctx->ring) & ~svc->fences.held;
+	     candidates; candidates &= candidates - 1) {
 		i = __ffs64(candidates);
-		if (!mkioq_claim(q, i, &req))
+		if (!mkioq_ring_claim(&ctx->ring, i, &req))
 			continue;
-		mkioq_fences_saw_claim(q, i);
+		mkioq_fences_saw_claim(&svc->fences, i);
 		if (req.op == MKIOQ_OP_FENCE) {
-			mkioq_fence_hold(q, &req);
+			mkioq_fence_hold(&svc->fences, &ctx->ring, &req);
 			fences++;
 		} else {
-			mkioq_batch_add_locked(q, b, &req);
+			mkioq_batch_add_locked(b, &ctx->handles, &req);
 		}
 	}
-	xa_unlock(&q->handles);
+	xa_unlock(&ctx->handles.table);
 
 	if (b->nr)
-		mkioq_batch_execute(q, b);
+		mkioq_batch_execute(b);
 	for (i = 0; i < b->nr; i++)
-		mkioq_complete(q, &b->req[i], b->result[i], &b->cqe[i]);
-	/* Requests and held FENCEs are distinct slots: at most 64 records. */
-	n = b->nr + mkioq_fences_complete(q, &b->cqe[b->nr]);
+		mkioq_ring_complete(&ctx->ring, &b->req[i], b->result[i],
+				    &cqe[i]);
+	n = b->nr + mkioq_fences_complete(&svc->fences, &ctx->ring,
+					  &cqe[b->nr]);
 	if (n)
-		mkioq_cq_post(q, b->cqe, n);
+		mkioq_cq_post(ctx, cqe, n);
 	return n + fences;
 }
 
 /* Look at held FENCEs again soon: DOORBELL mode, where nobody may ring. */
-static void mkioq_fence_recheck_arm(struct mkioq_queue *q)
+static void mkioq_fence_recheck_arm(struct mkioq_service *svc)
 {
-	lockdep_assert_held(&q->service_lock);
-	if (q->fences_held && !q->service_stopped)
-		schedule_delayed_work(&q->fence_recheck,
+	lockdep_assert_held(&svc->lock);
+	if (svc->fences.held && !svc->stopped)
+		schedule_delayed_work(&svc->fence_recheck,
 				      msecs_to_jiffies(MKIOQ_FENCE_RECHECK_MS));
 }
 
@@ -272,18 +103,21 @@ static void mkioq_fence_recheck_arm(struct mkioq_queue *q)
  */
 static void mkioq_fence_recheck(struct work_struct *work)
 {
-	struct mkioq_queue *q = container_of(to_delayed_work(work),
-					     struct mkioq_queue, fence_recheck);
+	struct mkioq_ctx *ctx = container_of(to_delayed_work(work),
+					     struct mkioq_ctx,
+					     service.fence_recheck);
+	struct mkioq_service *svc = &ctx->service;
 	unsigned int n;
 
-	mutex_lock(&q->service_lock);
-	if (!q->service_stopped) {
-		n = mkioq_fences_complete(q, q->batch->cqe);
+	mutex_lock(&svc->lock);
+	if (!svc->stopped) {
+		n = mkioq_fences_complete(&svc->fences, &ctx->ring,
+					  svc->pass->cqe);
 		if (n)
-			mkioq_cq_post(q, q->batch->cqe, n);
-		mkioq_fence_recheck_arm(q);
+			mkioq_cq_post(ctx, svc->pass->cqe, n);
+		mkioq_fence_recheck_arm(svc);
 	}
-	mutex_unlock(&q->service_lock);
+	mutex_unlock(&svc->lock);
 }
 
 /*
@@ -295,40 +129,44 @@ static void mkioq_fence_recheck(struct work_struct *work)
  * caller that finds another servicing leaves a RESCAN for it instead of
  * waiting.
  */
-static void mkioq_service_now(struct mkioq_queue *q)
+static void mkioq_service_now(struct mkioq_ctx *ctx)
 {
+	struct mkioq_service *svc = &ctx->service;
 	unsigned int passes = 0;
 
 	/*
-	 * Full barriers around the unordered set_bit(): the producer's
-	 * PUBLISHED store is ordered before RESCAN (pairing with the fully
-	 * ordered test_and_clear_bit() before the servicer's loads of
-	 * STATUS), and RESCAN before our mutex_trylock(), pairing with the
-	 * smp_mb() between a servicer's mutex_unlock() and test_bit().
+	 * The ringer's earlier stores (a PUBLISHED it made) before RESCAN:
+	 * pairs with the fully ordered test_and_clear_bit() that precedes
+	 * the servicer's loads of STATUS.
 	 */
 	smp_mb__before_atomic();
-	set_bit(MKIOQ_RESCAN, &q->service_flags);
-	/* RESCAN before the trylock: pairs with the servicer's smp_mb(). */
+	set_bit(MKIOQ_RESCAN, &svc->flags);
+	/*
+	 * RESCAN before our mutex_trylock(): pairs with the smp_mb() between
+	 * a servicer's mutex_unlock() and its test_bit() below, so either we
+	 * get the lock or that servicer sees RESCAN and goes round again.
+	 */
 	smp_mb__after_atomic();
-	while (test_bit(MKIOQ_RESCAN, &q->service_flags) &&
-	       mutex_trylock(&q->service_lock)) {
-		/* Its owner closed it: see mkioq_queue_shutdown(). */
-		if (READ_ONCE(q->dead)) {
-			mutex_unlock(&q->service_lock);
+	while (test_bit(MKIOQ_RESCAN, &svc->flags) &&
+	       mutex_trylock(&svc->lock)) {
+		if (svc->stopped) {
+			mutex_unlock(&svc->lock);
 			return;
 		}
-		while (passes < MKIOQ_DOORBELL_PASSES &&
-		       test_and_clear_bit(MKIOQ_RESCAN, &q->service_flags)) {
+		/* A stop that comes meanwhile ends this after the pass in hand. */
+		while (passes < MKIOQ_DOORBELL_PASSES && !READ_ONCE(svc->stopped) &&
+		       test_and_clear_bit(MKIOQ_RESCAN, &svc->flags)) {
 			do {
-				mkioq_service_ring(q);
+				mkioq_service_pass(ctx);
 				cond_resched();
 				if (fatal_signal_pending(current))
 					passes = MKIOQ_DOORBELL_PASSES;
 			} while (++passes < MKIOQ_DOORBELL_PASSES &&
-				 mkioq_fences_need_pass(q));
+				 !READ_ONCE(svc->stopped) &&
+				 mkioq_fences_need_pass(&svc->fences));
 		}
-		mkioq_fence_recheck_arm(q);
-		mutex_unlock(&q->service_lock);
+		mkioq_fence_recheck_arm(svc);
+		mutex_unlock(&svc->lock);
 		if (passes >= MKIOQ_DOORBELL_PASSES)
 			break;
 		/* Pairs with smp_mb__after_atomic() above (a ringer's). */
@@ -336,26 +174,32 @@ static void mkioq_service_now(struct mkioq_queue *q)
 	}
 }
 
-void mkioq_doorbell(struct mkioq_queue *q)
+/* The doorbell: service now (DOORBELL mode) or wake the poll thread. */
+void mkioq_service_kick(struct mkioq_ctx *ctx)
 {
-	if (q->mode == MKIOQ_MODE_DOORBELL) {
-		mkioq_service_now(q);
+	struct mkioq_service *svc = &ctx->service;
+
+	if (ctx->mode == MKIOQ_MODE_DOORBELL) {
+		mkioq_service_now(ctx);
 		return;
 	}
-	/* Ordered as in mkioq_service_now(), paired in mkioq_poll_sleep(). */
+	/*
+	 * As in mkioq_service_now(): the ringer's stores before RESCAN,
+	 * paired with the test_and_clear_bit() in mkioq_poll_sleep().
+	 */
 	smp_mb__before_atomic();
-	set_bit(MKIOQ_RESCAN, &q->service_flags);
-	wake_up(&q->poll_wait);
+	set_bit(MKIOQ_RESCAN, &svc->flags);
+	wake_up(&svc->poll_wait);
 }
 
 /* Sleep until the doorbell, the period or a stop request. */
-static void mkioq_poll_sleep(struct mkioq_queue *q)
+static void mkioq_poll_sleep(struct mkioq_service *svc)
 {
-	wait_event_interruptible_timeout(q->poll_wait,
+	wait_event_interruptible_timeout(svc->poll_wait,
 					 test_and_clear_bit(MKIOQ_RESCAN,
-							    &q->service_flags) ||
+							    &svc->flags) ||
 					 kthread_should_stop(),
-					 q->poll_period);
+					 svc->poll_period);
 }
 
 /*
@@ -366,20 +210,21 @@ static void mkioq_poll_sleep(struct mkioq_queue *q)
  */
 static int mkioq_poll_thread(void *data)
 {
-	struct mkioq_queue *q = data;
+	struct mkioq_ctx *ctx = data;
+	struct mkioq_service *svc = &ctx->service;
 	unsigned long idle_since = jiffies;
 
 	while (!kthread_should_stop()) {
 		unsigned int n;
 
-		mutex_lock(&q->service_lock);
-		n = mkioq_service_ring(q);
-		mutex_unlock(&q->service_lock);
+		mutex_lock(&svc->lock);
+		n = mkioq_service_pass(ctx);
+		mutex_unlock(&svc->lock);
 
 		if (n) {
 			idle_since = jiffies;
-		} else if (time_after(jiffies, idle_since + q->poll_idle)) {
-			mkioq_poll_sleep(q);
+		} else if (time_after(jiffies, idle_since + svc->poll_idle)) {
+			mkioq_poll_sleep(svc);
 			idle_since = jiffies;
 		}
 		cond_resched();
@@ -387,61 +232,81 @@ static int mkioq_poll_thread(void *data)
 	return 0;
 }
 
-int mkioq_service_start(struct mkioq_queue *q)
+/* At open: what must exist before setup, because stop may look at it. */
+void mkioq_service_init(struct mkioq_ctx *ctx)
 {
+	struct mkioq_service *svc = &ctx->service;
+
+	mutex_init(&svc->lock);
+	init_waitqueue_head(&svc->poll_wait);
+	INIT_DELAYED_WORK(&svc->fence_recheck, mkioq_fence_recheck);
+}
+
+int mkioq_service_start(struct mkioq_ctx *ctx, u32 poll_idle_us,
+			u32 poll_period_us)
+{
+	struct mkioq_service *svc = &ctx->service;
 	struct task_struct *t;
 
-	q->batch = kvzalloc(sizeof(*q->batch), GFP_KERNEL | __GFP_NOWARN);
-	if (!q->batch)
+	svc->poll_idle = usecs_to_jiffies(poll_idle_us ?:
+					  MKIOQ_POLL_IDLE_DEFAULT_US);
+	svc->poll_period = usecs_to_jiffies(poll_period_us ?:
+					    MKIOQ_POLL_PERIOD_DEFAULT_US);
+	/* Setup reports the failure: no allocator splat needed. */
+	svc->pass = kvzalloc(sizeof(*svc->pass), GFP_KERNEL | __GFP_NOWARN);
+	if (!svc->pass)
 		return -ENOMEM;
-	INIT_DELAYED_WORK(&q->fence_recheck, mkioq_fence_recheck);
-	if (q->mode != MKIOQ_MODE_POLL)
+	if (ctx->mode != MKIOQ_MODE_POLL)
 		return 0;
-	t = kthread_run(mkioq_poll_thread, q, "mkioq-poll/%d",
+	t = kthread_run(mkioq_poll_thread, ctx, "mkioq-poll/%d",
 			task_pid_nr(current));
 	if (IS_ERR(t)) {
-		kvfree(q->batch);
-		q->batch = NULL;
+		kvfree(svc->pass);
+		svc->pass = NULL;
 		return PTR_ERR(t);
 	}
-	q->poll_thread = t;
+	svc->poll_thread = t;
 	return 0;
 }
 
 /*
- * Stop servicing: the poll thread ends after the request in hand, a
- * doorbell that follows finds the queue dead, and FENCEs still held
- * complete with -ECANCELED. Idempotent; the batch stays until
- * mkioq_service_free().
+ * Stop servicing, for good: the poll thread and a doorbell servicing now
+ * end after the pass in hand (the requests it claimed complete), a
+ * doorbell that follows finds the service stopped, and FENCEs
+ * still held complete with -ECANCELED. Called once, by the queue's
+ * shutdown; the scratch stays until mkioq_service_free().
  */
-void mkioq_service_stop(struct mkioq_queue *q)
+void mkioq_service_stop(struct mkioq_ctx *ctx)
 {
-	unsigned int n = 0;
-	u64 held;
+	struct mkioq_service *svc = &ctx->service;
+	unsigned int n;
 
-	/* kthread_stop() wakes the thread and waits for the request in hand. */
-	if (q->poll_thread)
-		kthread_stop(q->poll_thread);
-	q->poll_thread = NULL;
+	/* kthread_stop() wakes the thread and waits for the pass in hand. */
+	if (svc->poll_thread)
+		kthread_stop(svc->poll_thread);
+	svc->poll_thread = NULL;
 
-	/* Under service_lock, so that no recheck arms itself after this. */
-	mutex_lock(&q->service_lock);
-	q->service_stopped = true;
-	mutex_unlock(&q->service_lock);
-	cancel_delayed_work_sync(&q->fence_recheck);
+	/*
+	 * Without the lock first, so that a doorbell servicing now stops
+	 * after its pass in hand; then through the lock, so that every later
+	 * holder sees it and no recheck arms itself after the cancel below.
+	 */
+	WRITE_ONCE(svc->stopped, true);
+	mutex_lock(&svc->lock);
+	mutex_unlock(&svc->lock);
+	cancel_delayed_work_sync(&svc->fence_recheck);
 
-	mutex_lock(&q->service_lock);
-	for (held = q->fences_held; held; held &= held - 1)
-		mkioq_complete(q, &q->fences[__ffs64(held)].req, -ECANCELED,
-			       &q->batch->cqe[n++]);
+	mutex_lock(&svc->lock);
+	n = mkioq_fences_cancel(&svc->fences, &ctx->ring, svc->pass->cqe);
 	if (n)
-		mkioq_cq_post(q, q->batch->cqe, n);
-	q->fences_held = 0;
-	mutex_unlock(&q->service_lock);
+		mkioq_cq_post(ctx, svc->pass->cqe, n);
+	mutex_unlock(&svc->lock);
 }
 
-void mkioq_service_free(struct mkioq_queue *q)
+/* At release, whether or not the service ever started. */
+void mkioq_service_free(struct mkioq_ctx *ctx)
 {
-	kvfree(q->batch);
-	q->batch = NULL;
+	kvfree(ctx->service.pass);
+	ctx->service.pass = NULL;
+	mutex_destroy(&ctx->service.lock);
 }

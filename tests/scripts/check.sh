@@ -50,6 +50,10 @@ for t in "$B"/tests/lib/*_test; do
 	run_native "$(basename "$t")" "$t"
 done
 
+# The layout: unique file names, an acyclic driver, checkpatch-clean.
+run_native source-layout sh tests/scripts/source-layout.sh "$B" \
+	"${MKIOQ_KMOD:-$B/kmod/none}"
+
 # The race test again under ThreadSanitizer; 10^5 requests keep CI short,
 # `make tsan` runs the full 10^6.
 MKIOQ_RACE_REQUESTS=${MKIOQ_TSAN_REQUESTS:-100000} \

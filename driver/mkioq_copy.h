@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Executing the requests claimed in one pass as a batch (mkioq_copy.c).
+ */
+#ifndef _MKIOQ_COPY_H
+#define _MKIOQ_COPY_H
+
+#include <linux/dma-direction.h>
+#include <linux/types.h>
+#include <linux/mkioq.h>
+
+#include "mkioq_ring.h"
+
+struct dma_buf;
+struct mkioq_handle;
+struct mkioq_handles;
+
+/* Buckets of a batch's handle table: twice the handles a pass can meet. */
+#define MKIOQ_BATCH_BUCKETS	(4 * MKIOQ_MAX_SLOTS)
+
+/**
+ * struct mkioq_batch - the requests of one pass, and what they touch
+ * @nr:			requests
+ * @req:		each request as claimed
+ * @result:		its bytes moved or negative errno, once executed
+ * @src:		its source handle, referenced
+ * @dst:		its destination handle, referenced
+ * @src_off:		offset of the copy in the source dma-buf
+ * @dst_off:		offset of the copy in the destination dma-buf
+ * @src_buf:		index of the source dma-buf in @buf
+ * @dst_buf:		index of the destination dma-buf in @buf
+ * @nr_handles:		distinct handles met, each referenced once
+ * @handle_id:		their numbers
+ * @handle_bucket:	their buckets in @bucket
+ * @handle:		the handles
+ * @bucket:		open-addressed index of @handle: index + 1, or 0
+ * @nr_bufs:		distinct dma-bufs met
+ * @buf:		the dma-bufs, opened for CPU access once per pass
+ * @dir:		the CPU access each needs
+ * @buf_err:		begin_cpu_access's result for each
+ *
+ * Owned by the service, used under its lock only: at most two handles and
+ * two dma-bufs per request.
+ */
+struct mkioq_batch {
+	unsigned int nr;
+	struct mkioq_req req[MKIOQ_MAX_SLOTS];
+	int result[MKIOQ_MAX_SLOTS];
+	struct mkioq_handle *src[MKIOQ_MAX_SLOTS];
+	struct mkioq_handle *dst[MKIOQ_MAX_SLOTS];
+	u64 src_off[MKIOQ_MAX_SLOTS];
+	u64 dst_off[MKIOQ_MAX_SLOTS];
+	u8 src_buf[MKIOQ_MAX_SLOTS];
+	u8 dst_buf[MKIOQ_MAX_SLOTS];
+	unsigned int nr_handles;
+	u32 handle_id[2 * MKIOQ_MAX_SLOTS];
+	u8 handle_bucket[2 * MKIOQ_MAX_SLOTS];
+	struct mkioq_handle *handle[2 * MKIOQ_MAX_SLOTS];
+	u8 bucket[MKIOQ_BATCH_BUCKETS];
+	unsigned int nr_bufs;
+	struct dma_buf *buf[2 * MKIOQ_MAX_SLOTS];
+	enum dma_data_direction dir[2 * MKIOQ_MAX_SLOTS];
+	int buf_err[2 * MKIOQ_MAX_SLOTS];
+};
+
+void mkioq_batch_begin(struct mkioq_batch *b);
+void mkioq_batch_add_locked(struct mkioq_batch *b,
+			    struct mkioq_handles *handles,
+			    const struct mkioq_req *req);
+void mkioq_batch_execute(struct mkioq_batch *b);
+
+#endif /* _MKIOQ_COPY_H */

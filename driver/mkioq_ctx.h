@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The state of one open /dev/mkioqN file: a queue (mkioq_ctx.c).
+ *
+ * Each concern owns its part of the queue, declared beside the code that
+ * uses it:
+ *   ring       mkioq_ring.[ch]     the shared slots and every access to them
+ *   handles    mkioq_handle.[ch]   registered dma-buf ranges
+ *   service    mkioq_service.[ch]  claims and completes requests; with
+ *              mkioq_copy.[ch]     a pass's copies, and
+ *              mkioq_fence.[ch]    the FENCEs it holds
+ *   cq         mkioq_cq.[ch]       completion delivery, read() and poll(); with
+ *              mkioq_backlog.[ch]  records not yet delivered, and
+ *              mkioq_wait.[ch]     parked uring_cmd WAITs
+ * mkioq_uring_cmd.c decodes uring_cmds, mkioq_main.c the file operations
+ * and ioctls. Calls go one way (tests/scripts/source-layout.sh checks it):
+ *   main -> ctx, uring_cmd -> service -> copy -> handle
+ *                                     -> fence -> ring
+ *                                     -> cq -> wait -> backlog
+ * and each caller may also call what its callees call.
+ *
+ * Locks, outermost first; no other nesting exists:
+ *   state_lock			the state's transitions (setup, shutdown);
+ *				never held while taking another
+ *   service.lock		one servicer at a time: the ring's claims and
+ *				completions, the FENCEs, the pass scratch
+ *     handles.table's xa_lock	a pass's claims and handle references
+ *     cq.lock			records, WAITs and counters (a pass posts)
+ * io_uring's ring lock is outside cq.lock: a cancel arrives under it.
+ */
+#ifndef _MKIOQ_CTX_H
+#define _MKIOQ_CTX_H
+
+#include <linux/compiler.h>
+#include <linux/fs.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/mkioq.h>
+
+#include "mkioq_cq.h"
+#include "mkioq_handle.h"
+#include "mkioq_ring.h"
+#include "mkioq_service.h"
+
+struct pid;
+struct vm_area_struct;
+
+/**
+ * enum mkioq_ctx_state - where a queue is in its life
+ * @MKIOQ_CTX_NEW:	opened, not set up: only SETUP and INFO work
+ * @MKIOQ_CTX_LIVE:	set up and serviced
+ * @MKIOQ_CTX_DEAD:	shut down (its owner closed it, or release): calls
+ *			but INFO fail with -ENXIO; released at the last close
+ *
+ * Moves only forward, under mkioq_ctx.state_lock.
+ */
+enum mkioq_ctx_state {
+	MKIOQ_CTX_NEW,
+	MKIOQ_CTX_LIVE,
+	MKIOQ_CTX_DEAD,
+};
+
+/**
+ * struct mkioq_ctx - the state of one open file
+ * @state_lock:		serialises setup and shutdown
+ * @state:		enum mkioq_ctx_state; written under @state_lock with
+ *			a release store, read anywhere with an acquire load
+ * @owner:		files of the process that set it up (compared only)
+ * @owner_tgid:		its thread group, referenced: unlike @owner, whose
+ *			address a later process's files may take, it cannot
+ *			be recycled while the queue holds it
+ * @mode:		MKIOQ_MODE_*, fixed at setup
+ * @ring:		the slots, fixed at setup
+ * @handles:		the handle table; its own lock
+ * @service:		the service; its own lock
+ * @cq:			completion records and WAITs; its own lock
+ */
+struct mkioq_ctx {
+	struct mutex state_lock;	/* serialises setup and shutdown */
+	enum mkioq_ctx_state state;
+	struct files_struct *owner;
+	struct pid *owner_tgid;
+	u32 mode;
+	struct mkioq_ring ring;
+	struct mkioq_handles handles;
+	struct mkioq_service service;
+	struct mkioq_cq cq;
+};
+
+static inline enum mkioq_ctx_state mkioq_ctx_state(struct mkioq_ctx *ctx)
+{
+	/*
+	 * Pairs with the smp_store_release() of each transition: whoever
+	 * sees LIVE sees the ring, the records and the service set up.
+	 */
+	return smp_load_acquire(&ctx->state);
+}
+
+/* 0 if the queue can be used: set up, and not shut down. */
+static inline int mkioq_ctx_usable(struct mkioq_ctx *ctx)
+{
+	switch (mkioq_ctx_state(ctx)) {
+	case MKIOQ_CTX_LIVE:
+		return 0;
+	case MKIOQ_CTX_NEW:
+		return -EBADFD;
+	default:
+		return -ENXIO;
+	}
+}
+
+struct mkioq_ctx *mkioq_ctx_alloc(struct device *dma_dev);
+void mkioq_ctx_release(struct mkioq_ctx *ctx);
+int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct mkioq_setup *setup);
+void mkioq_ctx_owner_closed(struct mkioq_ctx *ctx, struct file *file,
+			    fl_owner_t id);
+int mkioq_ctx_mmap(struct mkioq_ctx *ctx, struct vm_area_struct *vma);
+
+#endif /* _MKIOQ_CTX_H */

@@ -59,6 +59,10 @@ TEST_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 
 LIB_SRCS := $(wildcard libmkioq/src/*.c)
 LIB_OBJS := $(LIB_SRCS:libmkioq/src/%.c=$(B)/lib/%.o)
+# The public headers, installed as they are named: <libmkioq.h> (the core),
+# <mkioq_engine.h>, <mkioq_uring.h> and the CUDA header.
+PUBLIC_HDRS := libmkioq/include/libmkioq.h libmkioq/include/mkioq_engine.h \
+	libmkioq/include/mkioq_uring.h libmkioq/include/mkioq_cuda.cuh
 LIB_HDRS := $(wildcard libmkioq/include/*.h) uapi/linux/mkioq.h $(wildcard libmkioq/src/*.h)
 LIBA := $(B)/lib/libmkioq.a
 LIBSO := $(B)/lib/libmkioq.so.$(VERSION)
@@ -226,7 +230,7 @@ install: lib
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libmkioq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq.so.$(SOVERSION)
 	ln -sf libmkioq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq.so
-	install -m 644 libmkioq/include/*.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(PUBLIC_HDRS) $(DESTDIR)$(INCDIR)/
 	install -m 644 uapi/linux/mkioq.h $(DESTDIR)$(INCDIR)/linux/
 	install -m 644 $(B)/lib/mkioq.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -d $(DESTDIR)$(MANDIR)/man7

@@ -2,14 +2,14 @@
 /*
  * libmkioq and io_uring: SQE helpers for an application's own ring, in the
  * style of liburing's io_uring_prep_*(). Include this header (and link
- * liburing) only if you use them; <mkioq.h> alone does not need liburing.
+ * liburing) only if you use them; <libmkioq.h> alone does not need liburing.
  */
 #ifndef MKIOQ_URING_H
 #define MKIOQ_URING_H
 
 #include <string.h>
 #include <liburing.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -9,7 +9,7 @@
 #define MKIOQ_RING_H
 
 #include <stdatomic.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 
 _Static_assert(sizeof(struct mkioq_slot) == MKIOQ_SLOT_BYTES,
 	       "slot layout is the wire ABI");

@@ -6,7 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 #include "engine.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 
 #define MKIOQ_DEV	"/dev/mkioq0"
 

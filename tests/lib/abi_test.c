@@ -81,7 +81,9 @@ static bool ident(int c)
  */
 static int inline_names(const char *src, struct names *s)
 {
-	static const char *const headers[] = { "mkioq.h", "mkioq_uring.h" };
+	static const char *const headers[] = {
+		"libmkioq.h", "mkioq_uring.h",
+	};
 	char path[PATH_MAX + 64], line[512];
 	size_t i;
 

@@ -14,8 +14,8 @@
  * count is -ERANGE from every call that takes one, checked first (after
  * a NULL queue, -EINVAL); a busy slot is never -ERANGE.
  */
-#ifndef MKIOQ_H
-#define MKIOQ_H
+#ifndef LIBMKIOQ_H
+#define LIBMKIOQ_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -142,4 +142,4 @@ int mkioq_read_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 }
 #endif
 
-#endif /* MKIOQ_H */
+#endif /* LIBMKIOQ_H */

@@ -113,12 +113,14 @@ void mkioq_queue_free(struct mkioq_queue *q)
 		return;
 	if (q->flags & MKIOQ_QUEUE_F_DEVICE) {
 		munmap(q->words, q->map_bytes);
-		/* Closing first cancels the ring's parked waits. */
+		/* Closing first cancels the WAITs parked by a helper's ring. */
 		close(q->fd);
-		uring_free(q);
 	} else if (!(q->flags & MKIOQ_QUEUE_F_WRAPPED)) {
 		free(q->words);
 	}
+	/* What a helper attached, freed by the helper that made it. */
+	if (q->helper_release)
+		q->helper_release(q);
 	free(q);
 }
 

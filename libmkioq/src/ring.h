@@ -48,7 +48,5 @@ static inline uint32_t ring_status(const struct mkioq_queue *q, uint32_t slot)
 }
 
 int ring_alloc(uint32_t slot_count, struct mkioq_queue **qp);
-/* Frees the library-owned io_uring; the queue file must be closed. */
-void uring_free(struct mkioq_queue *q);
 
 #endif

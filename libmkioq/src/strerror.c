@@ -377,7 +377,7 @@ static const struct mkioq_call_text call_texts[] = {
 	  "a writable array of max records" },
 	{ "mkioq_read_cqes", ENXIO, T_DEAD },
 
-	/* uring.c */
+	/* libmkioq-uring: libmkioq/uring/uring.c */
 	{ "mkioq_uring_init", EINVAL,
 	  "q is NULL, the queue has a library-owned ring already, or waits "
 	  "is above 4096. Fix: call it once per queue, with waits 0 (one "

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Device-backed queues: /dev/mkioqN set up, its ring mapped, dma-buf
- * handles, the doorbell and completion records.
+ * Device-backed queues: /dev/mkioqN set up and its ring mapped (and
+ * unmapped and closed again), dma-buf handles, the doorbell and
+ * completion records.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -54,7 +54,7 @@ int mkioq_queue_open_setup(const char *path, struct mkioq_setup *setup,
 		ret = -errno;
 		goto err_close;
 	}
-	q = calloc(1, sizeof(*q));
+	q = queue_alloc();
 	if (!q) {
 		ret = -ENOMEM;
 		munmap(map, setup->ring_bytes);
@@ -72,6 +72,18 @@ int mkioq_queue_open_setup(const char *path, struct mkioq_setup *setup,
 err_close:
 	close(fd);
 	return ret;
+}
+
+void device_release(struct mkioq_queue *q)
+{
+	munmap(q->words, q->map_bytes);
+	/*
+	 * The file last: closing it cancels the WAITs parked on it, the
+	 * ones of a helper's ring included (freed after this).
+	 */
+	close(q->fd);
+	q->words = NULL;
+	q->fd = -1;
 }
 
 int mkioq_queue_open(const char *path, uint32_t slot_count, unsigned int flags,

@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * Queue lifetime: host-owned queues in ordinary memory, deep copies, and
- * the raw bytes of any queue.
+ * Queue lifetime: every queue handle (device.c's too), host-owned queues
+ * in ordinary memory, deep copies, and the raw bytes of any queue.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include "ring.h"
 
-static struct mkioq_queue *queue_alloc(void)
+/* A queue handle with no ring and no file; mkioq_queue_free() frees it. */
+struct mkioq_queue *queue_alloc(void)
 {
 	struct mkioq_queue *q = calloc(1, sizeof(*q));
 
@@ -111,14 +110,14 @@ void mkioq_queue_free(struct mkioq_queue *q)
 {
 	if (!q)
 		return;
-	if (q->flags & MKIOQ_QUEUE_F_DEVICE) {
-		munmap(q->words, q->map_bytes);
-		/* Closing first cancels the WAITs parked by a helper's ring. */
-		close(q->fd);
-	} else if (!(q->flags & MKIOQ_QUEUE_F_WRAPPED)) {
+	if (q->flags & MKIOQ_QUEUE_F_DEVICE)
+		device_release(q);
+	else if (!(q->flags & MKIOQ_QUEUE_F_WRAPPED))
 		free(q->words);
-	}
-	/* What a helper attached, freed by the helper that made it. */
+	/*
+	 * What a helper attached, freed by the helper that made it; after
+	 * the close, which cancelled the WAITs parked by a helper's ring.
+	 */
 	if (q->helper_release)
 		q->helper_release(q);
 	free(q);

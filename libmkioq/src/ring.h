@@ -47,6 +47,15 @@ static inline uint32_t ring_status(const struct mkioq_queue *q, uint32_t slot)
 				    memory_order_acquire);
 }
 
+/*
+ * Queue lifetime. queue.c makes and frees every struct mkioq_queue and
+ * the memory of host-owned rings; device.c opens and maps a device
+ * queue's file and unmaps and closes it; a helper library frees what it
+ * attached (struct mkioq_queue's helper_release).
+ */
+struct mkioq_queue *queue_alloc(void);
 int ring_alloc(uint32_t slot_count, struct mkioq_queue **qp);
+/* Unmap a device queue's ring and close its file: mkioq_queue_free(). */
+void device_release(struct mkioq_queue *q);
 
 #endif

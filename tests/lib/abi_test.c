@@ -295,7 +295,7 @@ FIXTURE_VARIANT(abi) {
 	unsigned int min_exports;	/* a floor, against a parse gone wrong */
 	const char *needed[3];		/* NEEDED entries, by prefix */
 	const char *not_needed;		/* a NEEDED prefix it must not have */
-	const char *internal[3];	/* its non-static internals: local */
+	const char *internal[4];	/* its non-static internals: local */
 };
 
 FIXTURE_VARIANT_ADD(abi, libmkioq) {
@@ -308,7 +308,7 @@ FIXTURE_VARIANT_ADD(abi, libmkioq) {
 	.min_exports = 20,
 	.needed = { "libc.so." },
 	.not_needed = "liburing",
-	.internal = { "ring_alloc" },
+	.internal = { "ring_alloc", "queue_alloc", "device_release" },
 };
 
 FIXTURE_VARIANT_ADD(abi, libmkioq_uring) {

@@ -136,9 +136,10 @@ $(LIBSO): $(LIB_OBJS) libmkioq/libmkioq.map
 	ln -sf libmkioq.so.$(VERSION) $(B)/lib/libmkioq.so.$(SOVERSION)
 	ln -sf libmkioq.so.$(VERSION) $(B)/lib/libmkioq.so
 
+# libmkioq/src/ for util.h alone, which is header-only.
 $(B)/lib/uring/%.o: libmkioq/uring/%.c $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=default -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) -Ilibmkioq/src -fPIC -fvisibility=default -c -o $@ $<
 
 $(URING_LIBA): $(URING_OBJS)
 	$(AR) rcs $@ $^

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 #include "ring.h"
+#include "util.h"
 
 static int device_ioctl(struct mkioq_queue *q, unsigned long req, void *arg)
 {
@@ -143,14 +143,6 @@ int mkioq_info(struct mkioq_queue *q, struct mkioq_info *info)
 	return device_ioctl(q, MKIOQ_IOC_INFO, info);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Read up to @max completion records. Waits up to @timeout_ms for the
  * first (-1: forever, 0: not at all); returns the number read, or
@@ -159,7 +151,7 @@ static int64_t now_ms(void)
 int mkioq_read_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		    unsigned int max, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)mono_ms() + timeout_ms;
 	struct pollfd pfd;
 	ssize_t n;
 	int ret, wait = timeout_ms;
@@ -178,7 +170,7 @@ int mkioq_read_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
 		if (timeout_ms >= 0) {
-			wait = (int)(deadline - now_ms());
+			wait = (int)(deadline - (int64_t)mono_ms());
 			if (wait <= 0)
 				return -ETIMEDOUT;
 		}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include "engine.h"
+#include "util.h"
 
 int engine_cq_init(struct engine_cq *cq)
 {
@@ -145,15 +146,13 @@ static unsigned int engine_cq_take(struct engine_cq *cq,
 	return n;
 }
 
+/* @ms from now on CLOCK_MONOTONIC, the clock of the record queue's cond. */
 static void deadline_after(struct timespec *ts, int ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	uint64_t t = mono_ns() + (uint64_t)ms * 1000000;
+
+	ts->tv_sec = (time_t)(t / 1000000000);
+	ts->tv_nsec = (long)(t % 1000000000);
 }
 
 /*

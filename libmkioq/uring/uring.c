@@ -15,8 +15,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 #include "mkioq_uring.h"
+#include "util.h"	/* libmkioq/src/util.h: header-only */
 
 #define UD_DOORBELL	UINT64_MAX	/* user_data of doorbell commands */
 
@@ -153,14 +153,6 @@ int mkioq_submit_and_ring(struct mkioq_queue *q, const uint32_t *slots,
 	return ret ? ret : (int)i;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Reap what the ring holds into @cqes; returns the number of records. */
 static unsigned int reap(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 			 unsigned int max)
@@ -211,7 +203,7 @@ int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 			   unsigned int max, int timeout_ms)
 {
 	struct mkioq_uring *u = uring_of(q);
-	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
 	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
 	unsigned int n;
@@ -222,7 +214,7 @@ int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 	if (!cqes || !max)
 		return -EINVAL;
 	for (;;) {
-		uint64_t left = 0, now = now_ms();
+		uint64_t left = 0, now = mono_ms();
 
 		if (now < deadline)
 			left = deadline - now;
@@ -236,7 +228,7 @@ int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		if (n)
 			return (int)n;
 		/* Only doorbells or cancellations came: wait on. */
-		if (timeout_ms >= 0 && now_ms() >= deadline)
+		if (timeout_ms >= 0 && mono_ms() >= deadline)
 			return -ETIMEDOUT;
 	}
 }

@@ -195,7 +195,10 @@ void engine_cq_destroy(struct engine_cq *cq);
 void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 		     int result);
 
-/* engine_strerror.c: the texts of mkioq_strerror_call() for the engine. */
+/*
+ * engine_strerror.c: the text of mkioq_strerror_call() for an engine
+ * call's @err (either sign), or NULL.
+ */
 const char *engine_call_text(const char *call, int err);
 
 #endif

@@ -37,7 +37,7 @@ int mkioq_queue_open_setup(const char *path, struct mkioq_setup *setup,
 	 * count is -EINVAL before open() can say -ENOENT or -EACCES. The
 	 * other fields are the module's to judge.
 	 */
-	if (setup->slot_count == 0 || setup->slot_count > MKIOQ_MAX_SLOTS)
+	if (!ring_slot_count_valid(setup->slot_count))
 		return -EINVAL;
 	/* Non-blocking, so mkioq_read_cqes() never sleeps in read(). */
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -98,7 +98,7 @@ int mkioq_queue_open(const char *path, uint32_t slot_count, unsigned int flags,
 	/* Every argument is checked before anything is opened. */
 	if (flags & ~MKIOQ_OPEN_POLL)
 		return -EINVAL;
-	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
+	if (!ring_slot_count_valid(slot_count))
 		return -EINVAL;
 	return mkioq_queue_open_setup(path, &setup, qp);
 }

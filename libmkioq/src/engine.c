@@ -111,8 +111,7 @@ int mkioq_engine_new(struct mkioq_queue *q,
 	unsigned int i;
 	int ret;
 
-	if (!q || !ep || !q->words || !q->slot_count ||
-	    q->slot_count > MKIOQ_MAX_SLOTS)
+	if (!q || !ep || !q->words || !ring_slot_count_valid(q->slot_count))
 		return -EINVAL;
 	if (p) {
 		/* The size-versioned struct rule of the module's SETUP. */
@@ -134,7 +133,6 @@ int mkioq_engine_new(struct mkioq_queue *q,
 	if (!e)
 		return -ENOMEM;
 	e->q = q;
-	e->words = q->words;
 	e->slot_count = q->slot_count;
 	e->nworkers = prm.workers ? prm.workers : 1;
 	e->spin_ns = 1000ULL * (prm.spin_us ? prm.spin_us :

@@ -76,27 +76,25 @@ void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 	struct mkioq_cqe cqe = {
 		.slot = req->slot,
 		.result = result,
-		.tag = req->tag,
+		.tag = req->rq.tag,
 	};
 
 	pthread_mutex_lock(&cq->lock);
+	/*
+	 * Release (ring_complete()): the copied bytes and BYTE_COUNT/TAG are
+	 * visible before the result; pairs with the producer's acquiring
+	 * load of STATUS (ring_status() in libmkioq, or the GPU's acquire
+	 * load).
+	 */
 	if (result >= 0) {
 		cqe.status = MKIOQ_RESULT_OK;
-		__atomic_store_n(engine_word(e, req->slot,
-					     MKIOQ_WORD_BYTE_COUNT),
-				 (uint32_t)result, __ATOMIC_RELAXED);
+		ring_complete(e->q, req->slot, MKIOQ_WORD_BYTE_COUNT,
+			      (uint32_t)result, cqe.status);
 	} else {
 		cqe.status = MKIOQ_RESULT_ERROR;
-		__atomic_store_n(engine_word(e, req->slot, MKIOQ_WORD_TAG),
-				 (uint32_t)-result, __ATOMIC_RELAXED);
+		ring_complete(e->q, req->slot, MKIOQ_WORD_TAG,
+			      (uint32_t)-result, cqe.status);
 	}
-	/*
-	 * Release: the copied bytes and BYTE_COUNT/TAG are visible before
-	 * the result; pairs with the producer's acquiring load of STATUS
-	 * (ring_status() in libmkioq, or the GPU's acquire load).
-	 */
-	__atomic_store_n(engine_word(e, req->slot, MKIOQ_WORD_STATUS),
-			 cqe.status, __ATOMIC_RELEASE);
 	/*
 	 * Release, after STATUS: pairs with the acquiring load in
 	 * engine_service.c's fence_slot_done(), so a FENCE that sees this

@@ -25,7 +25,7 @@ int ring_alloc(uint32_t slot_count, struct mkioq_queue **qp)
 
 	if (!qp)
 		return -EINVAL;
-	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
+	if (!ring_slot_count_valid(slot_count))
 		return -EINVAL;
 	q = queue_alloc();
 	if (!q)
@@ -59,7 +59,7 @@ int mkioq_queue_wrap(void *mem, size_t len, uint32_t slot_count,
 
 	if (!qp || !mem)
 		return -EINVAL;
-	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
+	if (!ring_slot_count_valid(slot_count))
 		return -EINVAL;
 	/* Whole words, so that every word can be accessed atomically. */
 	if ((uintptr_t)mem % sizeof(uint32_t) ||

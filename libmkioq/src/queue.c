@@ -132,11 +132,8 @@ const void *mkioq_queue_bytes(const struct mkioq_queue *q, size_t *len)
 	return q->words;
 }
 
+/* The same bytes, writable: @q is not const. */
 void *mkioq_queue_mut_bytes(struct mkioq_queue *q, size_t *len)
 {
-	if (!q)
-		return NULL;
-	if (len)
-		*len = (size_t)q->slot_count * MKIOQ_SLOT_BYTES;
-	return q->words;
+	return (void *)mkioq_queue_bytes(q, len);
 }

@@ -84,6 +84,14 @@ VM_SRCS := $(wildcard tests/vm/*_test.c)
 VM_TESTS := $(VM_SRCS:tests/vm/%.c=$(B)/tests/vm/%)
 VM_COMMON := $(wildcard tests/vm/common/*.c)
 VM_LIBS := -luring -ldrm -lpthread
+# tools/lib/: what the tools and the VM tests share (dma-bufs, patterns,
+# the clock), as the kernel's tools/lib serves its selftests. The tests
+# build on it; the tools never build from tests/.
+TOOLS_LIB_SRCS := $(wildcard tools/lib/*.c)
+TOOLS_LIB_OBJS := $(TOOLS_LIB_SRCS:tools/lib/%.c=$(B)/tools/lib/%.o)
+TOOLS_LIB_HDRS := $(wildcard tools/lib/*.h)
+TOOLS_LIBA := $(B)/tools/lib/libmkioq-tools.a
+TOOLS_CFLAGS := $(CFLAGS_ALL) -Itools/lib -I/usr/include/libdrm
 DEMO := $(B)/demo/mkioq-demo
 BENCH := $(B)/demo/mkioq-bench
 # Each kernel's module is built in its own tree of links to the sources
@@ -178,15 +186,24 @@ $(B)/tests/lib/%: tests/lib/%.c $(LIBA) $(KSRC_STAMP) $(wildcard tests/include/*
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(NATIVE_URING_LIBS) $(LIBA) -lpthread
 
-$(B)/tests/vm/%: tests/vm/%.c $(VM_COMMON) $(URING_LIBA) $(LIBA) $(KSRC_STAMP) $(wildcard tests/include/*.h)
+$(B)/tests/vm/%: tests/vm/%.c $(VM_COMMON) $(TOOLS_LIBA) $(URING_LIBA) $(LIBA) \
+		$(KSRC_STAMP) $(wildcard tests/include/*.h) $(TOOLS_LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -I/usr/include/libdrm -static -o $@ $< \
-		$(VM_COMMON) $(URING_LIBA) $(LIBA) $(VM_LIBS)
+	$(CC) $(TEST_CFLAGS) -Itools/lib -I/usr/include/libdrm -static -o $@ $< \
+		$(VM_COMMON) $(TOOLS_LIBA) $(URING_LIBA) $(LIBA) $(VM_LIBS)
 
-$(B)/demo/%: tools/%.c $(VM_COMMON) $(LIBA) $(wildcard tests/include/*.h)
+$(B)/tools/lib/%.o: tools/lib/%.c $(TOOLS_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -I/usr/include/libdrm -static -o $@ $< \
-		$(VM_COMMON) $(LIBA) $(VM_LIBS)
+	$(CC) $(TOOLS_CFLAGS) -c -o $@ $<
+
+$(TOOLS_LIBA): $(TOOLS_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+# The tools: libmkioq and tools/lib, statically (they run in the VM too).
+$(B)/demo/%: tools/%.c $(TOOLS_LIBA) $(LIBA) $(TOOLS_LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOLS_CFLAGS) -static -o $@ $< $(TOOLS_LIBA) $(LIBA) \
+		-luring -ldrm -lpthread
 
 # The race test again, under ThreadSanitizer.
 $(B)/tsan/race_test: tests/lib/race_test.c $(LIB_SRCS) $(LIB_HDRS) $(KSRC_STAMP)

@@ -15,7 +15,8 @@
 #   make gpu        the CUDA device header's tests and mkioq-gpu-bench (nvcc)
 #   make gpu-check  build the GPU tests, and run them where a GPU is
 #   make gpu-bench  the GPU benchmark (needs a GPU): table, CSV, PNG
-#   make install    library, header, pkg-config file, man pages
+#   make install    libmkioq and libmkioq-uring, headers, pkg-config files,
+#                   man pages
 #   make clean
 
 # The kernels: the newest installed Debian amd64 kernel of a series
@@ -57,18 +58,40 @@ CFLAGS_ALL := -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS_ALL)
 TEST_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 	-Wno-sign-compare $(CFLAGS) $(CPPFLAGS_ALL) -I$(SELFTESTS) -Itests/include
 
+# libmkioq, the core: no liburing.
 LIB_SRCS := $(wildcard libmkioq/src/*.c)
 LIB_OBJS := $(LIB_SRCS:libmkioq/src/%.c=$(B)/lib/%.o)
+# The public headers, installed as they are named: <libmkioq.h> (the core),
+# <mkioq_engine.h>, <mkioq_uring.h> and the CUDA header.
+PUBLIC_HDRS := libmkioq/include/libmkioq.h libmkioq/include/mkioq_engine.h \
+	libmkioq/include/mkioq_uring.h libmkioq/include/mkioq_cuda.cuh
 LIB_HDRS := $(wildcard libmkioq/include/*.h) uapi/linux/mkioq.h $(wildcard libmkioq/src/*.h)
 LIBA := $(B)/lib/libmkioq.a
 LIBSO := $(B)/lib/libmkioq.so.$(VERSION)
+# libmkioq-uring, the library-owned io_uring of <mkioq_uring.h>: links
+# libmkioq and liburing.
+URING_SRCS := $(wildcard libmkioq/uring/*.c)
+URING_OBJS := $(URING_SRCS:libmkioq/uring/%.c=$(B)/lib/uring/%.o)
+URING_LIBA := $(B)/lib/libmkioq-uring.a
+URING_LIBSO := $(B)/lib/libmkioq-uring.so.$(VERSION)
 
 NATIVE_SRCS := $(wildcard tests/lib/*_test.c)
 NATIVE_TESTS := $(NATIVE_SRCS:tests/lib/%.c=$(B)/tests/lib/%)
+# The native tests that call libmkioq-uring; the others link the core
+# alone, without liburing.
+NATIVE_URING_TESTS := $(B)/tests/lib/ring_test
 VM_SRCS := $(wildcard tests/vm/*_test.c)
 VM_TESTS := $(VM_SRCS:tests/vm/%.c=$(B)/tests/vm/%)
 VM_COMMON := $(wildcard tests/vm/common/*.c)
 VM_LIBS := -luring -ldrm -lpthread
+# tools/lib/: what the tools and the VM tests share (dma-bufs, patterns,
+# the clock), as the kernel's tools/lib serves its selftests. The tests
+# build on it; the tools never build from tests/.
+TOOLS_LIB_SRCS := $(wildcard tools/lib/*.c)
+TOOLS_LIB_OBJS := $(TOOLS_LIB_SRCS:tools/lib/%.c=$(B)/tools/lib/%.o)
+TOOLS_LIB_HDRS := $(wildcard tools/lib/*.h)
+TOOLS_LIBA := $(B)/tools/lib/libmkioq-tools.a
+TOOLS_CFLAGS := $(CFLAGS_ALL) -Itools/lib -I/usr/include/libdrm
 DEMO := $(B)/demo/mkioq-demo
 BENCH := $(B)/demo/mkioq-bench
 # Each kernel's module is built in its own tree of links to the sources
@@ -105,7 +128,8 @@ $(KSRC_STAMP):
 headers: $(KSRC_STAMP)
 
 # ---------------------------------------------------------------- library
-lib: $(LIBA) $(LIBSO) $(B)/lib/mkioq.pc
+lib: $(LIBA) $(LIBSO) $(B)/lib/mkioq.pc \
+	$(URING_LIBA) $(URING_LIBSO) $(B)/lib/mkioq-uring.pc
 
 $(B)/lib/%.o: libmkioq/src/%.c $(LIB_HDRS)
 	@mkdir -p $(@D)
@@ -115,12 +139,27 @@ $(LIBA): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(LIBSO): $(LIB_OBJS) libmkioq/libmkioq.map
-	$(CC) -shared -Wl,-soname,libmkioq.so.$(SOVERSION) \
-		-Wl,--version-script=libmkioq/libmkioq.map -o $@ $(LIB_OBJS) -luring
+	$(CC) -shared -Wl,-soname,libmkioq.so.$(SOVERSION) -Wl,--no-undefined \
+		-Wl,--version-script=libmkioq/libmkioq.map -o $@ $(LIB_OBJS)
 	ln -sf libmkioq.so.$(VERSION) $(B)/lib/libmkioq.so.$(SOVERSION)
 	ln -sf libmkioq.so.$(VERSION) $(B)/lib/libmkioq.so
 
-$(B)/lib/mkioq.pc: libmkioq/mkioq.pc.in Makefile
+# libmkioq/src/ for util.h alone, which is header-only.
+$(B)/lib/uring/%.o: libmkioq/uring/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilibmkioq/src -fPIC -fvisibility=default -c -o $@ $<
+
+$(URING_LIBA): $(URING_OBJS)
+	$(AR) rcs $@ $^
+
+$(URING_LIBSO): $(URING_OBJS) libmkioq/libmkioq-uring.map $(LIBSO)
+	$(CC) -shared -Wl,-soname,libmkioq-uring.so.$(SOVERSION) -Wl,--no-undefined \
+		-Wl,--version-script=libmkioq/libmkioq-uring.map -o $@ $(URING_OBJS) \
+		-L$(B)/lib -lmkioq -luring
+	ln -sf libmkioq-uring.so.$(VERSION) $(B)/lib/libmkioq-uring.so.$(SOVERSION)
+	ln -sf libmkioq-uring.so.$(VERSION) $(B)/lib/libmkioq-uring.so
+
+$(B)/lib/%.pc: libmkioq/%.pc.in Makefile
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -140,37 +179,49 @@ $(KMOD)/%/driver/mkioq.ko: $(DRIVER_SRCS)
 # ------------------------------------------------------------------ tests
 tests: $(NATIVE_TESTS) $(VM_TESTS)
 
+$(NATIVE_URING_TESTS): $(URING_LIBA)
+$(NATIVE_URING_TESTS): NATIVE_URING_LIBS = $(URING_LIBA) -luring
+
 $(B)/tests/lib/%: tests/lib/%.c $(LIBA) $(KSRC_STAMP) $(wildcard tests/include/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIBA) -luring -lpthread
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(NATIVE_URING_LIBS) $(LIBA) -lpthread
 
-$(B)/tests/vm/%: tests/vm/%.c $(VM_COMMON) $(LIBA) $(KSRC_STAMP) $(wildcard tests/include/*.h)
+$(B)/tests/vm/%: tests/vm/%.c $(VM_COMMON) $(TOOLS_LIBA) $(URING_LIBA) $(LIBA) \
+		$(KSRC_STAMP) $(wildcard tests/include/*.h) $(TOOLS_LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -I/usr/include/libdrm -static -o $@ $< \
-		$(VM_COMMON) $(LIBA) $(VM_LIBS)
+	$(CC) $(TEST_CFLAGS) -Itools/lib -I/usr/include/libdrm -static -o $@ $< \
+		$(VM_COMMON) $(TOOLS_LIBA) $(URING_LIBA) $(LIBA) $(VM_LIBS)
 
-$(B)/demo/%: tools/%.c $(VM_COMMON) $(LIBA) $(wildcard tests/include/*.h)
+$(B)/tools/lib/%.o: tools/lib/%.c $(TOOLS_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -I/usr/include/libdrm -static -o $@ $< \
-		$(VM_COMMON) $(LIBA) $(VM_LIBS)
+	$(CC) $(TOOLS_CFLAGS) -c -o $@ $<
+
+$(TOOLS_LIBA): $(TOOLS_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+# The tools: libmkioq and tools/lib, statically (they run in the VM too).
+$(B)/demo/%: tools/%.c $(TOOLS_LIBA) $(LIBA) $(TOOLS_LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOLS_CFLAGS) -static -o $@ $< $(TOOLS_LIBA) $(LIBA) \
+		-luring -ldrm -lpthread
 
 # The race test again, under ThreadSanitizer.
 $(B)/tsan/race_test: tests/lib/race_test.c $(LIB_SRCS) $(LIB_HDRS) $(KSRC_STAMP)
 	@mkdir -p $(@D)
 	$(CLANG) $(TEST_CFLAGS) -O1 -fsanitize=thread -o $@ $< $(LIB_SRCS) \
-		-luring -lpthread
+		-lpthread
 
 FUZZ_SECONDS ?= 60
 $(B)/fuzz/ring_fuzz: tests/fuzz/ring_fuzz.c $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(LIB_SRCS) -luring
+		-o $@ $< $(LIB_SRCS)
 
 # The engine's test too, with the engine's sources instrumented.
 $(B)/tsan/engine_test: tests/lib/engine_test.c $(LIB_SRCS) $(LIB_HDRS) $(KSRC_STAMP)
 	@mkdir -p $(@D)
 	$(CLANG) $(TEST_CFLAGS) -O1 -fsanitize=thread -o $@ $< $(LIB_SRCS) \
-		-luring -lpthread
+		-lpthread
 
 tsan: $(B)/tsan/race_test $(B)/tsan/engine_test
 	TSAN_OPTIONS=halt_on_error=1 $<
@@ -228,9 +279,14 @@ install: lib
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libmkioq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq.so.$(SOVERSION)
 	ln -sf libmkioq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq.so
-	install -m 644 libmkioq/include/*.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(URING_LIBA) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(URING_LIBSO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libmkioq-uring.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq-uring.so.$(SOVERSION)
+	ln -sf libmkioq-uring.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq-uring.so
+	install -m 644 $(PUBLIC_HDRS) $(DESTDIR)$(INCDIR)/
 	install -m 644 uapi/linux/mkioq.h $(DESTDIR)$(INCDIR)/linux/
-	install -m 644 $(B)/lib/mkioq.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 $(B)/lib/mkioq.pc $(B)/lib/mkioq-uring.pc \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -d $(DESTDIR)$(MANDIR)/man7
 	install -m 644 libmkioq/man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 libmkioq/man/*.7 $(DESTDIR)$(MANDIR)/man7/
@@ -249,8 +305,6 @@ GPU_ARCHS ?= -gencode arch=compute_75,code=sm_75 \
 NVCC_FLAGS := -std=c++17 -O2 $(GPU_ARCHS) -Iuapi -Ilibmkioq/include \
 	-Xcompiler -Wall
 CUDA_HDRS := libmkioq/include/mkioq_cuda.cuh uapi/linux/mkioq.h
-# Static liburing: the GPU host has no package registry to install it.
-URING_A := $(shell $(CC) -print-file-name=liburing.a)
 GPU_TESTS := $(B)/gpu/gpu_ring_test
 GPU_BENCH := $(B)/gpu/mkioq-gpu-bench
 
@@ -262,7 +316,7 @@ $(B)/gpu/gpu_kernels.o: tests/gpu/gpu_kernels.cu tests/gpu/gpu_kernels.h $(CUDA_
 
 $(B)/gpu/gpu_ring_test: tests/gpu/gpu_ring_test.c $(B)/gpu/gpu_kernels.o $(LIBA) $(KSRC_STAMP)
 	$(CC) $(TEST_CFLAGS) -I$(CUDA_INC) -c -o $@.o $<
-	$(NVCC) -o $@ $@.o $(B)/gpu/gpu_kernels.o $(LIBA) $(URING_A) -lpthread
+	$(NVCC) -o $@ $@.o $(B)/gpu/gpu_kernels.o $(LIBA) -lpthread
 
 $(B)/gpu/gpu_bench_kernels.o: tools/gpu_bench_kernels.cu tools/gpu_bench_kernels.h $(CUDA_HDRS)
 	@mkdir -p $(@D)
@@ -270,7 +324,7 @@ $(B)/gpu/gpu_bench_kernels.o: tools/gpu_bench_kernels.cu tools/gpu_bench_kernels
 
 $(GPU_BENCH): tools/mkioq-gpu-bench.c $(B)/gpu/gpu_bench_kernels.o $(LIBA)
 	$(CC) $(CFLAGS_ALL) -Itools -I$(CUDA_INC) -c -o $@.o $<
-	$(NVCC) -o $@ $@.o $(B)/gpu/gpu_bench_kernels.o $(LIBA) $(URING_A) -lpthread
+	$(NVCC) -o $@ $@.o $(B)/gpu/gpu_bench_kernels.o $(LIBA) -lpthread
 
 gpu-check:
 	@NVCC="$(NVCC)" sh tests/gpu/gpu-check.sh

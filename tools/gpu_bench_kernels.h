@@ -4,7 +4,7 @@
 #define MKIOQ_GPU_BENCH_KERNELS_H
 
 #include <stdint.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -32,7 +32,8 @@
 #include <unistd.h>
 
 #include "mkioq_engine.h"
-#include "mkioq_test.h"
+#include "dmabuf_alloc.h"
+#include "mkioq_util.h"
 #include "mkioq_uring.h"
 
 #ifndef fallthrough

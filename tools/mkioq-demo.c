@@ -23,7 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mkioq_test.h"
+#include "dmabuf_alloc.h"
+#include "mkioq_util.h"
 #include "mkioq_uring.h"
 
 #define SRC_BYTES	(32u << 20)

@@ -30,7 +30,7 @@
 #include <unistd.h>
 #include <cuda_runtime_api.h>
 
-#include "mkioq.h"
+#include "libmkioq.h"
 #include "mkioq_engine.h"
 #include "gpu_bench_kernels.h"
 

@@ -402,7 +402,7 @@ __device__ inline int batch_reap(block_batch *b, const ring &r,
 /* ------------------------------------------------------------------ */
 
 #include <cuda_runtime.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 
 /**
  * struct mkioq_cuda_ring_map - a ring mapped for the current CUDA device

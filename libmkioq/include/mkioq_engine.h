@@ -21,7 +21,7 @@
 #define MKIOQ_ENGINE_H
 
 #include <stdint.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 
 #ifdef __cplusplus
 extern "C" {

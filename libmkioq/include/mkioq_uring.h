@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libmkioq and io_uring: SQE helpers for an application's own ring, in the
- * style of liburing's io_uring_prep_*(). Include this header (and link
- * liburing) only if you use them; <mkioq.h> alone does not need liburing.
+ * style of liburing's io_uring_prep_*() (inline: they need liburing's
+ * header only), and a library-owned ring for applications without one,
+ * in libmkioq-uring (link -lmkioq-uring -lmkioq -luring, or
+ * `pkg-config --libs mkioq-uring`). Include this header only if you use
+ * them; <libmkioq.h> and libmkioq alone do not need liburing.
  */
 #ifndef MKIOQ_URING_H
 #define MKIOQ_URING_H
 
 #include <string.h>
 #include <liburing.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,8 +60,9 @@ static inline void mkioq_prep_wait(const struct io_uring *ring,
 }
 
 /*
- * A ring owned by the library, for applications without a loop: uring.c.
- * It lives until mkioq_queue_free(), whose close() cancels its WAITs.
+ * A ring owned by libmkioq-uring (libmkioq/uring/uring.c), for
+ * applications without a loop. It lives until mkioq_queue_free(), whose
+ * close() cancels its WAITs before the ring is freed.
  */
 int mkioq_uring_init(struct mkioq_queue *q, unsigned int waits);
 int mkioq_submit_and_ring(struct mkioq_queue *q, const uint32_t *slots,

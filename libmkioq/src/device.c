@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Device-backed queues: /dev/mkioqN set up, its ring mapped, dma-buf
- * handles, the doorbell and completion records.
+ * Device-backed queues: /dev/mkioqN set up and its ring mapped (and
+ * unmapped and closed again), dma-buf handles, the doorbell and
+ * completion records.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 #include "ring.h"
+#include "util.h"
 
 static int device_ioctl(struct mkioq_queue *q, unsigned long req, void *arg)
 {
@@ -37,7 +37,7 @@ int mkioq_queue_open_setup(const char *path, struct mkioq_setup *setup,
 	 * count is -EINVAL before open() can say -ENOENT or -EACCES. The
 	 * other fields are the module's to judge.
 	 */
-	if (setup->slot_count == 0 || setup->slot_count > MKIOQ_MAX_SLOTS)
+	if (!ring_slot_count_valid(setup->slot_count))
 		return -EINVAL;
 	/* Non-blocking, so mkioq_read_cqes() never sleeps in read(). */
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -54,7 +54,7 @@ int mkioq_queue_open_setup(const char *path, struct mkioq_setup *setup,
 		ret = -errno;
 		goto err_close;
 	}
-	q = calloc(1, sizeof(*q));
+	q = queue_alloc();
 	if (!q) {
 		ret = -ENOMEM;
 		munmap(map, setup->ring_bytes);
@@ -74,6 +74,18 @@ err_close:
 	return ret;
 }
 
+void device_release(struct mkioq_queue *q)
+{
+	munmap(q->words, q->map_bytes);
+	/*
+	 * The file last: closing it cancels the WAITs parked on it, the
+	 * ones of a helper's ring included (freed after this).
+	 */
+	close(q->fd);
+	q->words = NULL;
+	q->fd = -1;
+}
+
 int mkioq_queue_open(const char *path, uint32_t slot_count, unsigned int flags,
 		     struct mkioq_queue **qp)
 {
@@ -86,7 +98,7 @@ int mkioq_queue_open(const char *path, uint32_t slot_count, unsigned int flags,
 	/* Every argument is checked before anything is opened. */
 	if (flags & ~MKIOQ_OPEN_POLL)
 		return -EINVAL;
-	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
+	if (!ring_slot_count_valid(slot_count))
 		return -EINVAL;
 	return mkioq_queue_open_setup(path, &setup, qp);
 }
@@ -131,14 +143,6 @@ int mkioq_info(struct mkioq_queue *q, struct mkioq_info *info)
 	return device_ioctl(q, MKIOQ_IOC_INFO, info);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Read up to @max completion records. Waits up to @timeout_ms for the
  * first (-1: forever, 0: not at all); returns the number read, or
@@ -147,7 +151,7 @@ static int64_t now_ms(void)
 int mkioq_read_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		    unsigned int max, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)mono_ms() + timeout_ms;
 	struct pollfd pfd;
 	ssize_t n;
 	int ret, wait = timeout_ms;
@@ -166,7 +170,7 @@ int mkioq_read_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
 		if (timeout_ms >= 0) {
-			wait = (int)(deadline - now_ms());
+			wait = (int)(deadline - (int64_t)mono_ms());
 			if (wait <= 0)
 				return -ETIMEDOUT;
 		}

@@ -4,8 +4,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include "ring.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "util.h"
 
 static const char *const state_names[] = {
 	[MKIOQ_STATE_EMPTY] = "EMPTY",

@@ -19,14 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "engine.h"
-
-static uint64_t engine_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "util.h"
 
 static void engine_cpu_relax(void)
 {
@@ -78,7 +71,7 @@ static void *engine_worker_main(void *arg)
 {
 	struct engine_worker *w = arg;
 	struct mkioq_engine *e = w->e;
-	uint64_t idle_since = engine_now_ns();
+	uint64_t idle_since = mono_ns();
 	unsigned int bell, empty = 0;
 
 	/* Acquire: pairs with the release store of stop in start(). */
@@ -90,11 +83,11 @@ static void *engine_worker_main(void *arg)
 		 */
 		bell = atomic_load_explicit(&e->bell, memory_order_acquire);
 		if (engine_pass(e, w)) {
-			idle_since = engine_now_ns();
+			idle_since = mono_ns();
 			empty = 0;
 			continue;
 		}
-		if (engine_now_ns() - idle_since < e->spin_ns) {
+		if (mono_ns() - idle_since < e->spin_ns) {
 			engine_cpu_relax();
 			/* Let producers on the same CPUs run now and then. */
 			if (++empty % 64 == 0)
@@ -104,7 +97,7 @@ static void *engine_worker_main(void *arg)
 		engine_sleep(e, w, bell);
 		if (atomic_load_explicit(&e->bell, memory_order_relaxed) !=
 		    bell)
-			idle_since = engine_now_ns();
+			idle_since = mono_ns();
 	}
 	return NULL;
 }
@@ -118,8 +111,7 @@ int mkioq_engine_new(struct mkioq_queue *q,
 	unsigned int i;
 	int ret;
 
-	if (!q || !ep || !q->words || !q->slot_count ||
-	    q->slot_count > MKIOQ_MAX_SLOTS)
+	if (!q || !ep || !q->words || !ring_slot_count_valid(q->slot_count))
 		return -EINVAL;
 	if (p) {
 		/* The size-versioned struct rule of the module's SETUP. */
@@ -141,7 +133,6 @@ int mkioq_engine_new(struct mkioq_queue *q,
 	if (!e)
 		return -ENOMEM;
 	e->q = q;
-	e->words = q->words;
 	e->slot_count = q->slot_count;
 	e->nworkers = prm.workers ? prm.workers : 1;
 	e->spin_ns = 1000ULL * (prm.spin_us ? prm.spin_us :

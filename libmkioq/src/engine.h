@@ -29,19 +29,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "mkioq_engine.h"
+#include "ring.h"
 
 /* Largest request: its byte count must fit a record's s32 result. */
 #define ENGINE_MAX_BYTE_COUNT	((uint32_t)INT32_MAX)
 
-/* A request as a worker read it, once, out of the ring. */
+/* A request as a worker read it, once, out of the ring (ring_claim()). */
 struct engine_req {
 	uint32_t slot;
-	uint32_t op;
-	uint32_t src;
-	uint32_t dst;
-	uint64_t offset;
-	uint32_t byte_count;
-	uint32_t tag;
+	struct mkioq_request rq;
 };
 
 /*
@@ -140,8 +136,7 @@ struct engine_cq {
 };
 
 struct mkioq_engine {
-	struct mkioq_queue *q;
-	uint32_t *words;
+	struct mkioq_queue *q;		/* the ring: ring.h's accessors */
 	uint32_t slot_count;
 	unsigned int nworkers;
 	uint64_t spin_ns;
@@ -171,13 +166,6 @@ struct mkioq_engine {
 	struct engine_cq cq;
 };
 
-/* The ring's words, all accessed atomically (see ring.h). */
-static inline uint32_t *engine_word(const struct mkioq_engine *e,
-				    uint32_t slot, unsigned int word)
-{
-	return &e->words[(size_t)slot * MKIOQ_SLOT_WORDS + word];
-}
-
 /* engine_service.c */
 unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w);
 void engine_fences_cancel(struct mkioq_engine *e);
@@ -195,7 +183,10 @@ void engine_cq_destroy(struct engine_cq *cq);
 void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 		     int result);
 
-/* engine_strerror.c: the texts of mkioq_strerror_call() for the engine. */
+/*
+ * engine_strerror.c: the text of mkioq_strerror_call() for an engine
+ * call's @err (either sign), or NULL.
+ */
 const char *engine_call_text(const char *call, int err);
 
 #endif

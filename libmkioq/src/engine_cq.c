@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include "engine.h"
+#include "util.h"
 
 int engine_cq_init(struct engine_cq *cq)
 {
@@ -75,27 +76,25 @@ void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 	struct mkioq_cqe cqe = {
 		.slot = req->slot,
 		.result = result,
-		.tag = req->tag,
+		.tag = req->rq.tag,
 	};
 
 	pthread_mutex_lock(&cq->lock);
+	/*
+	 * Release (ring_complete()): the copied bytes and BYTE_COUNT/TAG are
+	 * visible before the result; pairs with the producer's acquiring
+	 * load of STATUS (ring_status() in libmkioq, or the GPU's acquire
+	 * load).
+	 */
 	if (result >= 0) {
 		cqe.status = MKIOQ_RESULT_OK;
-		__atomic_store_n(engine_word(e, req->slot,
-					     MKIOQ_WORD_BYTE_COUNT),
-				 (uint32_t)result, __ATOMIC_RELAXED);
+		ring_complete(e->q, req->slot, MKIOQ_WORD_BYTE_COUNT,
+			      (uint32_t)result, cqe.status);
 	} else {
 		cqe.status = MKIOQ_RESULT_ERROR;
-		__atomic_store_n(engine_word(e, req->slot, MKIOQ_WORD_TAG),
-				 (uint32_t)-result, __ATOMIC_RELAXED);
+		ring_complete(e->q, req->slot, MKIOQ_WORD_TAG,
+			      (uint32_t)-result, cqe.status);
 	}
-	/*
-	 * Release: the copied bytes and BYTE_COUNT/TAG are visible before
-	 * the result; pairs with the producer's acquiring load of STATUS
-	 * (ring_status() in libmkioq, or the GPU's acquire load).
-	 */
-	__atomic_store_n(engine_word(e, req->slot, MKIOQ_WORD_STATUS),
-			 cqe.status, __ATOMIC_RELEASE);
 	/*
 	 * Release, after STATUS: pairs with the acquiring load in
 	 * engine_service.c's fence_slot_done(), so a FENCE that sees this
@@ -145,15 +144,13 @@ static unsigned int engine_cq_take(struct engine_cq *cq,
 	return n;
 }
 
+/* @ms from now on CLOCK_MONOTONIC, the clock of the record queue's cond. */
 static void deadline_after(struct timespec *ts, int ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	uint64_t t = mono_ns() + (uint64_t)ms * 1000000;
+
+	ts->tv_sec = (time_t)(t / 1000000000);
+	ts->tv_nsec = (long)(t % 1000000000);
 }
 
 /*

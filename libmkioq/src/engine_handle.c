@@ -66,11 +66,35 @@ static int engine_table_insert(struct mkioq_engine *e,
 	return ret;
 }
 
+/*
+ * A new handle of [@base, @base + @length) with @access, over dma-buf
+ * mapping @buf (NULL: host memory), holding the table's reference, and
+ * its number in *@handle. Freed again if the table is full.
+ */
+static int engine_handle_add(struct mkioq_engine *e, uint8_t *base,
+			     uint64_t length, uint32_t access,
+			     struct engine_buf *buf, uint32_t *handle)
+{
+	struct engine_handle *h = calloc(1, sizeof(*h));
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	atomic_init(&h->ref, 1);
+	h->base = base;
+	h->length = length;
+	h->access = access;
+	h->buf = buf;
+	ret = engine_table_insert(e, h, handle);
+	if (ret)
+		free(h);
+	return ret;
+}
+
 int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
 			      uint64_t length, uint32_t access,
 			      uint32_t *handle)
 {
-	struct engine_handle *h;
 	uint64_t end;
 	int ret;
 
@@ -82,18 +106,7 @@ int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
 	if (__builtin_add_overflow((uint64_t)(uintptr_t)addr, length, &end) ||
 	    end > UINTPTR_MAX)
 		return -EOVERFLOW;
-
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	atomic_init(&h->ref, 1);
-	h->base = addr;
-	h->length = length;
-	h->access = access;
-	ret = engine_table_insert(e, h, handle);
-	if (ret)
-		free(h);
-	return ret;
+	return engine_handle_add(e, addr, length, access, NULL, handle);
 }
 
 /* Drop a handle's reference to its dma-buf; the last one unmaps it. */
@@ -187,7 +200,6 @@ int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 				 uint64_t offset, uint64_t length,
 				 uint32_t access, uint32_t *handle)
 {
-	struct engine_handle *h;
 	struct engine_buf *b = NULL;
 	struct statfs sfs;
 	uint64_t end;
@@ -217,26 +229,14 @@ int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 	if (end > (uint64_t)size)
 		return -ERANGE;
 
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
 	ret = engine_buf_get(e, dmabuf_fd, (size_t)size,
 			     PROT_READ | (access & MKIOQ_ACCESS_WRITE ?
 					  PROT_WRITE : 0), &b);
-	if (ret) {
-		free(h);
+	if (ret)
 		return ret;
-	}
-	atomic_init(&h->ref, 1);
-	h->base = b->map + offset;
-	h->length = length;
-	h->access = access;
-	h->buf = b;
-	ret = engine_table_insert(e, h, handle);
-	if (ret) {
+	ret = engine_handle_add(e, b->map + offset, length, access, b, handle);
+	if (ret)
 		engine_buf_put(e, b);
-		free(h);
-	}
 	return ret;
 }
 

@@ -54,30 +54,6 @@
 				memory_order_relaxed) + (n),		\
 			      memory_order_relaxed)
 
-static uint32_t status_relaxed(const struct mkioq_engine *e, uint32_t slot)
-{
-	return __atomic_load_n(engine_word(e, slot, MKIOQ_WORD_STATUS),
-			       __ATOMIC_RELAXED);
-}
-
-/*
- * Acquire: pairs with the release store of STATUS by whoever wrote it
- * last (producer, another engine, a worker's engine_complete()), so a
- * completion seen here is visible to whoever acquires a FENCE's OK that
- * this engine writes after it.
- */
-static uint32_t status_acquire(const struct mkioq_engine *e, uint32_t slot)
-{
-	return __atomic_load_n(engine_word(e, slot, MKIOQ_WORD_STATUS),
-			       __ATOMIC_ACQUIRE);
-}
-
-static uint32_t word_relaxed(const struct mkioq_engine *e, uint32_t slot,
-			     unsigned int word)
-{
-	return __atomic_load_n(engine_word(e, slot, word), __ATOMIC_RELAXED);
-}
-
 /*
  * The slots whose STATUS reads PUBLISHED, in one branch-free sweep
  * (mkioq_published()).
@@ -88,61 +64,38 @@ static uint64_t engine_published(const struct mkioq_engine *e)
 	uint32_t i;
 
 	for (i = 0; i < e->slot_count; i++)
-		published |= (uint64_t)(status_relaxed(e, i) ==
+		published |= (uint64_t)(ring_get(e->q, i, MKIOQ_WORD_STATUS) ==
 					MKIOQ_STATE_PUBLISHED) << i;
 	/*
 	 * The other words of those slots are read after their STATUS:
 	 * pairs with the producer's release store of PUBLISHED.
 	 */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	atomic_thread_fence(memory_order_acquire);
 	return published;
 }
 
 /*
  * Claim slot @i, seen PUBLISHED, if it holds a request for us, and read
- * its words once (mkioq_claim() of the module).
+ * its words once (ring_claim(), as the module's mkioq_claim() does);
+ * count the claims lost to another claimer and the ingests handed back.
  */
 static bool engine_claim(struct mkioq_engine *e, struct engine_worker *w,
 			 uint32_t i, struct engine_req *req)
 {
-	uint32_t *status = engine_word(e, i, MKIOQ_WORD_STATUS);
-	uint32_t expected = MKIOQ_STATE_PUBLISHED;
-
-	/* A host-published ingest: its consumer's, leave it alone. */
-	if (word_relaxed(e, i, MKIOQ_WORD_SRC_HANDLE) == MKIOQ_HANDLE_NONE)
-		return false;
-	/*
-	 * Acquire: pairs with the producer's release store of PUBLISHED,
-	 * so the words read below are the producer's; release: orders
-	 * this worker's earlier accesses of the slot (its previous
-	 * completion) before the claim. Only one claimer wins.
-	 */
-	if (!__atomic_compare_exchange_n(status, &expected, MKIOQ_STATE_CLAIMED,
-					 false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_RELAXED)) {
+	switch (ring_claim(e->q, i, &req->rq)) {
+	case RING_CLAIMED:
+		break;
+	case RING_CLAIM_LOST:
 		WORKER_COUNT(w->claim_races, 1);
 		return false;
-	}
-	req->src = word_relaxed(e, i, MKIOQ_WORD_SRC_HANDLE);
-	/*
-	 * Another claimer took, completed and the producer recycled and
-	 * re-published the slot as a source-0 ingest since the SRC check
-	 * above (ABA): it belongs to its consumer, hand it back untouched.
-	 */
-	if (req->src == MKIOQ_HANDLE_NONE) {
-		/* Release: pairs with the consumer's acquire of STATUS. */
-		__atomic_store_n(status, MKIOQ_STATE_PUBLISHED,
-				 __ATOMIC_RELEASE);
+	case RING_CLAIM_HANDED_BACK:
 		WORKER_COUNT(w->handed_back, 1);
+		return false;
+	default:
+		/* A host-published ingest: its consumer's, left alone. */
 		return false;
 	}
 	req->slot = i;
-	req->op = word_relaxed(e, i, MKIOQ_WORD_OP);
-	req->dst = word_relaxed(e, i, MKIOQ_WORD_DST_HANDLE);
-	req->offset = (uint64_t)word_relaxed(e, i, MKIOQ_WORD_OFFSET_HI) << 32 |
-		      word_relaxed(e, i, MKIOQ_WORD_OFFSET_LO);
-	req->byte_count = word_relaxed(e, i, MKIOQ_WORD_BYTE_COUNT);
-	req->tag = word_relaxed(e, i, MKIOQ_WORD_TAG);
 	WORKER_COUNT(w->claimed, 1);
 	return true;
 }
@@ -178,30 +131,30 @@ static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
 	uint64_t src_off, dst_off;
 	int ret;
 
-	switch (req->op) {
+	switch (req->rq.op) {
 	case MKIOQ_OP_READ:
-		src_off = req->offset;
+		src_off = req->rq.offset;
 		dst_off = 0;
 		break;
 	case MKIOQ_OP_WRITE:
 		src_off = 0;
-		dst_off = req->offset;
+		dst_off = req->rq.offset;
 		break;
 	default:
 		return -EOPNOTSUPP;
 	}
-	if (req->byte_count > ENGINE_MAX_BYTE_COUNT)
+	if (req->rq.byte_count > ENGINE_MAX_BYTE_COUNT)
 		return -EFBIG;
-	job->src = engine_handle_get_locked(e, req->src);
-	job->dst = engine_handle_get_locked(e, req->dst);
+	job->src = engine_handle_get_locked(e, req->rq.src_handle);
+	job->dst = engine_handle_get_locked(e, req->rq.dst_handle);
 	if (!job->src || !job->dst)
 		return -ENOENT;
 	if (!(job->src->access & MKIOQ_ACCESS_READ) ||
 	    !(job->dst->access & MKIOQ_ACCESS_WRITE))
 		return -EACCES;
-	ret = engine_check_range(job->src, src_off, req->byte_count);
+	ret = engine_check_range(job->src, src_off, req->rq.byte_count);
 	if (!ret)
-		ret = engine_check_range(job->dst, dst_off, req->byte_count);
+		ret = engine_check_range(job->dst, dst_off, req->rq.byte_count);
 	if (ret)
 		return ret;
 	job->from = job->src->base + src_off;
@@ -293,7 +246,7 @@ static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
 	uint64_t sdir = DMA_BUF_SYNC_READ, ddir = DMA_BUF_SYNC_WRITE;
 	uintptr_t from = (uintptr_t)job->from, to = (uintptr_t)job->to;
 	struct engine_batch *b = &w->batch;
-	size_t n = req->byte_count;
+	size_t n = req->rq.byte_count;
 	struct engine_done *d;
 	int ret = 0;
 
@@ -359,10 +312,17 @@ static bool fence_slot_done(struct mkioq_engine *e, struct engine_fence *f,
 	/* A held FENCE: wait for an earlier one, never for a later one. */
 	if (atomic_load_explicit(&e->held, memory_order_relaxed) & bit)
 		return e->fences[i].order > f->order;
-	st = status_acquire(e, i);
+	/*
+	 * Acquire: pairs with the release store of STATUS by whoever wrote
+	 * it last (producer, another engine, a worker's engine_complete()),
+	 * so a completion seen here is visible to whoever acquires the
+	 * FENCE's OK that this engine writes after it.
+	 */
+	st = ring_status(e->q, i);
 	if (f->wait_published & bit) {
 		if (st == MKIOQ_STATE_PUBLISHED &&
-		    word_relaxed(e, i, MKIOQ_WORD_SRC_HANDLE) != MKIOQ_HANDLE_NONE)
+		    ring_get(e->q, i, MKIOQ_WORD_SRC_HANDLE) !=
+		    MKIOQ_HANDLE_NONE)
 			return false;
 		if (st == MKIOQ_STATE_CLAIMED) {
 			/* Claimed since: now wait for that claim to end. */
@@ -439,11 +399,11 @@ static void engine_fence_hold(struct mkioq_engine *e,
 	for (i = 0; i < e->slot_count; i++) {
 		if (i == req->slot)
 			continue;
-		st = status_acquire(e, i);
+		st = ring_status(e->q, i);
 		if (st == MKIOQ_STATE_CLAIMED)
 			f->wait_claimed |= 1ULL << i;
 		else if (st == MKIOQ_STATE_PUBLISHED &&
-			 word_relaxed(e, i, MKIOQ_WORD_SRC_HANDLE) !=
+			 ring_get(e->q, i, MKIOQ_WORD_SRC_HANDLE) !=
 			 MKIOQ_HANDLE_NONE)
 			f->wait_published |= 1ULL << i;
 		/* Pairs with the release increment in engine_complete(). */
@@ -488,7 +448,7 @@ static unsigned int engine_service_slot(struct mkioq_engine *e,
 		pthread_mutex_unlock(&w->lock);
 		return 0;
 	}
-	if (req.op == MKIOQ_OP_FENCE) {
+	if (req.rq.op == MKIOQ_OP_FENCE) {
 		/* FENCEs are not validated: their other words are ignored. */
 		pthread_mutex_unlock(&w->lock);
 		engine_fence_hold(e, &req);

@@ -1,22 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * What an error of the userspace engine (and of mkioq_queue_wrap(), which
- * makes its rings) means and how to fix it: the texts that
- * mkioq_strerror_call() gives for these calls, one per (call, errno) pair
- * that their man pages list under ERRORS, each "cause. Fix: hint"; and
- * mkioq_engine_strerror(), one text per errno in the engine's words.
+ * What an error of the userspace engine means and how to fix it: the
+ * texts that mkioq_strerror_call() gives for its calls, one per (call,
+ * errno) pair that their man pages list under ERRORS, each "cause. Fix:
+ * hint"; and mkioq_engine_strerror(), one text per errno in the engine's
+ * words. strerror.c looks them up.
  */
 #include <errno.h>
-#include <string.h>
 #include "engine.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-struct engine_text {
-	const char *call;
-	int err;
-	const char *text;
-};
+#include "strerror.h"
+#include "util.h"
 
 #define T_ENULL(fn) \
 	"e is NULL. Fix: pass the engine that mkioq_engine_new() stored " \
@@ -28,15 +21,7 @@ struct engine_text {
 	"the engine already holds 4096 handles. Fix: unregister handles " \
 	"you no longer use (mkioq_engine_unregister()); numbers are reused"
 
-static const struct engine_text engine_texts[] = {
-	{ "mkioq_queue_wrap", EINVAL,
-	  "mem or qp is NULL, slot_count is not 1..64, mem is not 4-byte "
-	  "aligned, or len < slot_count * 32. Fix: pass a 4-byte aligned "
-	  "ring of at least slot_count * MKIOQ_SLOT_BYTES bytes" },
-	{ "mkioq_queue_wrap", ENOMEM,
-	  "no memory for the queue handle. Fix: free memory and retry; the "
-	  "ring memory itself is yours and was not touched" },
-
+static const struct call_text engine_texts[] = {
 	{ "mkioq_engine_new", EINVAL,
 	  "q or ep is NULL, q has no ring, p->size is below "
 	  "MKIOQ_ENGINE_PARAMS_SIZE_VER0, p->flags is not 0, p->workers is "
@@ -116,24 +101,12 @@ static const struct engine_text engine_texts[] = {
 
 const char *engine_call_text(const char *call, int err)
 {
-	size_t i;
-
-	if (!call || !err)
-		return NULL;
-	for (i = 0; i < ARRAY_SIZE(engine_texts); i++)
-		if (engine_texts[i].err == err &&
-		    !strcmp(engine_texts[i].call, call))
-			return engine_texts[i].text;
-	return NULL;
+	return call_text_find(engine_texts, ARRAY_SIZE(engine_texts), call,
+			      err);
 }
 
-struct engine_errno_text {
-	int err;
-	const char *text;
-};
-
 /* The engine's meaning of each errno it returns or writes into TAG. */
-static const struct engine_errno_text engine_errno_texts[] = {
+static const struct errno_text engine_errno_texts[] = {
 	{ EINVAL, "invalid argument: a NULL engine or pointer, params with "
 		  "unknown flags or out-of-range values, access 0 or with "
 		  "unknown bits, length 0, or an fd that is no mmap-able "
@@ -175,12 +148,9 @@ static const struct engine_errno_text engine_errno_texts[] = {
 
 const char *mkioq_engine_strerror(int err)
 {
-	size_t i;
+	const char *text = errno_text_find(engine_errno_texts,
+					   ARRAY_SIZE(engine_errno_texts),
+					   err);
 
-	if (err < 0)
-		err = (int)-(unsigned int)err;
-	for (i = 0; i < ARRAY_SIZE(engine_errno_texts); i++)
-		if (engine_errno_texts[i].err == err)
-			return engine_errno_texts[i].text;
-	return mkioq_strerror(err);
+	return text ? text : mkioq_strerror(err);
 }

@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * Queue lifetime: host-owned queues in ordinary memory, deep copies, and
- * the raw bytes of any queue.
+ * Queue lifetime: every queue handle (device.c's too), host-owned queues
+ * in ordinary memory, deep copies, and the raw bytes of any queue.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include "ring.h"
 
-static struct mkioq_queue *queue_alloc(void)
+/* A queue handle with no ring and no file; mkioq_queue_free() frees it. */
+struct mkioq_queue *queue_alloc(void)
 {
 	struct mkioq_queue *q = calloc(1, sizeof(*q));
 
@@ -26,7 +25,7 @@ int ring_alloc(uint32_t slot_count, struct mkioq_queue **qp)
 
 	if (!qp)
 		return -EINVAL;
-	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
+	if (!ring_slot_count_valid(slot_count))
 		return -EINVAL;
 	q = queue_alloc();
 	if (!q)
@@ -60,7 +59,7 @@ int mkioq_queue_wrap(void *mem, size_t len, uint32_t slot_count,
 
 	if (!qp || !mem)
 		return -EINVAL;
-	if (slot_count == 0 || slot_count > MKIOQ_MAX_SLOTS)
+	if (!ring_slot_count_valid(slot_count))
 		return -EINVAL;
 	/* Whole words, so that every word can be accessed atomically. */
 	if ((uintptr_t)mem % sizeof(uint32_t) ||
@@ -111,14 +110,16 @@ void mkioq_queue_free(struct mkioq_queue *q)
 {
 	if (!q)
 		return;
-	if (q->flags & MKIOQ_QUEUE_F_DEVICE) {
-		munmap(q->words, q->map_bytes);
-		/* Closing first cancels the ring's parked waits. */
-		close(q->fd);
-		uring_free(q);
-	} else if (!(q->flags & MKIOQ_QUEUE_F_WRAPPED)) {
+	if (q->flags & MKIOQ_QUEUE_F_DEVICE)
+		device_release(q);
+	else if (!(q->flags & MKIOQ_QUEUE_F_WRAPPED))
 		free(q->words);
-	}
+	/*
+	 * What a helper attached, freed by the helper that made it; after
+	 * the close, which cancelled the WAITs parked by a helper's ring.
+	 */
+	if (q->helper_release)
+		q->helper_release(q);
 	free(q);
 }
 
@@ -131,11 +132,8 @@ const void *mkioq_queue_bytes(const struct mkioq_queue *q, size_t *len)
 	return q->words;
 }
 
+/* The same bytes, writable: @q is not const. */
 void *mkioq_queue_mut_bytes(struct mkioq_queue *q, size_t *len)
 {
-	if (!q)
-		return NULL;
-	if (len)
-		*len = (size_t)q->slot_count * MKIOQ_SLOT_BYTES;
-	return q->words;
+	return (void *)mkioq_queue_bytes(q, len);
 }

@@ -18,19 +18,6 @@ static int check_slot(const struct mkioq_queue *q, uint32_t slot)
 	return 0;
 }
 
-/*
- * Move STATUS from @from to @to if it still holds @from. Acquire on
- * success pairs with the release store that set @from, so the words the
- * previous owner wrote are visible to the new owner.
- */
-static bool status_cas(struct mkioq_queue *q, uint32_t slot, uint32_t from,
-		       uint32_t to)
-{
-	return atomic_compare_exchange_strong_explicit(
-		ring_word(q, slot, MKIOQ_WORD_STATUS), &from, to,
-		memory_order_acq_rel, memory_order_acquire);
-}
-
 static bool valid_op(uint32_t op)
 {
 	return op == MKIOQ_OP_READ || op == MKIOQ_OP_WRITE ||
@@ -47,7 +34,7 @@ static int publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
 		   uint32_t src, uint32_t dst, uint64_t offset,
 		   uint32_t byte_count, uint32_t tag)
 {
-	if (!status_cas(q, slot, MKIOQ_STATE_EMPTY, MKIOQ_STATE_CLAIMED))
+	if (!ring_status_cas(q, slot, MKIOQ_STATE_EMPTY, MKIOQ_STATE_CLAIMED))
 		return -EBUSY;
 
 	ring_set(q, slot, MKIOQ_WORD_OP, op);
@@ -62,10 +49,9 @@ static int publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
 	 * Release: the words above become visible before PUBLISHED. Pairs
 	 * with the engine's acquiring load/claim of STATUS (the kernel's
 	 * smp_load_acquire and cmpxchg in driver/mkioq_service.c, or
-	 * mkioq_claim() here).
+	 * ring_claim() here).
 	 */
-	atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS),
-			      MKIOQ_STATE_PUBLISHED, memory_order_release);
+	ring_set_status(q, slot, MKIOQ_STATE_PUBLISHED);
 	return 0;
 }
 
@@ -131,6 +117,7 @@ int mkioq_slot_status(const struct mkioq_queue *q, uint32_t slot)
 int mkioq_completion(const struct mkioq_queue *q, uint32_t slot,
 		     struct mkioq_completion *rec)
 {
+	struct mkioq_request req;
 	uint32_t status;
 	int ret = check_slot(q, slot);
 
@@ -142,15 +129,17 @@ int mkioq_completion(const struct mkioq_queue *q, uint32_t slot,
 	if (status == MKIOQ_STATE_EMPTY)
 		return -ENODATA;
 
-	rec->slot = slot;
-	rec->status = status;
-	rec->op = ring_get(q, slot, MKIOQ_WORD_OP);
-	rec->src_handle = ring_get(q, slot, MKIOQ_WORD_SRC_HANDLE);
-	rec->dst_handle = ring_get(q, slot, MKIOQ_WORD_DST_HANDLE);
-	rec->offset = (uint64_t)ring_get(q, slot, MKIOQ_WORD_OFFSET_HI) << 32 |
-		      ring_get(q, slot, MKIOQ_WORD_OFFSET_LO);
-	rec->byte_count = ring_get(q, slot, MKIOQ_WORD_BYTE_COUNT);
-	rec->tag = ring_get(q, slot, MKIOQ_WORD_TAG);
+	ring_get_request(q, slot, &req);
+	*rec = (struct mkioq_completion){
+		.slot = slot,
+		.dst_handle = req.dst_handle,
+		.byte_count = req.byte_count,
+		.tag = req.tag,
+		.status = status,
+		.op = req.op,
+		.src_handle = req.src_handle,
+		.offset = req.offset,
+	};
 	return 0;
 }
 
@@ -200,33 +189,55 @@ int mkioq_recycle(struct mkioq_queue *q, uint32_t slot)
 		return -EPROTO;
 	}
 	/* Fails only if another agent changed STATUS since the load. */
-	return status_cas(q, slot, status, MKIOQ_STATE_EMPTY) ? 0 : -EBUSY;
+	return ring_status_cas(q, slot, status, MKIOQ_STATE_EMPTY) ? 0 : -EBUSY;
+}
+
+/*
+ * Claim @slot, which read PUBLISHED, if it holds a request: a slot whose
+ * SRC is 0 is a host-published ingest that belongs to its consumer. The
+ * compare-and-swap PUBLISHED -> CLAIMED lets one claimer win; its acquire
+ * pairs with the producer's release of PUBLISHED, so the words read after
+ * it, each once into *@req, are the producer's. A slot recycled and
+ * re-published as an ingest between the SRC check and the claim (ABA) is
+ * handed back PUBLISHED untouched (release: pairs with its consumer's
+ * acquiring load). mkioq_claim() and the userspace engine's workers
+ * (engine_service.c) claim with this; the module does the same in
+ * mkioq_service.c.
+ */
+enum ring_claim ring_claim(struct mkioq_queue *q, uint32_t slot,
+			   struct mkioq_request *req)
+{
+	if (ring_get(q, slot, MKIOQ_WORD_SRC_HANDLE) == MKIOQ_HANDLE_NONE)
+		return RING_CLAIM_INGEST;
+	if (!ring_status_cas(q, slot, MKIOQ_STATE_PUBLISHED,
+			     MKIOQ_STATE_CLAIMED))
+		return RING_CLAIM_LOST;
+	ring_get_request(q, slot, req);
+	if (req->src_handle == MKIOQ_HANDLE_NONE) {
+		ring_set_status(q, slot, MKIOQ_STATE_PUBLISHED);
+		return RING_CLAIM_HANDED_BACK;
+	}
+	return RING_CLAIMED;
 }
 
 int mkioq_claim(struct mkioq_queue *q, uint32_t slot)
 {
+	struct mkioq_request req;
 	int ret = check_slot(q, slot);
 
 	if (ret)
 		return ret;
 	if (ring_status(q, slot) != MKIOQ_STATE_PUBLISHED)
 		return -EAGAIN;
-	/* Host-published ingest: belongs to the GPU consumer. */
-	if (ring_get(q, slot, MKIOQ_WORD_SRC_HANDLE) == MKIOQ_HANDLE_NONE)
-		return -EPERM;
-	if (!status_cas(q, slot, MKIOQ_STATE_PUBLISHED, MKIOQ_STATE_CLAIMED))
+	switch (ring_claim(q, slot, &req)) {
+	case RING_CLAIMED:
+		return 0;
+	case RING_CLAIM_LOST:
 		return -EAGAIN;
-	/*
-	 * Recycled and re-published as an ingest since the SRC check (ABA):
-	 * hand it back. Release: pairs with the consumer's acquiring load.
-	 */
-	if (ring_get(q, slot, MKIOQ_WORD_SRC_HANDLE) == MKIOQ_HANDLE_NONE) {
-		atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS),
-				      MKIOQ_STATE_PUBLISHED,
-				      memory_order_release);
+	default:
+		/* Host-published ingest: belongs to the GPU consumer. */
 		return -EPERM;
 	}
-	return 0;
 }
 
 int mkioq_claim_batch(struct mkioq_queue *q, uint32_t *slots, uint32_t max)
@@ -241,24 +252,6 @@ int mkioq_claim_batch(struct mkioq_queue *q, uint32_t *slots, uint32_t max)
 	return (int)n;
 }
 
-/*
- * Complete a slot the caller holds CLAIMED with a result word (TAG or
- * BYTE_COUNT) and a final STATUS. A CLAIMED slot belongs to its claimer,
- * so nobody else writes the word in between.
- */
-static void complete_claimed(struct mkioq_queue *q, uint32_t slot,
-			     unsigned int word, uint32_t value,
-			     uint32_t status)
-{
-	ring_set(q, slot, word, value);
-	/*
-	 * Release: the result word is visible before the STATUS that
-	 * announces it; pairs with the producer's acquiring ring_status().
-	 */
-	atomic_store_explicit(ring_word(q, slot, MKIOQ_WORD_STATUS), status,
-			      memory_order_release);
-}
-
 int mkioq_complete(struct mkioq_queue *q, uint32_t slot)
 {
 	int ret = check_slot(q, slot);
@@ -269,7 +262,7 @@ int mkioq_complete(struct mkioq_queue *q, uint32_t slot)
 	 * Release (in the CAS): the claimer's work on the slot is visible
 	 * before OK; pairs with the producer's acquiring ring_status().
 	 */
-	return status_cas(q, slot, MKIOQ_STATE_CLAIMED, MKIOQ_RESULT_OK) ?
+	return ring_status_cas(q, slot, MKIOQ_STATE_CLAIMED, MKIOQ_RESULT_OK) ?
 	       0 : -EBADSLT;
 }
 
@@ -292,8 +285,8 @@ int mkioq_complete_error(struct mkioq_queue *q, uint32_t slot, int err)
 		return -EINVAL;
 	if (ring_status(q, slot) != MKIOQ_STATE_CLAIMED)
 		return -EBADSLT;
-	complete_claimed(q, slot, MKIOQ_WORD_TAG, (uint32_t)err,
-			 MKIOQ_RESULT_ERROR);
+	ring_complete(q, slot, MKIOQ_WORD_TAG, (uint32_t)err,
+		      MKIOQ_RESULT_ERROR);
 	return 0;
 }
 
@@ -309,8 +302,8 @@ int mkioq_complete_bytes(struct mkioq_queue *q, uint32_t slot,
 	/* A CLAIMED slot belongs to its claimer: BYTE_COUNT is as submitted. */
 	if (byte_count > ring_get(q, slot, MKIOQ_WORD_BYTE_COUNT))
 		return -EMSGSIZE;
-	complete_claimed(q, slot, MKIOQ_WORD_BYTE_COUNT, byte_count,
-			 MKIOQ_RESULT_OK);
+	ring_complete(q, slot, MKIOQ_WORD_BYTE_COUNT, byte_count,
+		      MKIOQ_RESULT_OK);
 	return 0;
 }
 

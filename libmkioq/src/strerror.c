@@ -6,17 +6,43 @@
  */
 #include <errno.h>
 #include <string.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 #include "engine.h"
+#include "strerror.h"
+#include "util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* Either sign: the positive errno, or the negative one calls return. */
+static int errno_abs(int err)
+{
+	return err < 0 ? (int)-(unsigned int)err : err;
+}
 
-struct mkioq_error_text {
-	int err;
-	const char *text;
-};
+const char *errno_text_find(const struct errno_text *t, size_t n, int err)
+{
+	size_t i;
 
-static const struct mkioq_error_text error_texts[] = {
+	err = errno_abs(err);
+	for (i = 0; i < n; i++)
+		if (t[i].err == err)
+			return t[i].text;
+	return NULL;
+}
+
+const char *call_text_find(const struct call_text *t, size_t n,
+			   const char *call, int err)
+{
+	size_t i;
+
+	err = errno_abs(err);
+	if (!call || !err)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (t[i].err == err && !strcmp(t[i].call, call))
+			return t[i].text;
+	return NULL;
+}
+
+static const struct errno_text error_texts[] = {
 	{ EINVAL, "invalid argument: slot_count must be 1..64, pointers "
 		  "non-NULL, op READ/WRITE/FENCE with a non-zero source; "
 		  "fix the call" },
@@ -86,16 +112,12 @@ static const struct mkioq_error_text error_texts[] = {
 
 const char *mkioq_strerror(int err)
 {
-	size_t i;
+	const char *text;
 
-	if (err < 0)
-		err = (int)-(unsigned int)err;
 	if (err == 0)
 		return "success";
-	for (i = 0; i < ARRAY_SIZE(error_texts); i++)
-		if (error_texts[i].err == err)
-			return error_texts[i].text;
-	return "unexpected error: see errno(3) for this code";
+	text = errno_text_find(error_texts, ARRAY_SIZE(error_texts), err);
+	return text ? text : "unexpected error: see errno(3) for this code";
 }
 
 /*
@@ -104,11 +126,6 @@ const char *mkioq_strerror(int err)
  * included. Each text is "cause. Fix: hint". Texts shared by several
  * calls are macros.
  */
-struct mkioq_call_text {
-	const char *call;
-	int err;
-	const char *text;
-};
 
 #define T_QNULL \
 	"q is NULL. Fix: pass the queue that mkioq_queue_new() or " \
@@ -170,7 +187,7 @@ struct mkioq_call_text {
 	"Fix: prepare the SQE with mkioq_prep_doorbell() or " \
 	"mkioq_prep_wait() and leave its payload alone"
 
-static const struct mkioq_call_text call_texts[] = {
+static const struct call_text call_texts[] = {
 	/* queue.c */
 	{ "mkioq_queue_new", EINVAL,
 	  "slot_count is 0 or above MKIOQ_MAX_SLOTS (64), or qp is NULL. "
@@ -184,6 +201,13 @@ static const struct mkioq_call_text call_texts[] = {
 	{ "mkioq_queue_clone", ENOMEM,
 	  "the copy's handle or ring could not be allocated. Fix: free "
 	  "memory and retry" },
+	{ "mkioq_queue_wrap", EINVAL,
+	  "mem or qp is NULL, slot_count is not 1..64, mem is not 4-byte "
+	  "aligned, or len < slot_count * 32. Fix: pass a 4-byte aligned "
+	  "ring of at least slot_count * MKIOQ_SLOT_BYTES bytes" },
+	{ "mkioq_queue_wrap", ENOMEM,
+	  "no memory for the queue handle. Fix: free memory and retry; the "
+	  "ring memory itself is yours and was not touched" },
 
 	/* ring.c: producers */
 	{ "mkioq_submit", EINVAL,
@@ -377,7 +401,7 @@ static const struct mkioq_call_text call_texts[] = {
 	  "a writable array of max records" },
 	{ "mkioq_read_cqes", ENXIO, T_DEAD },
 
-	/* uring.c */
+	/* libmkioq-uring: libmkioq/uring/uring.c */
 	{ "mkioq_uring_init", EINVAL,
 	  "q is NULL, the queue has a library-owned ring already, or waits "
 	  "is above 4096. Fix: call it once per queue, with waits 0 (one "
@@ -522,16 +546,10 @@ static const struct mkioq_call_text call_texts[] = {
 const char *mkioq_strerror_call(const char *call, int err)
 {
 	const char *text;
-	size_t i;
 
-	if (err < 0)
-		err = (int)-(unsigned int)err;
-	if (call && err)
-		for (i = 0; i < ARRAY_SIZE(call_texts); i++)
-			if (call_texts[i].err == err &&
-			    !strcmp(call_texts[i].call, call))
-				return call_texts[i].text;
+	text = call_text_find(call_texts, ARRAY_SIZE(call_texts), call, err);
 	/* The userspace engine's calls: engine_strerror.c. */
-	text = engine_call_text(call, err);
+	if (!text)
+		text = engine_call_text(call, err);
 	return text ? text : mkioq_strerror(err);
 }

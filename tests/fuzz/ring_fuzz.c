@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mkioq.h>
+#include <libmkioq.h>
 
 /* UB is a finding even though the Makefile does not set UBSAN_OPTIONS. */
 const char *__ubsan_default_options(void);

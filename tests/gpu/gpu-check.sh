@@ -12,7 +12,7 @@ mkdir -p "$B/logs"
 if ! make --no-print-directory gpu >"$B/logs/gpu-build.log" 2>&1; then
 	tail -n 5 "$B/logs/gpu-build.log"
 	# A GPU host without a package registry may lack what the build
-	# needs (liburing.a, the kselftest headers): binaries built elsewhere
+	# needs (the kselftest headers): binaries built elsewhere
 	# and copied here still run, and the log says so.
 	if [ -x "$B/gpu/gpu_ring_test" ]; then
 		echo "gpu-check: could not build here; running the GPU binaries already in $B/gpu"

@@ -8,7 +8,7 @@
 #define MKIOQ_GPU_KERNELS_H
 
 #include <stdint.h>
-#include "mkioq.h"
+#include "libmkioq.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -24,7 +24,7 @@
 #include <cuda_runtime_api.h>
 
 #include "kselftest_harness.h"
-#include "mkioq.h"
+#include "libmkioq.h"
 #include "mkioq_engine.h"
 #include "gpu_kernels.h"
 

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mkioq.h>
+#include <libmkioq.h>
 #include <mkioq_engine.h>
 
 #include "kselftest_harness.h"

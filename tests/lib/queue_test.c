@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mkioq.h>
+#include <libmkioq.h>
 
 #include "kselftest_harness.h"
 

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <mkioq.h>
+#include <libmkioq.h>
 
 #include "kselftest_harness.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mkioq.h>
+#include <libmkioq.h>
 #include <mkioq_uring.h>
 
 #include "kselftest_harness.h"
@@ -1074,7 +1074,7 @@ TEST_F(ring, uring_calls_need_a_device)
 	ASSERT_EQ(0, fill_every_state(self->q));
 	take(self->q, &self->before);
 	EXPECT_EQ(-ENOTTY, mkioq_uring_init(self->q, 0));
-	EXPECT_EQ(NULL, self->q->uring);
+	EXPECT_EQ(NULL, self->q->helper);
 	EXPECT_EQ(-ENOTTY, mkioq_submit_and_ring(self->q, &slot, &req, 1));
 	EXPECT_EQ(-ENOTTY, mkioq_wait_completions(self->q, cqes, 2, 0));
 	EXPECT_EQ(-1, diff(self->q, &self->before));

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Where the native tests that read the source tree or the built library
- * find them: $MKIOQ_SRCDIR (the source tree) and $MKIOQ_LIBSO (the shared
- * library), else paths relative to the test binary, which lives in
- * $(B)/tests/lib/ of a build directory $(B) inside the source tree.
+ * Where the native tests that read the source tree or the built libraries
+ * find them: $MKIOQ_SRCDIR (the source tree), $MKIOQ_LIBSO and
+ * $MKIOQ_URING_LIBSO (libmkioq.so and libmkioq-uring.so), else paths
+ * relative to the test binary, which lives in $(B)/tests/lib/ of a build
+ * directory $(B) inside the source tree.
  */
 #ifndef MKIOQ_TESTS_LIB_SRCDIR_H
 #define MKIOQ_TESTS_LIB_SRCDIR_H
@@ -65,13 +66,15 @@ static inline int find_srcdir(char *dir, size_t len)
 }
 
 /*
- * The shared library: $MKIOQ_LIBSO, else lib/libmkioq.so of the build
- * directory two levels above the binary.
+ * A shared library: $@env (MKIOQ_LIBSO, MKIOQ_URING_LIBSO), else lib/@name
+ * (libmkioq.so, libmkioq-uring.so) of the build directory two levels
+ * above the binary.
  */
-static inline int find_libso(char *path, size_t len)
+static inline int find_libso(char *path, size_t len, const char *env_name,
+			     const char *name)
 {
-	const char *env = getenv("MKIOQ_LIBSO");
-	char dir[PATH_MAX - 32];
+	const char *env = getenv(env_name);
+	char dir[PATH_MAX - 64];
 
 	if (env && *env) {
 		snprintf(path, len, "%s", env);
@@ -79,7 +82,7 @@ static inline int find_libso(char *path, size_t len)
 	}
 	if (exe_dir_up(dir, sizeof(dir), 2))
 		return -1;
-	snprintf(path, len, "%s/lib/libmkioq.so", dir);
+	snprintf(path, len, "%s/lib/%s", dir, name);
 	return 0;
 }
 

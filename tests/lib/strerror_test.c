@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mkioq.h>
+#include <libmkioq.h>
 
 #include "kselftest_harness.h"
 #include "srcdir.h"

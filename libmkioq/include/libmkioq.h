@@ -14,8 +14,8 @@
  * count is -ERANGE from every call that takes one, checked first (after
  * a NULL queue, -EINVAL); a busy slot is never -ERANGE.
  */
-#ifndef MKIOQ_H
-#define MKIOQ_H
+#ifndef LIBMKIOQ_H
+#define LIBMKIOQ_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,7 +42,15 @@ struct mkioq_queue {
 	int fd;			/* device file, or -1 */
 	uint32_t mode;		/* MKIOQ_MODE_* of a device queue */
 	size_t map_bytes;	/* bytes allocated or mapped at words */
-	void *uring;		/* library-owned io_uring, or NULL */
+	/*
+	 * What a helper library attached to the queue (libmkioq-uring's
+	 * io_uring, see <mkioq_uring.h>), or NULL. The helper makes it and
+	 * frees it in @helper_release, which mkioq_queue_free() calls after
+	 * closing the queue's file: the attached state outlives every WAIT
+	 * parked on the file.
+	 */
+	void *helper;
+	void (*helper_release)(struct mkioq_queue *q);
 };
 
 /* A request as mkioq_submit() writes it into a slot. */
@@ -142,4 +150,4 @@ int mkioq_read_cqes(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 }
 #endif
 
-#endif /* MKIOQ_H */
+#endif /* LIBMKIOQ_H */

@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
- * The library-owned io_uring: for applications with no event loop of
- * their own. It keeps @waits MKIOQ_URING_CMD_WAITs for any slot parked,
- * each with its own record buffer, re-arms each one as its CQE is reaped,
- * and rings the doorbell with a uring_cmd in the same io_uring_enter() as
- * the re-arms.
+ * libmkioq-uring: the library-owned io_uring, for applications with no
+ * event loop of their own. It keeps @waits MKIOQ_URING_CMD_WAITs for any
+ * slot parked, each with its own record buffer, re-arms each one as its
+ * CQE is reaped, and rings the doorbell with a uring_cmd in the same
+ * io_uring_enter() as the re-arms.
+ *
+ * This file makes the ring and frees it. It attaches the ring to its
+ * queue (struct mkioq_queue's helper and helper_release), so that
+ * libmkioq's mkioq_queue_free() frees it through uring_release() after
+ * closing the queue's file: the kernel writes a parked WAIT's record
+ * until that close cancels the WAIT, so the records must outlive it.
+ * libmkioq itself knows nothing of io_uring and does not link liburing.
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 #include "mkioq_uring.h"
-#include "ring.h"
+#include "util.h"	/* libmkioq/src/util.h: header-only */
 
 #define UD_DOORBELL	UINT64_MAX	/* user_data of doorbell commands */
 
@@ -20,9 +26,17 @@ struct mkioq_uring {
 	struct mkioq_cqe *recs;		/* one per wait, index = user_data */
 };
 
+static void uring_release(struct mkioq_queue *q);
+
+/* The ring this file attached to @q, or NULL. */
+static struct mkioq_uring *uring_of(const struct mkioq_queue *q)
+{
+	return q && q->helper_release == uring_release ? q->helper : NULL;
+}
+
 static int arm_wait(struct mkioq_queue *q, unsigned int i)
 {
-	struct mkioq_uring *u = q->uring;
+	struct mkioq_uring *u = uring_of(q);
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
 	if (!sqe)
@@ -44,7 +58,8 @@ int mkioq_uring_init(struct mkioq_queue *q, unsigned int waits)
 	unsigned int i;
 	int ret;
 
-	if (!q || q->uring)
+	/* One helper per queue: this ring, or whatever another attached. */
+	if (!q || q->helper || q->helper_release)
 		return -EINVAL;
 	if (!(q->flags & MKIOQ_QUEUE_F_DEVICE))
 		return -ENOTTY;
@@ -68,29 +83,34 @@ int mkioq_uring_init(struct mkioq_queue *q, unsigned int waits)
 		return ret;
 	}
 	u->nr_waits = waits;
-	q->uring = u;
+	q->helper = u;
+	q->helper_release = uring_release;
 	for (i = 0; i < waits; i++)
 		arm_wait(q, i);
 	ret = io_uring_submit(&u->ring);
 	if (ret < 0) {
 		/* Nothing was parked: the ring can go. */
-		uring_free(q);
+		uring_release(q);
 		return ret;
 	}
 	return 0;
 }
 
-/* Closing the queue file cancelled the parked waits; free the ring. */
-void uring_free(struct mkioq_queue *q)
+/*
+ * Free the ring of @q: mkioq_queue_free() calls it once it has closed the
+ * queue file, which cancelled the parked waits.
+ */
+static void uring_release(struct mkioq_queue *q)
 {
-	struct mkioq_uring *u = q ? q->uring : NULL;
+	struct mkioq_uring *u = uring_of(q);
 
 	if (!u)
 		return;
 	io_uring_queue_exit(&u->ring);
 	free(u->recs);
 	free(u);
-	q->uring = NULL;
+	q->helper = NULL;
+	q->helper_release = NULL;
 }
 
 /*
@@ -101,7 +121,7 @@ void uring_free(struct mkioq_queue *q)
 int mkioq_submit_and_ring(struct mkioq_queue *q, const uint32_t *slots,
 			  const struct mkioq_request *reqs, unsigned int n)
 {
-	struct mkioq_uring *u = q ? q->uring : NULL;
+	struct mkioq_uring *u = uring_of(q);
 	struct io_uring_sqe *sqe;
 	unsigned int i;
 	int ret = 0;
@@ -133,19 +153,11 @@ int mkioq_submit_and_ring(struct mkioq_queue *q, const uint32_t *slots,
 	return ret ? ret : (int)i;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Reap what the ring holds into @cqes; returns the number of records. */
 static unsigned int reap(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 			 unsigned int max)
 {
-	struct mkioq_uring *u = q->uring;
+	struct mkioq_uring *u = uring_of(q);
 	struct io_uring_cqe *cqe;
 	unsigned int head, seen = 0, n = 0;
 
@@ -190,8 +202,8 @@ static unsigned int reap(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 			   unsigned int max, int timeout_ms)
 {
-	struct mkioq_uring *u = q ? q->uring : NULL;
-	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+	struct mkioq_uring *u = uring_of(q);
+	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
 	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
 	unsigned int n;
@@ -202,7 +214,7 @@ int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 	if (!cqes || !max)
 		return -EINVAL;
 	for (;;) {
-		uint64_t left = 0, now = now_ms();
+		uint64_t left = 0, now = mono_ms();
 
 		if (now < deadline)
 			left = deadline - now;
@@ -216,7 +228,7 @@ int mkioq_wait_completions(struct mkioq_queue *q, struct mkioq_cqe *cqes,
 		if (n)
 			return (int)n;
 		/* Only doorbells or cancellations came: wait on. */
-		if (timeout_ms >= 0 && now_ms() >= deadline)
+		if (timeout_ms >= 0 && mono_ms() >= deadline)
 			return -ETIMEDOUT;
 	}
 }

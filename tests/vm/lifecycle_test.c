@@ -5,9 +5,12 @@
  * WAITs and submissions from another thread, a queue shared with a forked
  * child that outlives the parent's descriptor, a registered buffer whose
  * every userspace reference is gone, unregister racing the service, and
- * the owner's identity: a close racing SETUP, an owner that exits.
- * Leaks are the runner's to find (kmemleak on the debug kernel); here every
- * path must complete, return the documented result and keep data intact.
+ * the owner's identity: a close racing SETUP, an owner that exits, and a
+ * close with requests in flight, after which every dma-buf reference must
+ * be back and every slot final (read from debugfs' dma_buf/bufinfo).
+ * Kernel memory leaks are the runner's to find (kmemleak on the debug
+ * kernel); here every path must complete, return the documented result
+ * and keep data intact.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -308,7 +312,12 @@ static void closer_reap(struct closer_ctx *c, struct io_uring *ring,
 				c->bad_res++;
 		} else {
 			c->completed++;
-			if (res >= 0)
+			/*
+			 * Every request is a valid 4096-byte READ: a record's
+			 * result is 4096, never an errno; -ENOBUFS is the
+			 * notice of a record dropped on overflow.
+			 */
+			if (res == 4096 || res == -ENOBUFS)
 				c->records++;
 			else if (res == -ECANCELED)
 				c->cancelled++;
@@ -316,8 +325,6 @@ static void closer_reap(struct closer_ctx *c, struct io_uring *ring,
 				c->expired++;
 			else if (res == -EBADF || res == -ENXIO)
 				c->badf++;	/* submitted after the close */
-			else if (res == -ENOENT || res == -EACCES || res == -ENOBUFS)
-				c->records++;	/* a request's own errno */
 			else {
 				c->other++;
 				c->last_other = res;
@@ -797,6 +804,581 @@ TEST_F(lc, orphaned_buffer_stays_until_unregistered)
 		ksft_print_msg("dma-bufs: %d before, %d orphaned while registered, %d after unregister\n",
 			       before, during, after);
 	}
+}
+
+/*
+ * (g) The owner closes the queue while requests are in flight: big copies
+ * being made, a FENCE held (it waits for a producer's reservation that
+ * never ends), requests published while the service runs, ingests and
+ * slots that are the consumer's. Not only must a reopen work: the close
+ * itself must release everything and leave every slot in a final state.
+ *
+ * Released (read from debugfs' dma_buf/bufinfo, each buffer found by the
+ * inode of its dma-buf file): right after close() every buffer's file
+ * count is back to what it was before its handles were registered (each
+ * handle holds one reference: the count rises by the number of handles
+ * first, which shows the check sees references at all), and no
+ * attachment of the mkioq device is left. A forked child keeps the file
+ * open throughout, so that only the owner's shutdown, not release(), can
+ * have dropped them. Then the buffers' own descriptors are closed and
+ * each must vanish from bufinfo: nothing else holds them.
+ *
+ * Final (protocol.rst, "Lifetime" and "FENCE"): the service stops after
+ * the pass in hand, held FENCEs complete ERROR ECANCELED, slots never
+ * claimed stay PUBLISHED. So every request the module claimed is OK with
+ * its whole byte count and the right bytes; every one it did not claim is
+ * PUBLISHED with every word and every destination byte untouched; each
+ * FENCE is ERROR ECANCELED (the early one, seen held before the close,
+ * must be) or, never claimed, PUBLISHED; no slot is left CLAIMED by the
+ * module; the reservation, the ingest, the DONE and the EMPTY slots are
+ * exactly as written. The child's MKIOQ_IOC_INFO then counts exactly the
+ * completions the ring shows (handles 0), and a request published after
+ * the close stays PUBLISHED.
+ */
+#define MIB		(1u << 20)
+#define BUFINFO		"/sys/kernel/debug/dma_buf/bufinfo"
+
+/* One dma-buf as bufinfo lists it. */
+struct dbuf_state {
+	bool listed;
+	long count;			/* file_count() of its file */
+	unsigned long size;
+	unsigned int attached;		/* devices attached */
+	unsigned int mkioq_attached;	/* of those, mkioq's */
+};
+
+/* Does the running kernel have debugfs at all (CONFIG_DEBUG_FS)? */
+static bool kernel_has_debugfs(void)
+{
+	char line[128];
+	bool found = false;
+	FILE *f = fopen("/proc/filesystems", "re");
+
+	if (!f)
+		return true;	/* cannot tell: assume it has */
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "\tdebugfs\n"))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/*
+ * The entry of the dma-buf whose file has inode @ino: 0 (listed or not),
+ * or -errno if bufinfo cannot be read. Each buffer is a line "size flags
+ * mode count exp_name ino name", then tab-indented lines: fences, then
+ * "Attached Devices:" and one line per attachment, then "Total N devices
+ * attached".
+ */
+static int bufinfo_find(unsigned long ino, struct dbuf_state *st)
+{
+	bool mine = false, in_attach = false;
+	char line[512];
+	FILE *f;
+
+	memset(st, 0, sizeof(*st));
+	f = fopen(BUFINFO, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long size, i;
+		unsigned int flags, mode;
+		char exp[64];
+		long count;
+
+		if (line[0] != '\t') {
+			in_attach = false;
+			if (sscanf(line, "%lu %x %x %ld %63s %lu", &size, &flags,
+				   &mode, &count, exp, &i) != 6)
+				continue;
+			mine = i == ino;
+			if (mine) {
+				st->listed = true;
+				st->count = count;
+				st->size = size;
+			}
+			continue;
+		}
+		if (!mine)
+			continue;
+		if (!strncmp(line, "\tAttached Devices:", 18)) {
+			in_attach = true;
+		} else if (in_attach) {
+			st->attached++;
+			if (!strncmp(line + 1, "mkioq", 5))
+				st->mkioq_attached++;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static unsigned long fd_ino(int fd)
+{
+	struct stat sb;
+
+	return fstat(fd, &sb) ? 0 : (unsigned long)sb.st_ino;
+}
+
+/* The slots of one round. */
+enum {
+	IF_RESERVED,		/* a producer's reservation: CLAIMED, ours */
+	IF_INGEST,		/* SRC 0, PUBLISHED: the consumer's */
+	IF_DONE,		/* DONE: the consumer's */
+	IF_EMPTY,		/* EMPTY with junk in its words */
+	IF_AFTER,		/* published only after the close */
+	IF_EARLY,		/* IF_NEARLY requests, published first */
+	IF_NEARLY = 54,
+	IF_FENCE = IF_EARLY + IF_NEARLY,	/* held before the close */
+	IF_LATE,		/* IF_NLATE requests, published in flight */
+	IF_NLATE = 3,
+	IF_LATE_FENCE = IF_LATE + IF_NLATE,
+	IF_SLOTS,
+	IF_NREQ = IF_NEARLY + IF_NLATE,
+};
+
+enum { IFB_S1, IFB_S2, IFB_D1, IFB_D2, IFB_NR };
+
+static const struct {
+	size_t size;
+	bool writable;
+	uint32_t seed;		/* 0: zero-filled */
+} ifb_def[IFB_NR] = {
+	[IFB_S1] = { 8 * MIB, false, 101 },	/* read-only export */
+	[IFB_S2] = { 8 * MIB, true, 102 },
+	[IFB_D1] = { 32 * MIB, true, 0 },
+	[IFB_D2] = { 32 * MIB, true, 0 },
+};
+
+/* Where request k reads and writes: buffers and absolute offsets. */
+struct if_req {
+	uint32_t slot, op, src, dst;
+	uint64_t off;
+	int dbuf;
+	uint64_t dabs, sabs;
+	uint32_t seed;
+};
+
+struct if_totals {
+	unsigned int rounds, in_flight, ok, unclaimed, cancelled,
+		     late_ok, late_unclaimed;
+};
+
+static volatile uint32_t *ifw(struct mkioq_queue *q, uint32_t slot,
+			      unsigned int i)
+{
+	return &q->words[slot * MKIOQ_SLOT_WORDS + i];
+}
+
+static uint32_t if_status(struct mkioq_queue *q, uint32_t slot)
+{
+	return __atomic_load_n(ifw(q, slot, MKIOQ_WORD_STATUS),
+			       __ATOMIC_ACQUIRE);
+}
+
+static void *if_ringer(void *arg)
+{
+	struct mkioq_queue *q = arg;
+
+	return (void *)(intptr_t)mkioq_doorbell(q);
+}
+
+/*
+ * The child that holds the file across the owner's close: on "g" it
+ * reports MKIOQ_IOC_INFO and the DOORBELL's errno, then exits.
+ */
+struct if_report {
+	int info_ret, doorbell_errno;
+	struct mkioq_info info;
+};
+
+static void if_child(int fd, int go, int res)
+{
+	struct if_report r = { 0 };
+	char c;
+
+	alarm(120);
+	if (read(go, &c, 1) != 1)
+		_exit(1);
+	r.info.size = sizeof(r.info);
+	r.info_ret = ioctl(fd, MKIOQ_IOC_INFO, &r.info) ? errno : 0;
+	r.doorbell_errno = ioctl(fd, MKIOQ_IOC_DOORBELL, 0) ? errno : 0;
+	_exit(write(res, &r, sizeof(r)) == sizeof(r) ? 0 : 2);
+}
+
+static void check_released(struct __test_metadata *_metadata,
+			   struct test_buf *b, const unsigned long *ino,
+			   const long *base, const char *when)
+{
+	struct dbuf_state st;
+	int i;
+
+	for (i = 0; i < IFB_NR; i++) {
+		ASSERT_EQ(0, bufinfo_find(ino[i], &st));
+		EXPECT_TRUE(st.listed) TH_LOG("%s: buffer %d not in bufinfo",
+					      when, i);
+		EXPECT_EQ(base[i], st.count)
+			TH_LOG("%s: buffer %d holds %ld file references, %ld before registering: the module kept %ld",
+			       when, i, st.count, base[i], st.count - base[i]);
+		EXPECT_EQ(0, st.mkioq_attached)
+			TH_LOG("%s: buffer %d still has %u mkioq attachment(s)",
+			       when, i, st.mkioq_attached);
+	}
+}
+
+/*
+ * One round. @wait_batch: close only once the early batch has completed
+ * (only the FENCE held), else while the early requests are CLAIMED.
+ */
+static void close_in_flight_round(struct __test_metadata *_metadata,
+				  int drm, unsigned int open_flags,
+				  bool wait_batch, struct if_totals *tot)
+{
+	uint32_t exp[IF_SLOTS][MKIOQ_SLOT_WORDS], got[MKIOQ_SLOT_WORDS];
+	uint32_t hs1, hs1lo, hs1hi, hs2, hd1, hd1b, hd2[32], s, i;
+	unsigned long ino[IFB_NR];
+	long base[IFB_NR];
+	unsigned int nh[IFB_NR] = { 0 }, ok = 0, errors = 0, claimed_seen = 0;
+	struct test_buf b[IFB_NR];
+	struct if_req rq[IF_NREQ];
+	struct dbuf_state st;
+	struct if_report rep;
+	struct mkioq_queue *q;
+	bool ringing = false;
+	int go[2], res[2], status, fd, k;
+	void *ring_ret = NULL;
+	pthread_t ringer;
+	uint64_t t0;
+	pid_t pid;
+
+	ASSERT_EQ(0, mkioq_queue_open(MKIOQ_DEV, IF_SLOTS, open_flags, &q));
+	fd = mkioq_queue_fd(q);
+	/* Forked before any buffer exists: it holds none of them. */
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(res));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(go[1]);
+		close(res[0]);
+		if_child(fd, go[0], res[1]);
+	}
+	close(go[0]);
+	close(res[1]);
+
+	for (i = 0; i < IFB_NR; i++) {
+		ASSERT_EQ(0, test_buf_create(drm, ifb_def[i].size,
+					     ifb_def[i].writable, &b[i]));
+		if (ifb_def[i].seed)
+			pattern_fill(b[i].map, b[i].size, ifb_def[i].seed, 0);
+		ino[i] = fd_ino(b[i].fd);
+		ASSERT_NE(0, ino[i]);
+		ASSERT_EQ(0, bufinfo_find(ino[i], &st));
+		ASSERT_TRUE(st.listed) TH_LOG("buffer %u (inode %lu) not in " BUFINFO,
+					      i, ino[i]);
+		EXPECT_EQ(b[i].size, st.size);
+		base[i] = st.count;
+	}
+
+	/* Several handles per buffer, ranges of one buffer among them. */
+	ASSERT_EQ(0, mkioq_register(q, b[IFB_S1].fd, 0, 8 * MIB,
+				    MKIOQ_ACCESS_READ, &hs1));
+	ASSERT_EQ(0, mkioq_register(q, b[IFB_S1].fd, 0, 4 * MIB,
+				    MKIOQ_ACCESS_READ, &hs1lo));
+	ASSERT_EQ(0, mkioq_register(q, b[IFB_S1].fd, 4 * MIB, 4 * MIB,
+				    MKIOQ_ACCESS_READ, &hs1hi));
+	nh[IFB_S1] = 3;
+	ASSERT_EQ(0, mkioq_register(q, b[IFB_S2].fd, 0, 8 * MIB,
+				    MKIOQ_ACCESS_RW, &hs2));
+	nh[IFB_S2] = 1;
+	ASSERT_EQ(0, mkioq_register(q, b[IFB_D1].fd, 0, 32 * MIB,
+				    MKIOQ_ACCESS_WRITE, &hd1));
+	ASSERT_EQ(0, mkioq_register(q, b[IFB_D1].fd, 16 * MIB, 16 * MIB,
+				    MKIOQ_ACCESS_RW, &hd1b));
+	nh[IFB_D1] = 2;
+	for (i = 0; i < 32; i++)
+		ASSERT_EQ(0, mkioq_register(q, b[IFB_D2].fd, i * MIB, MIB,
+					    MKIOQ_ACCESS_WRITE, &hd2[i]));
+	nh[IFB_D2] = 32;
+	/* Each handle holds a reference of its own: the check sees them. */
+	for (i = 0; i < IFB_NR; i++) {
+		ASSERT_EQ(0, bufinfo_find(ino[i], &st));
+		ASSERT_TRUE(st.listed);
+		ASSERT_EQ(base[i] + nh[i], st.count)
+			TH_LOG("buffer %u: %u handles registered", i, nh[i]);
+	}
+
+	/* 1 MiB each, every one into its own destination MiB. */
+	for (k = 0; k < IF_NREQ; k++) {
+		struct if_req *r = &rq[k];
+
+		r->slot = k < IF_NEARLY ? IF_EARLY + k : IF_LATE + k - IF_NEARLY;
+		if (k < 32) {
+			static const uint32_t span[3] = { 7 * MIB, 3 * MIB,
+							  3 * MIB };
+			uint32_t which = k % 3;
+
+			r->op = MKIOQ_OP_READ;
+			r->src = which == 0 ? hs1 : which == 1 ? hs1lo : hs1hi;
+			r->off = (uint64_t)k * 53 * 1024 % span[which];
+			r->sabs = (which == 2 ? 4 * MIB : 0) + r->off;
+			r->seed = ifb_def[IFB_S1].seed;
+			r->dst = hd2[k];
+			r->dbuf = IFB_D2;
+			r->dabs = (uint64_t)k * MIB;
+		} else {
+			uint32_t j = k - 32;
+
+			r->op = MKIOQ_OP_WRITE;
+			r->src = j & 1 ? hs1hi : hs2;
+			r->sabs = j & 1 ? 4 * MIB : 0;
+			r->seed = ifb_def[j & 1 ? IFB_S1 : IFB_S2].seed;
+			r->dst = j < 16 ? hd1 : hd1b;
+			r->off = (uint64_t)(j < 16 ? j : j - 16) * MIB;
+			r->dbuf = IFB_D1;
+			r->dabs = (uint64_t)j * MIB;
+		}
+	}
+
+	/* The slots that are not the module's, each as a producer has it. */
+	{
+		uint32_t e = MKIOQ_STATE_EMPTY;
+
+		ASSERT_TRUE(__atomic_compare_exchange_n(
+			ifw(q, IF_RESERVED, MKIOQ_WORD_STATUS), &e,
+			MKIOQ_STATE_CLAIMED, false, __ATOMIC_ACQ_REL,
+			__ATOMIC_ACQUIRE));
+		for (i = 0; i < MKIOQ_SLOT_WORDS; i++)
+			if (i != MKIOQ_WORD_STATUS)
+				*ifw(q, IF_RESERVED, i) = 0x5e5e0000 | i;
+	}
+	ASSERT_EQ(0, mkioq_publish_slot(q, IF_INGEST, 7, 4096, 0x1a1a));
+	for (i = 0; i < MKIOQ_SLOT_WORDS; i++)
+		if (i != MKIOQ_WORD_STATUS) {
+			*ifw(q, IF_DONE, i) = 0xd0de0000 | i;
+			*ifw(q, IF_EMPTY, i) = 0xe3e30000 | i;
+		}
+	__atomic_store_n(ifw(q, IF_DONE, MKIOQ_WORD_STATUS), MKIOQ_STATE_DONE,
+			 __ATOMIC_RELEASE);
+
+	/* The early requests, then the FENCE after them, then the ring. */
+	for (k = 0; k < IF_NEARLY; k++) {
+		struct mkioq_request req = {
+			.op = rq[k].op, .src_handle = rq[k].src,
+			.dst_handle = rq[k].dst, .offset = rq[k].off,
+			.byte_count = MIB, .tag = 0x7a900000 | rq[k].slot,
+		};
+
+		ASSERT_EQ(0, mkioq_submit(q, rq[k].slot, &req));
+	}
+	ASSERT_EQ(0, mkioq_submit(q, IF_FENCE, &(struct mkioq_request){
+		.op = MKIOQ_OP_FENCE, .src_handle = 0xfe11, .dst_handle = 77,
+		.offset = 0x1234, .byte_count = 0x4321, .tag = 0xf00d }));
+	if (open_flags & MKIOQ_OPEN_POLL) {
+		ASSERT_EQ(0, mkioq_doorbell(q));
+	} else {
+		ASSERT_EQ(0, pthread_create(&ringer, NULL, if_ringer, q));
+		ringing = true;
+	}
+
+	/*
+	 * In flight: every early request claimed (none PUBLISHED), the FENCE
+	 * held (CLAIMED), and requests still CLAIMED, or, with @wait_batch,
+	 * all of them OK already.
+	 */
+	t0 = now_ns();
+	for (;;) {
+		unsigned int pub = 0, cl = 0, done = 0;
+
+		for (k = 0; k < IF_NEARLY; k++) {
+			uint32_t v = if_status(q, rq[k].slot);
+
+			pub += v == MKIOQ_STATE_PUBLISHED;
+			cl += v == MKIOQ_STATE_CLAIMED;
+			done += v == MKIOQ_RESULT_OK;
+		}
+		if (!pub && if_status(q, IF_FENCE) == MKIOQ_STATE_CLAIMED &&
+		    (wait_batch ? done == IF_NEARLY : true)) {
+			claimed_seen = cl;
+			break;
+		}
+		ASSERT_LT(now_ns() - t0, 120000000000ULL)
+			TH_LOG("the service did not take the early requests: %u published, %u claimed, %u OK, FENCE %#x",
+			       pub, cl, done, if_status(q, IF_FENCE));
+	}
+	/* Published while the service runs: claimed or not, either is final. */
+	for (k = IF_NEARLY; k < IF_NREQ; k++) {
+		struct mkioq_request req = {
+			.op = rq[k].op, .src_handle = rq[k].src,
+			.dst_handle = rq[k].dst, .offset = rq[k].off,
+			.byte_count = MIB, .tag = 0x7a900000 | rq[k].slot,
+		};
+
+		ASSERT_EQ(0, mkioq_submit(q, rq[k].slot, &req));
+	}
+	ASSERT_EQ(0, mkioq_submit(q, IF_LATE_FENCE, &(struct mkioq_request){
+		.op = MKIOQ_OP_FENCE, .src_handle = 3, .dst_handle = 0,
+		.offset = 0, .byte_count = 9, .tag = 0xf00e }));
+	/* Every word as its producer wrote it. */
+	memset(exp, 0, sizeof(exp));
+	for (i = 0; i < MKIOQ_SLOT_WORDS; i++) {
+		exp[IF_RESERVED][i] = 0x5e5e0000 | i;
+		exp[IF_DONE][i] = 0xd0de0000 | i;
+		exp[IF_EMPTY][i] = 0xe3e30000 | i;
+	}
+	exp[IF_RESERVED][MKIOQ_WORD_STATUS] = MKIOQ_STATE_CLAIMED;
+	exp[IF_DONE][MKIOQ_WORD_STATUS] = MKIOQ_STATE_DONE;
+	exp[IF_EMPTY][MKIOQ_WORD_STATUS] = MKIOQ_STATE_EMPTY;
+	memcpy(exp[IF_INGEST], (uint32_t[]){ MKIOQ_OP_READ, MKIOQ_HANDLE_NONE,
+		7, 0, 0, 4096, MKIOQ_STATE_PUBLISHED, 0x1a1a }, sizeof(exp[0]));
+	memcpy(exp[IF_FENCE], (uint32_t[]){ MKIOQ_OP_FENCE, 0xfe11, 77,
+		0x1234, 0, 0x4321, MKIOQ_STATE_PUBLISHED, 0xf00d },
+	       sizeof(exp[0]));
+	memcpy(exp[IF_LATE_FENCE], (uint32_t[]){ MKIOQ_OP_FENCE, 3, 0, 0, 0, 9,
+		MKIOQ_STATE_PUBLISHED, 0xf00e }, sizeof(exp[0]));
+	for (k = 0; k < IF_NREQ; k++)
+		memcpy(exp[rq[k].slot], (uint32_t[]){ rq[k].op, rq[k].src,
+			rq[k].dst, (uint32_t)rq[k].off,
+			(uint32_t)(rq[k].off >> 32), MIB,
+			MKIOQ_STATE_PUBLISHED, 0x7a900000 | rq[k].slot },
+		       sizeof(exp[0]));
+	if (!wait_batch && claimed_seen)
+		tot->in_flight++;
+
+	/* The owner's last descriptor; the ring stays mapped. */
+	ASSERT_EQ(0, close(fd));
+	q->fd = -1;
+
+	/* (a) Released by the time close() returns. */
+	check_released(_metadata, b, ino, base, "right after close()");
+
+	/* (b) Every slot final. */
+	for (s = 0; s < IF_SLOTS; s++) {
+		uint32_t want[MKIOQ_SLOT_WORDS];
+		int kr = -1;
+
+		for (i = 0; i < MKIOQ_SLOT_WORDS; i++)
+			got[i] = *ifw(q, s, i);
+		memcpy(want, exp[s], sizeof(want));
+		for (k = 0; k < IF_NREQ; k++)
+			if (rq[k].slot == s)
+				kr = k;
+		if (s != IF_RESERVED)
+			EXPECT_NE(MKIOQ_STATE_CLAIMED, got[MKIOQ_WORD_STATUS])
+				TH_LOG("slot %u left CLAIMED by the module", s);
+		if (kr >= 0) {
+			struct if_req *r = &rq[kr];
+			const uint8_t *d = b[r->dbuf].map + r->dabs;
+
+			if (got[MKIOQ_WORD_STATUS] == MKIOQ_RESULT_OK) {
+				want[MKIOQ_WORD_STATUS] = MKIOQ_RESULT_OK;
+				want[MKIOQ_WORD_BYTE_COUNT] = MIB;
+				EXPECT_EQ(MIB, pattern_check(d, MIB, r->seed,
+							     r->sabs))
+					TH_LOG("slot %u: OK but wrong bytes", s);
+				ok++;
+				tot->ok++;
+				if (kr >= IF_NEARLY)
+					tot->late_ok++;
+			} else {
+				/* Never claimed: not a byte written. */
+				size_t z;
+
+				for (z = 0; z < MIB && !d[z]; z++)
+					;
+				EXPECT_EQ(MIB, z)
+					TH_LOG("slot %u unclaimed, yet byte %zu of its destination changed",
+					       s, z);
+				tot->unclaimed++;
+				if (kr >= IF_NEARLY)
+					tot->late_unclaimed++;
+				/* The early ones were all seen claimed. */
+				EXPECT_GE(kr, IF_NEARLY)
+					TH_LOG("slot %u: claimed before the close, now %#x",
+					       s, got[MKIOQ_WORD_STATUS]);
+			}
+		} else if (s == IF_FENCE || s == IF_LATE_FENCE) {
+			if (s == IF_FENCE ||
+			    got[MKIOQ_WORD_STATUS] != MKIOQ_STATE_PUBLISHED) {
+				want[MKIOQ_WORD_STATUS] = MKIOQ_RESULT_ERROR;
+				want[MKIOQ_WORD_TAG] = ECANCELED;
+				errors++;
+				tot->cancelled++;
+			}
+		}
+		EXPECT_EQ(0, memcmp(got, want, sizeof(got)))
+			TH_LOG("slot %u: %08x %08x %08x %08x %08x %08x %08x %08x, expected %08x %08x %08x %08x %08x %08x %08x %08x",
+			       s, got[0], got[1], got[2], got[3], got[4],
+			       got[5], got[6], got[7], want[0], want[1],
+			       want[2], want[3], want[4], want[5], want[6],
+			       want[7]);
+	}
+
+	/* The queue as the child, still holding the file, sees it. */
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(sizeof(rep), read(res[0], &rep, sizeof(rep)));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, rep.info_ret);
+	EXPECT_EQ(ENXIO, rep.doorbell_errno);
+	EXPECT_EQ(0, rep.info.handles);
+	EXPECT_EQ(ok + errors, rep.info.completed);
+	EXPECT_EQ(errors, rep.info.errors);
+	close(go[1]);
+	close(res[0]);
+
+	/* The service is gone: a request published now stays as written. */
+	memcpy(exp[IF_AFTER], (uint32_t[]){ MKIOQ_OP_READ, hs1, hd1, 0, 0,
+		65536, MKIOQ_STATE_PUBLISHED, 0xaf7e }, sizeof(exp[0]));
+	ASSERT_EQ(0, mkioq_submit(q, IF_AFTER, &(struct mkioq_request){
+		.op = MKIOQ_OP_READ, .src_handle = hs1, .dst_handle = hd1,
+		.byte_count = 65536, .tag = 0xaf7e }));
+	usleep(100000);
+	for (i = 0; i < MKIOQ_SLOT_WORDS; i++)
+		EXPECT_EQ(exp[IF_AFTER][i], *ifw(q, IF_AFTER, i));
+
+	if (ringing) {
+		ASSERT_EQ(0, pthread_join(ringer, &ring_ret));
+		EXPECT_EQ(0, (intptr_t)ring_ret);
+	}
+	check_released(_metadata, b, ino, base, "after the doorbell returned");
+	munmap(q->words, q->map_bytes);
+	free(q);
+
+	/* Nothing but our own descriptors held them: each one goes now. */
+	for (i = 0; i < IFB_NR; i++) {
+		test_buf_destroy(&b[i]);
+		ASSERT_EQ(0, bufinfo_find(ino[i], &st));
+		EXPECT_FALSE(st.listed)
+			TH_LOG("buffer %u still listed after its last descriptor closed (count %ld)",
+			       i, st.count);
+	}
+	tot->rounds++;
+}
+
+TEST_F_TIMEOUT(lc, close_in_flight_releases_everything, 600)
+{
+	struct if_totals tot = { 0 };
+	int round;
+
+	if (access(BUFINFO, R_OK)) {
+		if (!kernel_has_debugfs())
+			SKIP(return, "kernel without debugfs: bufinfo cannot be read");
+		ASSERT_EQ(0, access(BUFINFO, R_OK))
+			TH_LOG(BUFINFO " unreadable (%s): debugfs is in the kernel, is it mounted (tests/vm/init.sh)?",
+			       strerror(errno));
+	}
+	for (round = 0; round < 4; round++) {
+		close_in_flight_round(_metadata, self->drm,
+				      variant->open_flags, round == 3, &tot);
+		if (!_metadata->passed)
+			break;
+	}
+	ksft_print_msg("%u rounds (%u closed with copies in flight): %u requests OK, %u never claimed (%u+%u of the late ones OK/unclaimed), %u FENCEs cancelled\n",
+		       tot.rounds, tot.in_flight, tot.ok, tot.unclaimed,
+		       tot.late_ok, tot.late_unclaimed, tot.cancelled);
+	/* Or the close never raced the copies it is about. */
+	EXPECT_GT(tot.in_flight, 0);
 }
 
 static int raw_setup_at(int fd, struct mkioq_setup *s)

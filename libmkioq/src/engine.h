@@ -2,7 +2,7 @@
 /*
  * The userspace engine's internals, shared by engine*.c. The engine is
  * the module's service (driver/mkioq_service.c, mkioq_copy.c, mkioq_cq.c,
- * mkioq_handle.c) in threads:
+ * mkioq_backlog.c, mkioq_handle.c) in threads:
  *
  *  - engine.c: lifetime, parameters, the workers' loop (spin, sleep,
  *    doorbell), stop and the counters;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The engine's completions: the result written into the ring, and the
- * record that goes with it, as driver/mkioq_cq.c keeps them for read().
+ * record that goes with it, as driver/mkioq_backlog.c keeps them for read().
  *
  * A completion's STATUS store and its record are made under the record
  * queue's lock, so records are in the order the STATUS words were

@@ -47,9 +47,9 @@ static int publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
 
 	/*
 	 * Release: the words above become visible before PUBLISHED. Pairs
-	 * with the engine's acquiring load/claim of STATUS (the kernel's
-	 * smp_load_acquire and cmpxchg in driver/mkioq_service.c, or
-	 * ring_claim() here).
+	 * with the engine's load of STATUS and its claim (the kernel's
+	 * READ_ONCE() then smp_rmb(), and cmpxchg(), in driver/mkioq_ring.c,
+	 * or ring_claim() here).
 	 */
 	ring_set_status(q, slot, MKIOQ_STATE_PUBLISHED);
 	return 0;

@@ -94,6 +94,7 @@ TOOLS_LIBA := $(B)/tools/lib/libmkioq-tools.a
 TOOLS_CFLAGS := $(CFLAGS_ALL) -Itools/lib -I/usr/include/libdrm
 DEMO := $(B)/demo/mkioq-demo
 BENCH := $(B)/demo/mkioq-bench
+STAT := $(B)/demo/mkioq-stat
 # Each kernel's module is built in its own tree of links to the sources
 # (tests/scripts/kmod-tree.sh), so the builds never clobber each other.
 KMOD := $(B)/kmod
@@ -107,7 +108,7 @@ DRIVER_SRCS := Kbuild $(wildcard driver/*.c driver/*.h driver/Kbuild) \
 .PHONY: all lib module modules tests demo bench check check-debug check-native check-vm \
 	tsan fuzz lint install clean deps headers gpu gpu-check gpu-bench gpu-bench-plot
 
-all: lib modules tests $(DEMO) $(BENCH)
+all: lib modules tests $(DEMO) $(BENCH) $(STAT)
 
 deps:
 	@sh tests/scripts/install-deps.sh

@@ -83,15 +83,17 @@ static struct mkioq_rec *mkioq_backlog_get_rec(struct mkioq_backlog *bl,
 	return rec;
 }
 
-/* Queue @cqe after every record waiting, or drop it: see top. */
-void mkioq_backlog_add(struct mkioq_backlog *bl, const struct mkioq_cqe *cqe)
+/* Queue @cqe after every record waiting; false if dropped: see top. */
+bool mkioq_backlog_add(struct mkioq_backlog *bl, const struct mkioq_cqe *cqe)
 {
 	struct mkioq_rec *rec = mkioq_backlog_get_rec(bl, cqe);
 
 	if (!rec)
-		return;
+		return false;
 	list_add_tail(&rec->node, &bl->list);
 	list_add_tail(&rec->slot_node, &bl->slot[cqe->slot]);
+	bl->nr++;
+	return true;
 }
 
 /*
@@ -114,6 +116,7 @@ bool mkioq_backlog_take(struct mkioq_backlog *bl, u32 slot,
 		list_del(&rec->node);
 		list_del(&rec->slot_node);
 		list_add(&rec->node, &bl->free);
+		bl->nr--;
 		mkioq_backlog_mark_overflow(bl, cqe);
 		return true;
 	}
@@ -136,9 +139,9 @@ bool mkioq_backlog_take(struct mkioq_backlog *bl, u32 slot,
 
 /*
  * Put a record, or an overflow notice, taken but not delivered back at the
- * front, as if it had never been taken.
+ * front, as if it had never been taken. False if it had to be dropped.
  */
-void mkioq_backlog_put_back(struct mkioq_backlog *bl,
+bool mkioq_backlog_put_back(struct mkioq_backlog *bl,
 			    const struct mkioq_cqe *cqe)
 {
 	struct mkioq_rec *rec;
@@ -152,14 +155,16 @@ void mkioq_backlog_put_back(struct mkioq_backlog *bl,
 		if ((cqe->flags & MKIOQ_CQE_F_OVERFLOW) &&
 		    cqe->slot != MKIOQ_ANY_SLOT)
 			bl->dropped_slots |= BIT_ULL(cqe->slot);
-		return;
+		return true;
 	}
 	/* A post may have used the records while the lock was dropped. */
 	rec = mkioq_backlog_get_rec(bl, cqe);
 	if (!rec)
-		return;
+		return false;
 	rec->cqe.flags &= ~MKIOQ_CQE_F_OVERFLOW;
 	rec->cqe.dropped = 0;
 	list_add(&rec->node, &bl->list);
 	list_add(&rec->slot_node, &bl->slot[cqe->slot]);
+	bl->nr++;
+	return true;
 }

@@ -20,6 +20,7 @@ struct mkioq_rec;
  * @free:		records of @pool not in use
  * @list:		undelivered records, oldest first
  * @slot:		the same records, per slot
+ * @nr:			records on @list
  * @dropped:		records dropped since the last one delivered
  * @dropped_slots:	slots with a dropped record not yet reported
  * @overflow:		records dropped in all
@@ -29,6 +30,7 @@ struct mkioq_backlog {
 	struct list_head free;
 	struct list_head list;
 	struct list_head slot[MKIOQ_MAX_SLOTS];
+	u32 nr;
 	u32 dropped;
 	u64 dropped_slots;
 	u64 overflow;
@@ -36,10 +38,10 @@ struct mkioq_backlog {
 
 int mkioq_backlog_alloc(struct mkioq_backlog *bl);
 void mkioq_backlog_free(struct mkioq_backlog *bl);
-void mkioq_backlog_add(struct mkioq_backlog *bl, const struct mkioq_cqe *cqe);
+bool mkioq_backlog_add(struct mkioq_backlog *bl, const struct mkioq_cqe *cqe);
 bool mkioq_backlog_take(struct mkioq_backlog *bl, u32 slot,
 			struct mkioq_cqe *cqe);
-void mkioq_backlog_put_back(struct mkioq_backlog *bl,
+bool mkioq_backlog_put_back(struct mkioq_backlog *bl,
 			    const struct mkioq_cqe *cqe);
 void mkioq_backlog_mark_overflow(struct mkioq_backlog *bl,
 				 struct mkioq_cqe *cqe);

@@ -10,12 +10,14 @@
  */
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "mkioq_ctx.h"
 #include "mkioq_backlog.h"
 #include "mkioq_cq.h"
+#include "mkioq_trace.h"
 #include "mkioq_wait.h"
 
 /* At open: what read(), poll() and shutdown use before setup. */
@@ -45,13 +47,17 @@ void mkioq_cq_post(struct mkioq_ctx *ctx, const struct mkioq_cqe *cqes,
 
 	spin_lock(&ctx->cq.lock);
 	for (i = 0; i < n; i++) {
+		trace_mkioq_complete(ctx->id, &cqes[i]);
 		ctx->cq.completed++;
 		if (cqes[i].status == MKIOQ_RESULT_ERROR)
 			ctx->cq.errors++;
-		if (!mkioq_waits_match_locked(ctx, &cqes[i], &done)) {
-			mkioq_backlog_add(&ctx->cq.backlog, &cqes[i]);
+		if (mkioq_waits_match_locked(ctx, &cqes[i], &done))
+			continue;
+		if (mkioq_backlog_add(&ctx->cq.backlog, &cqes[i]))
 			queued = true;
-		}
+		else
+			trace_mkioq_cq_overflow(ctx->id, cqes[i].slot,
+						ctx->cq.backlog.dropped);
 	}
 	spin_unlock(&ctx->cq.lock);
 
@@ -133,6 +139,26 @@ void mkioq_cq_stats(struct mkioq_ctx *ctx, struct mkioq_info *info)
 	info->errors = ctx->cq.errors;
 	info->cq_overflow = ctx->cq.backlog.overflow;
 	spin_unlock(&ctx->cq.lock);
+}
+
+/* For fdinfo: the counters, the backlog and the parked WAITs. */
+void mkioq_cq_show(struct mkioq_ctx *ctx, struct seq_file *m)
+{
+	u64 completed, errors, overflow;
+	u32 backlog, waits;
+
+	spin_lock(&ctx->cq.lock);
+	completed = ctx->cq.completed;
+	errors = ctx->cq.errors;
+	overflow = ctx->cq.backlog.overflow;
+	backlog = ctx->cq.backlog.nr;
+	waits = ctx->cq.waits.nr;
+	spin_unlock(&ctx->cq.lock);
+	seq_printf(m, "completed:\t%llu\n", completed);
+	seq_printf(m, "errors:\t%llu\n", errors);
+	seq_printf(m, "cq-overflow:\t%llu\n", overflow);
+	seq_printf(m, "cq-backlog:\t%u\n", backlog);
+	seq_printf(m, "waits-parked:\t%u\n", waits);
 }
 
 /*

@@ -17,6 +17,7 @@
 #include "mkioq_wait.h"
 
 struct mkioq_ctx;
+struct seq_file;
 
 /**
  * struct mkioq_cq - the completion records of one queue
@@ -56,6 +57,7 @@ ssize_t mkioq_cq_read(struct mkioq_ctx *ctx, char __user *buf, size_t count,
 		      bool nonblock);
 bool mkioq_cq_readable(struct mkioq_ctx *ctx);
 void mkioq_cq_stats(struct mkioq_ctx *ctx, struct mkioq_info *info);
+void mkioq_cq_show(struct mkioq_ctx *ctx, struct seq_file *m);
 void mkioq_cq_shutdown(struct mkioq_ctx *ctx);
 
 #endif /* _MKIOQ_CQ_H */

@@ -28,13 +28,14 @@
 #include "mkioq_wait.h"
 
 /* At open; @dma_dev attaches to dma-bufs whose exporter has no vmap. */
-struct mkioq_ctx *mkioq_ctx_alloc(struct device *dma_dev)
+struct mkioq_ctx *mkioq_ctx_alloc(u32 id, struct device *dma_dev)
 {
 	struct mkioq_ctx *ctx;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return NULL;
+	ctx->id = id;
 	mutex_init(&ctx->state_lock);
 	mkioq_handles_init(&ctx->handles, dma_dev);
 	mkioq_service_init(ctx);

@@ -62,6 +62,7 @@ enum mkioq_ctx_state {
 
 /**
  * struct mkioq_ctx - the state of one open file
+ * @id:			names the queue in fdinfo and in trace events
  * @state_lock:		serialises setup and shutdown
  * @state:		enum mkioq_ctx_state; written under @state_lock with
  *			a release store, read anywhere with an acquire load
@@ -76,6 +77,7 @@ enum mkioq_ctx_state {
  * @cq:			completion records and WAITs; its own lock
  */
 struct mkioq_ctx {
+	u32 id;
 	struct mutex state_lock;	/* serialises setup and shutdown */
 	enum mkioq_ctx_state state;
 	struct files_struct *owner;
@@ -109,7 +111,7 @@ static inline int mkioq_ctx_usable(struct mkioq_ctx *ctx)
 	}
 }
 
-struct mkioq_ctx *mkioq_ctx_alloc(struct device *dma_dev);
+struct mkioq_ctx *mkioq_ctx_alloc(u32 id, struct device *dma_dev);
 void mkioq_ctx_release(struct mkioq_ctx *ctx);
 int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct mkioq_setup *setup);
 void mkioq_ctx_owner_closed(struct mkioq_ctx *ctx, struct file *file,

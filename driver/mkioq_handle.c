@@ -16,6 +16,7 @@
 #include <linux/file.h>
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -232,6 +233,41 @@ u32 mkioq_handles_count(struct mkioq_handles *handles)
 	xa_for_each(&handles->table, id, h)
 		n++;
 	return n;
+}
+
+/* fdinfo lists at most this many handles, then how many it left out. */
+#define MKIOQ_FDINFO_HANDLES	64
+
+static const char *const mkioq_access_names[] = {
+	[MKIOQ_ACCESS_READ] = "r",
+	[MKIOQ_ACCESS_WRITE] = "w",
+	[MKIOQ_ACCESS_RW] = "rw",
+};
+
+/*
+ * For fdinfo: under the table's lock, so that no handle is freed while it
+ * is printed (unregister erases under it before it drops its reference).
+ */
+void mkioq_handles_show(struct mkioq_handles *handles, struct seq_file *m)
+{
+	unsigned int shown = 0, total = 0;
+	struct mkioq_handle *h;
+	unsigned long id;
+
+	xa_lock(&handles->table);
+	xa_for_each(&handles->table, id, h) {
+		if (shown++ < MKIOQ_FDINFO_HANDLES)
+			seq_printf(m, "handle:\t%lu access=%s offset=0x%llx length=%llu dmabuf-size=%zu exporter=%s\n",
+				   id, mkioq_access_names[h->access],
+				   h->offset, h->length, h->dmabuf->size,
+				   h->dmabuf->exp_name);
+		total++;
+	}
+	xa_unlock(&handles->table);
+	seq_printf(m, "handles:\t%u\n", total);
+	if (total > MKIOQ_FDINFO_HANDLES)
+		seq_printf(m, "handles-not-listed:\t%u\n",
+			   total - MKIOQ_FDINFO_HANDLES);
 }
 
 /* At shutdown: every handle and its dma-buf reference is dropped. */

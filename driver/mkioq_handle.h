@@ -15,6 +15,7 @@
 struct device;
 struct dma_buf;
 struct dma_buf_attachment;
+struct seq_file;
 struct sg_table;
 
 #define MKIOQ_MAX_HANDLES	4096	/* per open file */
@@ -63,5 +64,6 @@ struct mkioq_handle *mkioq_handle_get_locked(struct mkioq_handles *handles,
 void mkioq_handle_put(struct mkioq_handle *h);
 u32 mkioq_handles_count(struct mkioq_handles *handles);
 void mkioq_handles_release(struct mkioq_handles *handles);
+void mkioq_handles_show(struct mkioq_handles *handles, struct seq_file *m);
 
 #endif /* _MKIOQ_HANDLE_H */

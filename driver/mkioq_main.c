@@ -20,6 +20,7 @@
 #include "mkioq_ctx.h"
 #include "mkioq_compat.h"
 #include "mkioq_cq.h"
+#include "mkioq_fdinfo.h"
 #include "mkioq_handle.h"
 #include "mkioq_service.h"
 #include "mkioq_uring_cmd.h"
@@ -34,11 +35,14 @@ MODULE_PARM_DESC(devices, "number of /dev/mkioqN devices (1-64, default 1)");
 static struct miscdevice *mkioq_misc;
 /* Attaches to dma-bufs whose exporter has no vmap (mkioq_handle.c). */
 static struct device *mkioq_dma_dev;
+/* Queue ids, for fdinfo and trace events: unique while 2^32 opens. */
+static atomic_t mkioq_last_id = ATOMIC_INIT(0);
 
 static int mkioq_open(struct inode *inode, struct file *file)
 {
-	struct mkioq_ctx *ctx = mkioq_ctx_alloc(mkioq_dma_dev);
+	struct mkioq_ctx *ctx;
 
+	ctx = mkioq_ctx_alloc(atomic_inc_return(&mkioq_last_id), mkioq_dma_dev);
 	if (!ctx)
 		return -ENOMEM;
 	file->private_data = ctx;
@@ -272,6 +276,7 @@ static const struct file_operations mkioq_fops = {
 	.mmap		= mkioq_mmap,
 	.uring_cmd	= mkioq_uring_cmd,
 	.llseek		= noop_llseek,
+	.show_fdinfo	= mkioq_fdinfo_show,
 };
 
 static void mkioq_remove_devices(unsigned int n)

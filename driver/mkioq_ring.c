@@ -14,10 +14,13 @@
  * exactly once into a struct mkioq_req, and after that the ring is written
  * only at BYTE_COUNT/TAG and STATUS of a slot this module claimed.
  */
+#include <linux/bitops.h>
 #include <linux/fs.h>
+#include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/shmem_fs.h>
+#include <linux/string.h>
 
 #include "mkioq_ring.h"
 #include "mkioq_compat.h"
@@ -49,6 +52,7 @@ int mkioq_ring_alloc(struct mkioq_ring *ring, u32 slot_count)
 	ring->page = page;
 	ring->slots = page_address(page);
 	ring->slot_count = slot_count;
+	spin_lock_init(&ring->seen_lock);
 	return 0;
 }
 
@@ -134,6 +138,9 @@ bool mkioq_ring_claim(struct mkioq_ring *ring, u32 index,
 		smp_store_release(&slot->status, MKIOQ_STATE_PUBLISHED);
 		return false;
 	}
+	/* For fdinfo: how long the module has held the slot. */
+	WRITE_ONCE(ring->claimed_at[index], jiffies);
+	WRITE_ONCE(ring->ours, ring->ours | BIT_ULL(index));
 	req->slot = index;
 	req->op = READ_ONCE(slot->op);
 	req->dst_handle = READ_ONCE(slot->dst_handle);
@@ -169,4 +176,87 @@ void mkioq_ring_complete(struct mkioq_ring *ring, const struct mkioq_req *req,
 	 * mkioq_cuda.cuh).
 	 */
 	smp_store_release(&slot->status, cqe->status);
+	WRITE_ONCE(ring->ours, ring->ours & ~BIT_ULL(req->slot));
+}
+
+static unsigned int mkioq_census_kind(u32 status)
+{
+	switch (status) {
+	case MKIOQ_STATE_EMPTY:
+		return MKIOQ_CENSUS_EMPTY;
+	case MKIOQ_STATE_PUBLISHED:
+		return MKIOQ_CENSUS_PUBLISHED;
+	case MKIOQ_STATE_CLAIMED:
+		return MKIOQ_CENSUS_CLAIMED;
+	case MKIOQ_STATE_DONE:
+		return MKIOQ_CENSUS_DONE;
+	case MKIOQ_RESULT_OK:
+		return MKIOQ_CENSUS_OK;
+	case MKIOQ_RESULT_ERROR:
+		return MKIOQ_CENSUS_ERROR;
+	}
+	return MKIOQ_CENSUS_INVALID;
+}
+
+static void mkioq_census_note(struct mkioq_census_slot *oldest, u32 i,
+			      unsigned long age, bool ours,
+			      const struct mkioq_slot *slot)
+{
+	unsigned int age_ms = jiffies_to_msecs(age);
+
+	if (oldest->slot >= 0 && age_ms <= oldest->age_ms)
+		return;
+	oldest->slot = i;
+	oldest->age_ms = age_ms;
+	oldest->ours = ours;
+	oldest->words.op = READ_ONCE(slot->op);
+	oldest->words.src_handle = READ_ONCE(slot->src_handle);
+	oldest->words.dst_handle = READ_ONCE(slot->dst_handle);
+	oldest->words.offset_lo = READ_ONCE(slot->offset_lo);
+	oldest->words.offset_hi = READ_ONCE(slot->offset_hi);
+	oldest->words.byte_count = READ_ONCE(slot->byte_count);
+	oldest->words.status = READ_ONCE(slot->status);
+	oldest->words.tag = READ_ONCE(slot->tag);
+}
+
+/*
+ * Count the slots by state and find the oldest PUBLISHED and CLAIMED
+ * ones, for fdinfo. A slot's age is the time since the module claimed it
+ * or, for slots the module did not claim, since the first of these looks
+ * that found it in its state: the ring has no clock, and stamping every
+ * state change in the service's path would cost every request.
+ */
+void mkioq_ring_census(struct mkioq_ring *ring, struct mkioq_census *c)
+{
+	unsigned long now = jiffies, since;
+	u64 ours = READ_ONCE(ring->ours);
+	unsigned int kind;
+	bool mine;
+	u32 i, st;
+
+	memset(c, 0, sizeof(*c));
+	c->published.slot = -1;
+	c->claimed.slot = -1;
+	spin_lock(&ring->seen_lock);
+	for (i = 0; i < ring->slot_count; i++) {
+		st = READ_ONCE(ring->slots[i].status);
+		if (st != ring->seen_status[i]) {
+			ring->seen_status[i] = st;
+			ring->seen_since[i] = now;
+		}
+		kind = mkioq_census_kind(st);
+		c->count[kind]++;
+		mine = kind == MKIOQ_CENSUS_CLAIMED && (ours & BIT_ULL(i));
+		since = mine ? READ_ONCE(ring->claimed_at[i]) :
+			ring->seen_since[i];
+		if (kind == MKIOQ_CENSUS_PUBLISHED)
+			mkioq_census_note(&c->published, i, now - since, false,
+					  &ring->slots[i]);
+		if (kind == MKIOQ_CENSUS_CLAIMED) {
+			c->claimed_ours += mine;
+			mkioq_census_note(&c->claimed, i, now - since, mine,
+					  &ring->slots[i]);
+		}
+	}
+	spin_unlock(&ring->seen_lock);
 }

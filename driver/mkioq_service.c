@@ -20,6 +20,7 @@
 #include "mkioq_fence.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
+#include "mkioq_trace.h"
 
 /*
  * The service's scratch, used under its lock: the requests of the pass
@@ -65,6 +66,7 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 		i = __ffs64(candidates);
 		if (!mkioq_ring_claim(&ctx->ring, i, &req))
 			continue;
+		trace_mkioq_claim(ctx->id, &req);
 		mkioq_fences_saw_claim(&svc->fences, i);
 		if (req.op == MKIOQ_OP_FENCE) {
 			mkioq_fence_hold(&svc->fences, &ctx->ring, &req);
@@ -84,6 +86,9 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 					  &cqe[b->nr]);
 	if (n)
 		mkioq_cq_post(ctx, cqe, n);
+	/* Only passes that did something: an idle POLL queue spins. */
+	if (n || fences)
+		trace_mkioq_service_pass(ctx->id, b->nr, fences, n);
 	return n + fences;
 }
 
@@ -179,6 +184,7 @@ void mkioq_service_kick(struct mkioq_ctx *ctx)
 {
 	struct mkioq_service *svc = &ctx->service;
 
+	trace_mkioq_doorbell(ctx->id, ctx->mode);
 	if (ctx->mode == MKIOQ_MODE_DOORBELL) {
 		mkioq_service_now(ctx);
 		return;
@@ -193,13 +199,18 @@ void mkioq_service_kick(struct mkioq_ctx *ctx)
 }
 
 /* Sleep until the doorbell, the period or a stop request. */
-static void mkioq_poll_sleep(struct mkioq_service *svc)
+static void mkioq_poll_sleep(struct mkioq_ctx *ctx)
 {
-	wait_event_interruptible_timeout(svc->poll_wait,
-					 test_and_clear_bit(MKIOQ_RESCAN,
-							    &svc->flags) ||
-					 kthread_should_stop(),
-					 svc->poll_period);
+	struct mkioq_service *svc = &ctx->service;
+	long left;
+
+	trace_mkioq_poll_sleep(ctx->id, svc->poll_period);
+	left = wait_event_interruptible_timeout(svc->poll_wait,
+						test_and_clear_bit(MKIOQ_RESCAN,
+								   &svc->flags) ||
+						kthread_should_stop(),
+						svc->poll_period);
+	trace_mkioq_poll_wake(ctx->id, left > 0);
 }
 
 /*
@@ -224,7 +235,7 @@ static int mkioq_poll_thread(void *data)
 		if (n) {
 			idle_since = jiffies;
 		} else if (time_after(jiffies, idle_since + svc->poll_idle)) {
-			mkioq_poll_sleep(svc);
+			mkioq_poll_sleep(ctx);
 			idle_since = jiffies;
 		}
 		cond_resched();

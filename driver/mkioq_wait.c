@@ -32,6 +32,7 @@
 #include "mkioq_backlog.h"
 #include "mkioq_compat.h"
 #include "mkioq_cq.h"
+#include "mkioq_trace.h"
 #include "mkioq_wait.h"
 
 static struct mkioq_wait **mkioq_pdu(struct io_uring_cmd *cmd)
@@ -89,6 +90,7 @@ static void mkioq_wait_task(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		mkioq_waits_give_back(ctx, &wait->cqe, 1);
 		res = -EFAULT;
 	}
+	trace_mkioq_wait_complete(ctx->id, wait->slot, res, wait->cqe.flags);
 	kfree(wait);
 	mkioq_cmd_done(cmd, res, res2, issue_flags);
 }
@@ -186,7 +188,9 @@ void mkioq_waits_give_back(struct mkioq_ctx *ctx,
 
 	spin_lock(&ctx->cq.lock);
 	while (n--)
-		mkioq_backlog_put_back(&ctx->cq.backlog, &cqes[n]);
+		if (!mkioq_backlog_put_back(&ctx->cq.backlog, &cqes[n]))
+			trace_mkioq_cq_overflow(ctx->id, cqes[n].slot,
+						ctx->cq.backlog.dropped);
 	mkioq_waits_take_backlog(ctx, &done);
 	spin_unlock(&ctx->cq.lock);
 	mkioq_waits_complete(&done);
@@ -351,6 +355,7 @@ int mkioq_wait_park(struct mkioq_ctx *ctx, struct io_uring_cmd *cmd,
 		}
 		list_add_tail(&wait->node, mkioq_waits_list(waits, arg->slot));
 		waits->nr++;
+		trace_mkioq_wait_park(ctx->id, arg->slot, waits->nr);
 	}
 	spin_unlock(&ctx->cq.lock);
 	/*
@@ -389,6 +394,7 @@ void mkioq_wait_cancel_cmd(struct mkioq_ctx *ctx, struct io_uring_cmd *cmd,
 		return;
 	slot = wait->slot;
 	kfree(wait);
+	trace_mkioq_wait_complete(ctx->id, slot, -ECANCELED, MKIOQ_CQE_F_NOTICE);
 	/* As mkioq_waits_fail(): no record, res2 = the slot waited for. */
 	mkioq_cmd_done(cmd, -ECANCELED, slot, issue_flags);
 }

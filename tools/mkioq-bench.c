@@ -73,9 +73,34 @@ struct result {
 
 static struct env env;
 
+/* Where the run is, for a log that a person watches: see progress(). */
+static struct {
+	unsigned int section, sections;
+	uint64_t start_ns, last_ns;
+} run;
+
+/* Progress every 10 s at most, whole lines: a CI log shows each one. */
+#define PROGRESS_EVERY_NS	(10 * 1000000000ULL)
+
+static void progress_line(const char *what)
+{
+	uint64_t now = now_ns();
+
+	run.last_ns = now;
+	fprintf(stderr, "mkioq-bench: [section %u/%u, %.0f s] %s\n",
+		run.section, run.sections, (now - run.start_ns) / 1e9, what);
+}
+
 static void progress(const char *what)
 {
-	fprintf(stderr, "mkioq-bench: %-60s\r", what);
+	if (now_ns() - run.last_ns >= PROGRESS_EVERY_NS)
+		progress_line(what);
+}
+
+static void section_begin(const char *name)
+{
+	run.section++;
+	progress_line(name);
 }
 
 static void emit(const char *section, const char *name, const char *param,
@@ -786,13 +811,20 @@ int main(int argc, char **argv)
 	pattern_fill(env.src.map, 1 << 20, 3, 0);
 	printf("mkioq-bench: %s, %.2f s per point\n",
 	       env.smoke ? "smoke" : "full", env.seconds);
-	if (!ret && (!only || !strcmp(only, "bandwidth")))
+	run.sections = only ? 1 : 3;
+	run.start_ns = now_ns();
+	if (!ret && (!only || !strcmp(only, "bandwidth"))) {
+		section_begin("bandwidth");
 		ret = section_bandwidth();
-	if (!ret && (!only || !strcmp(only, "small")))
+	}
+	if (!ret && (!only || !strcmp(only, "small"))) {
+		section_begin("small requests");
 		ret = section_small();
-	if (!ret && (!only || !strcmp(only, "scaling")))
+	}
+	if (!ret && (!only || !strcmp(only, "scaling"))) {
+		section_begin("scaling");
 		ret = section_scaling();
-	fprintf(stderr, "%-74s\r", "");
+	}
 	if (ret)
 		fprintf(stderr, "mkioq-bench: FAILED: %s\n", mkioq_strerror(ret));
 	else

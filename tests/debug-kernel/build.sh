@@ -39,10 +39,26 @@ if [ -n "$missing" ]; then
 	exit 1
 fi
 
-log "building bzImage and modules (about 10-15 minutes on 2 cores)"
+# About this many files compile (" CC" lines of build.log), for progress.
+files_total=1130
+log "building bzImage and modules (about 10-15 minutes on 2 cores, $files_total files)"
 start=$(date +%s)
-make -j"$(($(nproc) + 1))" bzImage modules >"$cache_root/$key/build.log" 2>&1 || {
-	tail -n 40 "$cache_root/$key/build.log" >&2
+blog=$cache_root/$key/build.log
+make -j"$(($(nproc) + 1))" bzImage modules >"$blog" 2>&1 &
+make_pid=$!
+# One line a minute: what it does and how far along, not the build's log.
+last=$start
+while kill -0 "$make_pid" 2>/dev/null; do
+	sleep 5
+	now=$(date +%s)
+	if [ $((now - last)) -ge 60 ]; then
+		last=$now
+		done_files=$(grep -c '^  CC' "$blog" 2>/dev/null || true)
+		log "building: $(( (now - start) / 60 )) min, ${done_files:-0} of about $files_total files ($(( ${done_files:-0} * 100 / files_total ))%)"
+	fi
+done
+wait "$make_pid" || {
+	tail -n 40 "$blog" >&2
 	exit 1
 }
 log "built in $(( $(date +%s) - start )) s"

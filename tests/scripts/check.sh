@@ -101,7 +101,7 @@ run_lane() {
 	rm -f "$wd/totals"
 	# shellcheck disable=SC2086
 	if bash tests/vm/run-vm.sh --ko "$ko" --kver "$kver" --workdir "$wd" \
-			--mem 3G --timeout 1800 -- $vm_tests \
+			--mem 3G --timeout 1800 -- "$B/demo/mkioq-stat" $vm_tests \
 			"$B/demo/mkioq-bench --smoke" >"$log" 2>&1; then
 		vm_status=0
 	else

@@ -30,22 +30,22 @@ result "$([ -z "$dups" ]; echo $?)" "source_names_unique"
 
 # Edges "a b": driver file a calls a function that file b defines.
 edges=$B/driver-deps.txt
+defs=$B/driver-defs.txt
 : >"$edges"
 objs=
 for c in driver/*.c; do
 	o=$kmod/driver/$(basename "$c" .c).o
 	[ -f "$o" ] && objs="$objs $o"
 done
+# "symbol file" for every global a driver object defines.
 for o in $objs; do
-	for u in $(nm -u "$o" | awk '{print $2}'); do
-		for d in $objs; do
-			[ "$d" = "$o" ] && continue
-			if nm --defined-only "$d" | awk '$2 ~ /[TDBR]/ {print $3}' |
-					grep -qx "$u"; then
-				echo "$(basename "$o" .o) $(basename "$d" .o)" >>"$edges"
-			fi
-		done
-	done
+	nm --defined-only "$o" | awk -v f="$(basename "$o" .o)" \
+		'$2 ~ /[TDBR]/ {print $3, f}'
+done | sort >"$defs"
+for o in $objs; do
+	nm -u "$o" | awk '{print $2}' | sort -u |
+		join - "$defs" | awk -v f="$(basename "$o" .o)" \
+			'$2 != f {print f, $2}' >>"$edges"
 done
 sort -u -o "$edges" "$edges"
 echo "# driver call graph (caller callee):"

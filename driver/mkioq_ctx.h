@@ -13,11 +13,15 @@
  *              mkioq_backlog.[ch]  records not yet delivered, and
  *              mkioq_wait.[ch]     parked uring_cmd WAITs
  * mkioq_uring_cmd.c decodes uring_cmds, mkioq_main.c the file operations
- * and ioctls. Calls go one way (tests/scripts/source-layout.sh checks it):
+ * and ioctls, mkioq_fdinfo.c shows a queue to its operator, and
+ * mkioq_trace.[ch] define the tracepoints. Calls go one way
+ * (tests/scripts/source-layout.sh checks it):
  *   main -> ctx, uring_cmd -> service -> copy -> handle
  *                                     -> fence -> ring
  *                                     -> cq -> wait -> backlog
- * and each caller may also call what its callees call.
+ *   main -> fdinfo -> ring, handle, cq
+ * each caller may also call what its callees call, and any file the
+ * tracepoints.
  *
  * Locks, outermost first; no other nesting exists:
  *   state_lock			the state's transitions (setup, shutdown);

@@ -337,6 +337,53 @@ CSV ?= $(B)/gpu-bench/gpu-bench.csv
 gpu-bench-plot:
 	sh tools/gpu-bench-plot.sh $(CSV) $(dir $(CSV))gpu-bench.png
 
+# --------------------------------------------------------------- examples
+# examples/: small programs, one file each (examples/README.md), built
+# as a user would build them: against the in-tree library by default
+# (-Ilibmkioq/include -Iuapi, build/lib/*.a), or with
+# EXAMPLES_PKGCONFIG=1 against the installed one (`make install`), through
+# pkg-config mkioq / mkioq-uring. The CPU ones are static, as the VM tests
+# are: make check runs them in the VM. gpu_producer is built where nvcc is.
+.PHONY: examples
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
+GPU_EXAMPLES := $(patsubst examples/%.cu,$(B)/examples/%,$(wildcard examples/*.cu))
+EX_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS)
+ifeq ($(EXAMPLES_PKGCONFIG),1)
+EX_PC = $(shell pkg-config $(1) || echo __pkg-config-failed__)
+EX_INC = $(call EX_PC,--cflags mkioq-uring libdrm)
+EX_LIBS = $(call EX_PC,--static --libs mkioq libdrm) -lpthread
+EX_URING_LIBS = $(call EX_PC,--static --libs mkioq-uring libdrm) -lpthread
+EX_GPU_INC = $(call EX_PC,--cflags mkioq)
+EX_GPU_LIBS = $(call EX_PC,--libs mkioq) -lpthread
+EX_DEPS :=
+else
+EX_INC := -Ilibmkioq/include -Iuapi -I/usr/include/libdrm
+EX_LIBS := $(LIBA) -ldrm -lpthread
+EX_URING_LIBS := $(URING_LIBA) $(LIBA) -luring -ldrm -lpthread
+EX_GPU_INC := -Ilibmkioq/include -Iuapi
+EX_GPU_LIBS := $(LIBA) -lpthread
+EX_DEPS := $(LIBA) $(URING_LIBA) $(LIB_HDRS)
+endif
+
+examples: $(EXAMPLES) $(if $(NVCC),$(GPU_EXAMPLES))
+	@$(if $(NVCC),true,echo "examples: nvcc not found (PATH, /usr/local/cuda/bin): $(notdir $(GPU_EXAMPLES)) not built")
+
+# The examples that use io_uring link libmkioq-uring and liburing.
+$(B)/examples/completions_uring: EX_LIBS = $(EX_URING_LIBS)
+
+$(B)/examples/%: examples/%.c $(EX_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(EX_CFLAGS) $(EX_INC) -static -o $@ $< $(EX_LIBS)
+
+$(B)/examples/%: examples/%.cu $(EX_DEPS) $(CUDA_HDRS)
+	@mkdir -p $(@D)
+	$(NVCC) -std=c++17 -O2 $(GPU_ARCHS) -Xcompiler -Wall $(EX_GPU_INC) \
+		-o $@ $< $(EX_GPU_LIBS)
+
+# make check builds them all, and check.sh runs the CPU ones in the VM.
+check: examples
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 	rm -rf $(B)

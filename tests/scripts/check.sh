@@ -121,6 +121,11 @@ run_lane() {
 
 if [ -z "${MKIOQ_SKIP_VM:-}" ]; then
 	vm_tests=$(ls "$B"/tests/vm/*_test)
+	# The CPU examples (make examples): each counts by its exit status.
+	for ex in "$B"/examples/*; do
+		case ${ex##*/} in gpu_*) continue ;; esac
+		[ -f "$ex" ] && [ -x "$ex" ] && vm_tests="$vm_tests $ex"
+	done
 	if [ -z "${MKIOQ_VM_LANES:-}" ]; then
 		echo "check: MKIOQ_VM_LANES is not set (run make check): no VM lane ran"
 		fail=$((fail + 1))

@@ -15,8 +15,12 @@
 #   make gpu        the CUDA device header's tests and mkioq-gpu-bench (nvcc)
 #   make gpu-check  build the GPU tests, and run them where a GPU is
 #   make gpu-bench  the GPU benchmark (needs a GPU): table, CSV, PNG
-#   make install    libmkioq and libmkioq-uring, headers, pkg-config files,
-#                   man pages
+#   make install    the module for KVER, libmkioq and libmkioq-uring,
+#                   headers, pkg-config files, man pages, the udev rule and
+#                   the DKMS source tree (DESTDIR, PREFIX honoured)
+#   make uninstall  remove what `make install` put (same DESTDIR, PREFIX)
+#   make dkms-source  the DKMS source tree alone, in
+#                   $(DESTDIR)/usr/src/mkioq-$(VERSION)
 #   make clean
 
 # The kernels: the newest installed Debian amd64 kernel of a series
@@ -38,6 +42,11 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Outside PREFIX, where modprobe, udev and dkms look for them.
+MODDIR ?= /lib/modules/$(KVER)/updates
+UDEVRULESDIR ?= /lib/udev/rules.d
+DKMSSRCDIR ?= /usr/src/mkioq-$(VERSION)
 
 B := build
 KSRC := $(B)/linux-source-6.1
@@ -104,9 +113,16 @@ MODULE2 = $(call module_of,$(KVER2))
 MODULES = $(foreach k,$(KVER) $(KVER2),$(call module_of,$(k)))
 DRIVER_SRCS := Kbuild $(wildcard driver/*.c driver/*.h driver/Kbuild) \
 	uapi/linux/mkioq.h
+# What dkms builds from: the tree of the repository, less all but the module.
+DKMS_FILES := dkms.conf Kbuild driver/Kbuild \
+	$(filter-out %.mod.c,$(wildcard driver/*.c)) $(wildcard driver/*.h) \
+	uapi/linux/mkioq.h
+MAN3 := $(notdir $(wildcard libmkioq/man/*.3))
+MAN7 := $(notdir $(wildcard libmkioq/man/*.7))
 
 .PHONY: all lib module modules tests demo bench check check-debug check-native check-vm \
-	tsan fuzz lint install clean deps headers gpu gpu-check gpu-bench gpu-bench-plot
+	tsan fuzz lint install install-lib install-module install-udev dkms-source \
+	uninstall clean deps headers gpu gpu-check gpu-bench gpu-bench-plot FORCE
 
 all: lib modules tests $(DEMO) $(BENCH) $(STAT)
 
@@ -160,7 +176,17 @@ $(URING_LIBSO): $(URING_OBJS) libmkioq/libmkioq-uring.map $(LIBSO)
 	ln -sf libmkioq-uring.so.$(VERSION) $(B)/lib/libmkioq-uring.so.$(SOVERSION)
 	ln -sf libmkioq-uring.so.$(VERSION) $(B)/lib/libmkioq-uring.so
 
-$(B)/lib/%.pc: libmkioq/%.pc.in Makefile
+# The .pc files hold the install paths: the stamp changes, and they are
+# made again, when PREFIX, LIBDIR or INCDIR do.
+PC_PATHS := $(B)/lib/pc-paths
+$(PC_PATHS): FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX) $(LIBDIR) $(INCDIR) $(VERSION)' | cmp -s - $@ || \
+		echo '$(PREFIX) $(LIBDIR) $(INCDIR) $(VERSION)' >$@
+
+FORCE:
+
+$(B)/lib/%.pc: libmkioq/%.pc.in Makefile $(PC_PATHS)
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -236,16 +262,20 @@ fuzz: $(B)/fuzz/ring_fuzz
 # The VM lanes: NAME:KVER:MODULE, one per kernel. An empty KVER (a kernel
 # not installed) fails its lane in check.sh.
 VM_LANES = 6.1:$(KVER):$(MODULE) 6.12:$(KVER2):$(MODULE2)
+# The kernels the install and DKMS tests build for; one not installed
+# fails them under its placeholder name.
+CHECK_KVERS = $(or $(KVER),no-6.1-kernel) $(or $(KVER2),no-6.12-kernel)
 
 check: deps
 	@$(MAKE) --no-print-directory all $(B)/tsan/race_test $(B)/fuzz/ring_fuzz
 	@NVCC="$(NVCC)" MKIOQ_VM_LANES="$(VM_LANES)" MKIOQ_KMOD="$(KMOD)/$(KVER)" \
-		sh tests/scripts/check.sh
+		MKIOQ_KVERS="$(CHECK_KVERS)" sh tests/scripts/check.sh
 
 check-native: deps
 	@$(MAKE) --no-print-directory lib $(MODULE) $(NATIVE_TESTS) $(B)/tsan/race_test \
 		$(B)/fuzz/ring_fuzz
-	@NVCC="$(NVCC)" MKIOQ_SKIP_VM=1 MKIOQ_KMOD="$(KMOD)/$(KVER)" sh tests/scripts/check.sh
+	@NVCC="$(NVCC)" MKIOQ_SKIP_VM=1 MKIOQ_KMOD="$(KMOD)/$(KVER)" \
+		MKIOQ_KVERS="$(CHECK_KVERS)" sh tests/scripts/check.sh
 
 # The reliability lane on a debug kernel built (once) from linux-source-6.1.
 check-debug: deps
@@ -273,9 +303,14 @@ lint: $(KSRC_STAMP)
 	$(foreach k,$(KVER) $(KVER2),sh tests/scripts/kmod-tree.sh $(B)/kmod-lint/$(k) && \
 		$(MAKE) -C $(call kdir_of,$(k)) M=$(CURDIR)/$(B)/kmod-lint/$(k) W=1 C=2 modules && ) true
 
-install: lib
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/linux \
-		$(DESTDIR)$(MANDIR)/man3
+# ---------------------------------------------------------------- install
+# DESTDIR is a staging root: with it set, depmod does not run (the
+# packager's tools run it on the target).
+install: install-lib install-module install-udev dkms-source
+
+install-lib: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCDIR)/linux $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libmkioq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq.so.$(SOVERSION)
@@ -286,11 +321,42 @@ install: lib
 	ln -sf libmkioq-uring.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmkioq-uring.so
 	install -m 644 $(PUBLIC_HDRS) $(DESTDIR)$(INCDIR)/
 	install -m 644 uapi/linux/mkioq.h $(DESTDIR)$(INCDIR)/linux/
-	install -m 644 $(B)/lib/mkioq.pc $(B)/lib/mkioq-uring.pc \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/
-	install -d $(DESTDIR)$(MANDIR)/man7
-	install -m 644 libmkioq/man/*.3 $(DESTDIR)$(MANDIR)/man3/
-	install -m 644 libmkioq/man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 $(B)/lib/mkioq.pc $(B)/lib/mkioq-uring.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 644 $(addprefix libmkioq/man/,$(MAN3)) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(addprefix libmkioq/man/,$(MAN7)) $(DESTDIR)$(MANDIR)/man7/
+
+install-module: $(MODULE)
+	install -d $(DESTDIR)$(MODDIR)
+	install -m 644 $(MODULE) $(DESTDIR)$(MODDIR)/mkioq.ko
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+install-udev:
+	install -d $(DESTDIR)$(UDEVRULESDIR)
+	install -m 644 Documentation/99-mkioq.rules $(DESTDIR)$(UDEVRULESDIR)/
+
+# The tree dkms copies: dkms.conf, Kbuild, driver/, uapi/linux/mkioq.h.
+dkms-source:
+	@grep -qx 'PACKAGE_VERSION="$(VERSION)"' dkms.conf || \
+		{ echo "dkms.conf: PACKAGE_VERSION is not VERSION ($(VERSION))" >&2; exit 1; }
+	install -d $(DESTDIR)$(DKMSSRCDIR)/driver $(DESTDIR)$(DKMSSRCDIR)/uapi/linux
+	for f in $(DKMS_FILES); do \
+		install -m 644 $$f $(DESTDIR)$(DKMSSRCDIR)/$$f || exit 1; done
+
+# Exactly what install put; the directories it shares with others stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(LIBA) $(LIBSO) \
+		$(URING_LIBA) $(URING_LIBSO)) libmkioq.so libmkioq.so.$(SOVERSION) \
+		libmkioq-uring.so libmkioq-uring.so.$(SOVERSION))
+	rm -f $(addprefix $(DESTDIR)$(INCDIR)/,$(notdir $(PUBLIC_HDRS)) linux/mkioq.h)
+	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,mkioq.pc mkioq-uring.pc)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(MAN7))
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/99-mkioq.rules
+	rm -f $(DESTDIR)$(MODDIR)/mkioq.ko
+	rm -f $(addprefix $(DESTDIR)$(DKMSSRCDIR)/,$(DKMS_FILES))
+	for d in $(addprefix $(DESTDIR)$(DKMSSRCDIR),/driver /uapi/linux /uapi ''); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
+	$(if $(DESTDIR),,depmod -a $(KVER))
 
 # -------------------------------------------------------------------- GPU
 # GPU code is built with nvcc where it is (CI has it, without a GPU);

@@ -54,6 +54,14 @@ done
 run_native source-layout sh tests/scripts/source-layout.sh "$B" \
 	"${MKIOQ_KMOD:-$B/kmod/none}"
 
+# Installing: make install and uninstall into a staging DESTDIR, with a
+# program built on the staged tree alone through pkg-config (the module
+# for the first kernel of MKIOQ_KVERS); dkms add, build and install for
+# every kernel of MKIOQ_KVERS, in a scratch DKMS tree (make check sets it).
+kvers=${MKIOQ_KVERS:-}
+run_native install-test sh tests/scripts/install-test.sh "$B" "${kvers%% *}"
+run_native dkms-test sh tests/scripts/dkms-test.sh "$B" "$kvers"
+
 # The race test again under ThreadSanitizer; 10^5 requests keep CI short,
 # `make tsan` runs the full 10^6.
 MKIOQ_RACE_REQUESTS=${MKIOQ_TSAN_REQUESTS:-100000} \

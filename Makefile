@@ -16,11 +16,13 @@
 #   make gpu-check  build the GPU tests, and run them where a GPU is
 #   make gpu-bench  the GPU benchmark (needs a GPU): table, CSV, PNG
 #   make install    the module for KVER, libmkioq and libmkioq-uring,
-#                   headers, pkg-config files, man pages, the udev rule and
-#                   the DKMS source tree (DESTDIR, PREFIX honoured)
+#                   headers, pkg-config files, man pages, mkioq-stat, the
+#                   udev rule and the DKMS source tree (DESTDIR, PREFIX
+#                   honoured)
 #   make uninstall  remove what `make install` put (same DESTDIR, PREFIX)
 #   make dkms-source  the DKMS source tree alone, in
 #                   $(DESTDIR)/usr/src/mkioq-$(VERSION)
+#   make examples   the programs of examples/ (the GPU one with nvcc)
 #   make clean
 
 # The kernels: the newest installed Debian amd64 kernel of a series
@@ -42,6 +44,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # Outside PREFIX, where modprobe, udev and dkms look for them.
 MODDIR ?= /lib/modules/$(KVER)/updates
@@ -121,7 +124,7 @@ MAN3 := $(notdir $(wildcard libmkioq/man/*.3))
 MAN7 := $(notdir $(wildcard libmkioq/man/*.7))
 
 .PHONY: all lib module modules tests demo bench check check-debug check-native check-vm \
-	tsan fuzz lint install install-lib install-module install-udev dkms-source \
+	tsan fuzz lint install install-lib install-module install-udev install-tools dkms-source \
 	uninstall clean deps headers gpu gpu-check gpu-bench gpu-bench-plot FORCE
 
 all: lib modules tests $(DEMO) $(BENCH) $(STAT)
@@ -306,7 +309,7 @@ lint: $(KSRC_STAMP)
 # ---------------------------------------------------------------- install
 # DESTDIR is a staging root: with it set, depmod does not run (the
 # packager's tools run it on the target).
-install: install-lib install-module install-udev dkms-source
+install: install-lib install-module install-udev install-tools dkms-source
 
 install-lib: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
@@ -330,6 +333,11 @@ install-module: $(MODULE)
 	install -m 644 $(MODULE) $(DESTDIR)$(MODDIR)/mkioq.ko
 	$(if $(DESTDIR),,depmod -a $(KVER))
 
+# The operator's tool: a static binary, so it runs in any container.
+install-tools: $(STAT)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(STAT) $(DESTDIR)$(BINDIR)/mkioq-stat
+
 install-udev:
 	install -d $(DESTDIR)$(UDEVRULESDIR)
 	install -m 644 Documentation/99-mkioq.rules $(DESTDIR)$(UDEVRULESDIR)/
@@ -352,6 +360,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(MAN7))
 	rm -f $(DESTDIR)$(UDEVRULESDIR)/99-mkioq.rules
+	rm -f $(DESTDIR)$(BINDIR)/mkioq-stat
 	rm -f $(DESTDIR)$(MODDIR)/mkioq.ko
 	rm -f $(addprefix $(DESTDIR)$(DKMSSRCDIR)/,$(DKMS_FILES))
 	for d in $(addprefix $(DESTDIR)$(DKMSSRCDIR),/driver /uapi/linux /uapi ''); do \

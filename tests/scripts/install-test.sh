@@ -64,6 +64,7 @@ dkms=usr/src/mkioq-$version
 	for m in libmkioq/man/*.[37]; do
 		echo "$man/man${m##*.}/${m##*/} 644 $m"
 	done
+	echo "usr/local/bin/mkioq-stat 755 $B/demo/mkioq-stat"
 	echo "lib/udev/rules.d/99-mkioq.rules 644 Documentation/99-mkioq.rules"
 	echo "lib/modules/$kver/updates/mkioq.ko 644 $B/kmod/$kver/driver/mkioq.ko"
 	for f in dkms.conf Kbuild driver/Kbuild driver/*.[ch] uapi/linux/mkioq.h; do

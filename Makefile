@@ -282,7 +282,7 @@ check-native: deps
 
 # The reliability lane on a debug kernel built (once) from linux-source-6.1.
 check-debug: deps
-	@$(MAKE) --no-print-directory lib $(VM_TESTS)
+	@$(MAKE) --no-print-directory lib $(VM_TESTS) $(STAT)
 	@sh tests/debug-kernel/check-debug.sh
 
 demo: deps

@@ -19,7 +19,8 @@ sh tests/scripts/kmod-tree.sh "$mod"
 make -s -C "$tree" M="$(pwd)/$mod" W=1 modules
 
 vm_tests=$(ls "$B"/tests/vm/*_test)
-cmds=""
+# mkioq-stat runs first, so that observe_test finds it in the guest's /bin.
+cmds="$B/demo/mkioq-stat"
 for t in $vm_tests; do
 	cmds="$cmds $t"
 done

@@ -291,10 +291,11 @@ demo: deps
 		--workdir $(B)/vm-demo -- "$(DEMO)"
 
 # The full benchmark: not part of CI (make check runs a smoke of it).
+# BOOTS boots (default 3), each ratio summarised over them.
 bench: deps
 	@$(MAKE) --no-print-directory module $(BENCH)
-	@KVER=$(KVER) bash tests/bench/run-bench.sh $(MODULE) $(BENCH) $(B)/bench \
-		$(BENCH_ARGS)
+	@KVER=$(KVER) BOOTS=$(or $(BOOTS),3) bash tests/bench/run-bench.sh \
+		$(MODULE) $(BENCH) $(B)/bench $(BENCH_ARGS)
 
 # W=1 and sparse for each kernel, in trees of their own (build/kmod-lint/)
 # so that the modules of `make modules` keep their flags.

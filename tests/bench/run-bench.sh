@@ -1,34 +1,148 @@
 #!/bin/bash
-# make bench: run mkioq-bench in one boot of one QEMU VM, then write its
-# figures as a CSV and plot bandwidth against request size (PNG).
-#   tests/bench/run-bench.sh KO BENCH OUTDIR [bench options...]
+# make bench: run mkioq-bench in BOOTS boots of a QEMU VM, one after the
+# other, then write each boot's figures as a CSV, the headline ratios over
+# the boots (median, min, max, spread) as a table and a CSV, and a plot of
+# bandwidth against request size (PNG, medians over the boots).
+#   [BOOTS=N] tests/bench/run-bench.sh KO BENCH OUTDIR [bench options...]
+#
+# BOOTS: how many boots (default 1; `make bench` asks for 3). Figures move
+# between boots of the same code (host load, vCPU placement): a ratio is
+# worth quoting only as the median of several, with its spread.
+#
+# In OUTDIR:
+#   boot-N.log, boot-N.csv  one boot's console and figures
+#   bench.log, bench.csv    every boot's, one after the other; bench.csv has
+#                           the boot's number as its last column
+#   summary.csv             the headline ratios (HEADLINES below)
+#   summary-all.csv         every ratio the bench printed, the same way
+#   bandwidth.dat, .png     bandwidth against size, medians over the boots
+#
+# spread: the largest distance of a boot's ratio from the median, in % of
+# the median; over 10% the ratio is marked "!" (in the CSV: flag "noisy").
 set -euo pipefail
 
 ko=$1 bench=$2 out=$3
 shift 3
+boots=${BOOTS:-1}
+[[ $boots =~ ^[1-9][0-9]*$ ]] || { echo "run-bench: BOOTS=$boots: want a positive number" >&2; exit 64; }
 mkdir -p "$out"
 
-bash tests/vm/run-vm.sh --ko "$ko" --workdir "$out/vm" --mem 3G \
-	--timeout 3000 -- "$bench $*" | tee "$out/bench.log" |
-	grep -av '^csv,'
-status=${PIPESTATUS[0]}
+# The ratios the README quotes: section, name, param, as the bench's CSV.
+HEADLINES='bandwidth,mkioq doorbell,1024KiB
+bandwidth,mkioq doorbell,4096KiB
+bandwidth,mkioq doorbell,16384KiB
+bandwidth,mkioq doorbell,65536KiB
+bandwidth,userspace pump,1024KiB
+small,mkioq poll spin,64B qd64
+small,mkioq poll spin p50,64B qd1
+small,mkioq doorbell spin p50,64B qd1
+small,mkioq doorbell uring_cmd p50,64B qd1
+scaling,two queues,4KiB qd64'
 
+status=0
+start=$(date +%s)
+: >"$out/bench.log"
+for ((b = 1; b <= boots; b++)); do
+	[ "$boots" -gt 1 ] && echo "run-bench: boot $b of $boots"
+	# A failed boot does not stop the others; the first failure is the
+	# exit status.
+	set +e
+	bash tests/vm/run-vm.sh --ko "$ko" --workdir "$out/vm" --mem 3G \
+		--timeout 3000 -- "$bench $*" 2>&1 | tee "$out/boot-$b.log" |
+		grep -av '^csv,'
+	rc=${PIPESTATUS[0]}
+	set -e
+	cat "$out/boot-$b.log" >>"$out/bench.log"
+	[ "$rc" -ne 0 ] && [ "$status" -eq 0 ] && status=$rc
+	{
+		echo "section,name,param,value,unit,ratio,peer"
+		grep -a '^csv,' "$out/boot-$b.log" | tr -d '\r' | cut -d, -f2-
+	} >"$out/boot-$b.csv"
+done
 {
-	echo "section,name,param,value,unit,ratio,peer"
-	grep -a '^csv,' "$out/bench.log" | tr -d '\r' | cut -d, -f2-
+	echo "section,name,param,value,unit,ratio,peer,boot"
+	for ((b = 1; b <= boots; b++)); do
+		tail -n +2 "$out/boot-$b.csv" | sed "s/\$/,$b/"
+	done
 } >"$out/bench.csv"
-echo "run-bench: figures in $out/bench.csv"
+echo "run-bench: $boots boot(s) in $(($(date +%s) - start)) s; figures in $out/bench.csv"
 
-# Bandwidth against size: one column per series, sizes in KiB.
+# Ratios over the boots: one line per section,name,param with a ratio.
+# Fields of bench.csv: 1 section, 2 name, 3 param, 4 value, 5 unit,
+# 6 ratio, 7 peer, 8 boot. (No field holds a comma.)
+summarise() { # $1: file of wanted "section,name,param" lines, or "" for all
+	awk -F, -v want="$1" -v boots="$boots" '
+	BEGIN {
+		if (want != "")
+			while ((getline l <want) > 0) { order[++nw] = l; w[l] = 1 }
+		OFS = ","
+	}
+	FNR == 1 { next }
+	$6 > 0 {
+		k = $1 "," $2 "," $3
+		if (want != "" && !(k in w)) next
+		if (!(k in n)) { if (want == "") order[++nw] = k; peer[k] = $7 }
+		v[k, ++n[k]] = $6
+	}
+	END {
+		print "section,name,param,peer,boots,median,min,max,spread_pct,flag"
+		for (i = 1; i <= nw; i++) {
+			k = order[i]
+			if (!(k in n)) continue
+			m = n[k]
+			for (a = 1; a <= m; a++) s[a] = v[k, a]
+			for (a = 2; a <= m; a++)	# insertion sort
+				for (c = a; c > 1 && s[c - 1] > s[c]; c--) {
+					t = s[c]; s[c] = s[c - 1]; s[c - 1] = t
+				}
+			med = m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+			lo = s[1]; hi = s[m]
+			d = hi - med > med - lo ? hi - med : med - lo
+			sp = med > 0 ? 100 * d / med : 0
+			print k, peer[k], m, sprintf("%.4f", med), sprintf("%.4f", lo),
+			      sprintf("%.4f", hi), sprintf("%.1f", sp),
+			      (sp > 10 ? "noisy" : m < boots ? "missing" : "")
+		}
+	}' "$out/bench.csv"
+}
+wanted=$(mktemp)
+trap 'rm -f "$wanted"' EXIT
+printf '%s\n' "$HEADLINES" >"$wanted"
+summarise "$wanted" >"$out/summary.csv"
+summarise "" >"$out/summary-all.csv"
+
+echo
+echo "run-bench: headline ratios over $boots boot(s): median [min .. max]," \
+	"spread = farthest boot from the median; ! = spread over 10%"
+awk -F, 'NR > 1 {
+	printf "  %-9s %-30s %-9s %7.3fx [%6.3f .. %6.3f] +-%5.1f%% %s  %s\n",
+	       $1, $2, $3, $6, $7, $8, $9, ($10 == "noisy" ? "!" : " "), $4
+}' "$out/summary.csv"
+[ "$(wc -l <"$out/summary.csv")" -gt 1 ] || echo "  (none of them in this run)"
+echo "run-bench: summary in $out/summary.csv, every ratio in $out/summary-all.csv"
+
+# Bandwidth against size, medians over the boots: one column per series.
 {
-	echo "# KiB memcpy mkioq pump"
-	awk -F, '$1 == "bandwidth" {
+	echo "# KiB best-user-copy mkioq pump(1cpu) pump(2cpu) memcpy-old-layout"
+	awk -F, 'NR > 1 && $1 == "bandwidth" {
 		kib = $3; sub(/KiB/, "", kib)
-		v[kib, $2] = $4; sizes[kib] = 1
-	} END {
+		v[kib, $2, ++n[kib, $2]] = $4; sizes[kib] = 1
+	}
+	function med(kib, name,   m, a, c, t, s) {
+		m = n[kib, name]
+		if (!m) return "NaN"
+		for (a = 1; a <= m; a++) s[a] = v[kib, name, a]
+		for (a = 2; a <= m; a++)
+			for (c = a; c > 1 && s[c - 1] > s[c]; c--) {
+				t = s[c]; s[c] = s[c - 1]; s[c - 1] = t
+			}
+		return m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+	}
+	END {
 		for (k in sizes)
-			print k, v[k, "memcpy"], v[k, "mkioq doorbell"],
-			      v[k, "userspace pump"]
+			print k, med(k, "user copy best"), med(k, "mkioq doorbell"),
+			      med(k, "userspace pump"), med(k, "userspace pump 2cpu"),
+			      med(k, "memcpy old layout")
 	}' "$out/bench.csv" | sort -n
 } >"$out/bandwidth.dat"
 
@@ -36,15 +150,17 @@ if command -v gnuplot >/dev/null && [ "$(wc -l <"$out/bandwidth.dat")" -gt 1 ]; 
 	gnuplot <<GP
 set terminal pngcairo size 900,560
 set output "$out/bandwidth.png"
-set title "DMA read bandwidth between vgem dma-bufs (QEMU TCG, one boot)"
+set title "DMA read bandwidth between vgem dma-bufs (QEMU TCG, median of $boots boot(s))"
 set xlabel "request size (KiB)"
 set ylabel "MiB/s"
 set logscale x 2
-set key left top
+set key below
 set grid
-plot "$out/bandwidth.dat" using 1:2 with linespoints title "memcpy (userspace)", \
+plot "$out/bandwidth.dat" using 1:2 with linespoints title "best userspace copy", \
      "" using 1:3 with linespoints title "mkioq (doorbell)", \
-     "" using 1:4 with linespoints title "userspace pump"
+     "" using 1:4 with linespoints title "userspace pump (client's CPU)", \
+     "" using 1:5 with linespoints title "userspace pump (own CPU)", \
+     "" using 1:6 with linespoints dashtype 2 title "memcpy, maps 64 MiB apart (old baseline)"
 GP
 	echo "run-bench: plot in $out/bandwidth.png"
 fi

@@ -7,7 +7,7 @@
 #                   QEMU once per kernel: KVER and KVER2)
 #   make check-debug  the tests on a KASAN/lockdep/kmemleak kernel (built once)
 #   make demo       boot the module in QEMU and run the demo
-#   make bench      benchmarks in one QEMU boot: table, CSV, PNG plot
+#   make bench      benchmarks in BOOTS QEMU boots (3): medians, spreads, CSV, PNG
 #   make tsan       the race test under ThreadSanitizer, 10^6 requests
 #   make fuzz       the libFuzzer target for FUZZ_SECONDS (default 60)
 #   make lint       checkpatch --strict, sparse (C=2) and W=1 on the driver,

@@ -128,9 +128,9 @@ struct mkioq_slot {
  *   EACCES	SRC not registered for READ, or DST not for WRITE
  *   EOVERFLOW	offset + BYTE_COUNT overflows 64 bits
  *   ERANGE	offset + BYTE_COUNT > the range's length
- *		(both: the source's range first, then the destination's;
- *		READ's offset is the source's, WRITE's the destination's,
- *		the other side's is 0)
+ *		(these two per side: the source's range, both checks,
+ *		before the destination's; READ's offset is the source's,
+ *		WRITE's the destination's, the other side's is 0)
  * then when the pass begins CPU access to its buffers (once per buffer;
  * every request of the pass that uses the buffer fails with it):
  *   EINTR	dma_buf_begin_cpu_access(), waiting for the buffer's fences,

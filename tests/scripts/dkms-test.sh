@@ -12,19 +12,9 @@
 set -u
 B=$1
 kvers=$2
-pass=0
-fail=0
-result() {
-	if [ "$1" -eq 0 ]; then
-		echo "ok $((pass + fail + 1)) $2"
-		pass=$((pass + 1))
-	else
-		echo "not ok $((pass + fail + 1)) $2"
-		fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/test-results.sh"
 totals() {
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+	print_totals
 	[ "$fail" -eq 0 ]
 	exit
 }
@@ -32,7 +22,7 @@ totals() {
 if [ -z "$kvers" ]; then
 	echo "# no kernel given (make check passes MKIOQ_KVERS to check.sh)"
 	result 1 kernel_given
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+	print_totals
 	exit 1
 fi
 version=$(sed -n 's/^VERSION := //p' Makefile)

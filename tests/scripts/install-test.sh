@@ -11,22 +11,12 @@
 set -u
 B=$1
 kver=$2
-pass=0
-fail=0
-result() {
-	if [ "$1" -eq 0 ]; then
-		echo "ok $((pass + fail + 1)) $2"
-		pass=$((pass + 1))
-	else
-		echo "not ok $((pass + fail + 1)) $2"
-		fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/test-results.sh"
 
 if [ -z "$kver" ]; then
 	echo "# no kernel given (make check passes MKIOQ_KVERS to check.sh)"
 	result 1 kernel_given
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+	print_totals
 	exit 1
 fi
 version=$(sed -n 's/^VERSION := //p' Makefile)
@@ -252,6 +242,6 @@ mk uninstall DESTDIR="$d2" PREFIX=/opt/mkioq KVER="$kver" || st=1
 mk lib || st=1
 result "$st" pc_files_follow_prefix
 
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+print_totals
 [ "$fail" -eq 0 ] && rm -rf "$w"
 [ "$fail" -eq 0 ]

@@ -6,17 +6,7 @@
 set -u
 B=$1
 kmod=$2
-pass=0
-fail=0
-result() {
-	if [ "$1" -eq 0 ]; then
-		echo "ok $((pass + fail + 1)) $2"
-		pass=$((pass + 1))
-	else
-		echo "not ok $((pass + fail + 1)) $2"
-		fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/test-results.sh"
 
 if git rev-parse --git-dir >/dev/null 2>&1; then
 	files=$(git ls-files)
@@ -68,5 +58,5 @@ out=$(perl "$checkpatch" --no-tree --strict --terse \
 [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
 result "$([ -z "$out" ]; echo $?)" "checkpatch_strict_clean"
 
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+print_totals
 [ "$fail" -eq 0 ]

@@ -46,7 +46,8 @@ struct mkioq_ctx *mkioq_ctx_alloc(u32 id, struct device *dma_dev)
 
 static int mkioq_setup_check(const struct mkioq_setup *setup)
 {
-	if (setup->flags || setup->reserved[0] || setup->reserved[1])
+	if (setup->flags || setup->attach_fd || setup->copy_workers ||
+	    setup->reserved)
 		return -EINVAL;
 	if (setup->slot_count < 1 || setup->slot_count > MKIOQ_MAX_SLOTS)
 		return -EINVAL;

@@ -167,10 +167,10 @@ TEST(setup_bad_fields)
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
 	EXPECT_EQ(EINVAL, errno);
 	s.flags = 0;
-	s.reserved[1] = 1;
+	s.reserved = 1;
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
 	EXPECT_EQ(EINVAL, errno);
-	s.reserved[1] = 0;
+	s.reserved = 0;
 	s.poll_period_us = 20000000;
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
 	EXPECT_EQ(EINVAL, errno);

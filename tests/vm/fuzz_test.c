@@ -535,7 +535,7 @@ static int setup_check(const struct mkioq_setup *s)
 
 	if (ret)
 		return ret;
-	if (s->flags || s->reserved[0] || s->reserved[1])
+	if (s->flags || s->attach_fd || s->copy_workers || s->reserved)
 		return -EINVAL;
 	if (s->slot_count < 1 || s->slot_count > MKIOQ_MAX_SLOTS)
 		return -EINVAL;
@@ -566,7 +566,7 @@ static void random_setup(struct mkioq_setup *s)
 	s->ring_bytes = chance(1, 2) ? 0 : rnd32();	/* out fields */
 	s->cq_entries = chance(1, 2) ? 0 : rnd32();
 	if (chance(1, 10))
-		s->reserved[rn(2)] = rnd() | 1;
+		s->reserved = rnd() | 1;
 	/* A huge valid idle time would keep a poll thread spinning. */
 	if (s->mode == MKIOQ_MODE_POLL && s->poll_idle_us > 20000 &&
 	    s->poll_idle_us <= 1000000)

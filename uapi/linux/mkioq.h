@@ -183,6 +183,8 @@ struct mkioq_slot {
  * @ring_bytes:		out: length to pass to mmap() at offset 0
  * @cq_entries:		out: completion records the file buffers before it
  *			reports overflow (see struct mkioq_cqe)
+ * @attach_fd:		in: must be 0
+ * @copy_workers:	in: must be 0
  * @reserved:		must be 0
  *
  * Allowed once per open file, before mmap() and any other ioctl but
@@ -205,7 +207,8 @@ struct mkioq_slot {
  *   E2BIG	@size > a page
  *   EFAULT	the bytes past the known fields unreadable, or
  *   E2BIG	one of them non-zero (whichever comes first in memory)
- *   EINVAL	@flags or @reserved non-zero, @slot_count not 1..64, @mode
+ *   EINVAL	@flags, @attach_fd, @copy_workers or @reserved non-zero,
+ *		@slot_count not 1..64, @mode
  *		unknown, @poll_idle_us > 1000000, @poll_period_us > 10000000
  *		(the limits apply in DOORBELL mode too)
  *   EBUSY	already set up (also once the owner closed it)
@@ -224,7 +227,9 @@ struct mkioq_setup {
 	__u32 poll_period_us;
 	__u32 ring_bytes;
 	__u32 cq_entries;
-	__u64 reserved[2];
+	__s32 attach_fd;
+	__u32 copy_workers;
+	__u64 reserved;
 };
 
 /* Access rights of a registered buffer (mkioq_handle_reg.access). */

@@ -8,6 +8,7 @@
 #   make check-debug  the tests on a KASAN/lockdep/kmemleak kernel (built once)
 #   make demo       boot the module in QEMU and run the demo
 #   make bench      benchmarks in BOOTS QEMU boots (3): medians, spreads, CSV, PNG
+#   make profile    perf in the guest over the small cases: time by thread, symbol
 #   make tsan       the race test under ThreadSanitizer, 10^6 requests
 #   make fuzz       the libFuzzer target for FUZZ_SECONDS (default 60)
 #   make lint       checkpatch --strict, sparse (C=2) and W=1 on the driver,
@@ -123,7 +124,7 @@ DKMS_FILES := dkms.conf Kbuild driver/Kbuild \
 MAN3 := $(notdir $(wildcard libmkioq/man/*.3))
 MAN7 := $(notdir $(wildcard libmkioq/man/*.7))
 
-.PHONY: all lib module modules tests demo bench check check-debug check-native check-vm \
+.PHONY: all lib module modules tests demo bench profile check check-debug check-native check-vm \
 	tsan fuzz lint install install-lib install-module install-udev install-tools dkms-source \
 	uninstall clean deps headers gpu gpu-check gpu-bench gpu-bench-plot FORCE
 
@@ -296,6 +297,13 @@ bench: deps
 	@$(MAKE) --no-print-directory module $(BENCH)
 	@KVER=$(KVER) BOOTS=$(or $(BOOTS),3) bash tests/bench/run-bench.sh \
 		$(MODULE) $(BENCH) $(B)/bench $(BENCH_ARGS)
+
+# Where the per-request time goes: perf in the guest over the small cases
+# the performance targets name (CASES: --filter strings of mkioq-bench).
+profile: deps
+	@$(MAKE) --no-print-directory module $(BENCH)
+	@bash tests/bench/profile.sh $(MODULE) $(BENCH) $(B)/profile \
+		$(or $(SECONDS),2) $(CASES)
 
 # W=1 and sparse for each kernel, in trees of their own (build/kmod-lint/)
 # so that the modules of `make modules` keep their flags.

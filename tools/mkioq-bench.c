@@ -25,6 +25,7 @@
  * memcpy() and the userspace engine are measured, over host memory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <liburing.h>
 #include <poll.h>
@@ -87,6 +88,7 @@ struct env {
 	bool smoke;
 	bool have_dev;		/* /dev/mkioq0 and vgem: the module's rows */
 	unsigned int engine_workers;
+	int perf_ctl, perf_ack;	/* perf record --control fifos, or -1 */
 	uint64_t *samples;
 	/* The old layout: both dma-bufs mapped exactly SRC_BYTES apart. */
 	uint8_t *alias_src, *alias_dst;
@@ -142,6 +144,24 @@ static void emit(const char *section, const char *name, const char *param,
 	printf("\n");
 	printf("csv,%s,%s,%s,%.4f,%s,%.4f,%s\n", section, name, param, value,
 	       unit, ratio, peer ? peer : "");
+}
+
+/*
+ * Under `perf record -D -1 --control fifo:CTL,ACK`, profile only the
+ * measured cases: the baselines before them would fill the profile with
+ * the kernel's io_uring and the userspace engine.
+ */
+static void perf_profile(bool on)
+{
+	const char *cmd = on ? "enable\n" : "disable\n";
+	char ack[8];
+
+	if (env.perf_ctl < 0)
+		return;
+	if (write(env.perf_ctl, cmd, strlen(cmd)) < 0 ||
+	    read(env.perf_ack, ack, sizeof(ack)) < 0)
+		fprintf(stderr, "mkioq-bench: perf control: %s\n",
+			strerror(errno));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -991,8 +1011,10 @@ static int section_small(void)
 					progress(line);
 					ret = open_queue(&c, mode ?
 						MKIOQ_OPEN_POLL : 0, 0);
+					perf_profile(true);
 					if (!ret)
 						ret = client_run(&c, &r);
+					perf_profile(false);
 					mkioq_queue_free(c.q);
 					if (ret)
 						return ret;
@@ -1076,6 +1098,28 @@ static int section_scaling(void)
 	return ret;
 }
 
+/* "CTL,ACK": the fifos given to perf record --control fifo:CTL,ACK. */
+static int perf_ctl_open(const char *arg)
+{
+	char ctl[256];
+	const char *ack = strchr(arg, ',');
+
+	if (!ack || (size_t)(ack - arg) >= sizeof(ctl)) {
+		fprintf(stderr, "mkioq-bench: --perf-ctl wants CTL,ACK\n");
+		return -EINVAL;
+	}
+	memcpy(ctl, arg, ack - arg);
+	ctl[ack - arg] = '\0';
+	env.perf_ctl = open(ctl, O_WRONLY | O_CLOEXEC);
+	env.perf_ack = open(ack + 1, O_RDONLY | O_CLOEXEC);
+	if (env.perf_ctl < 0 || env.perf_ack < 0) {
+		fprintf(stderr, "mkioq-bench: --perf-ctl %s: %s\n", arg,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static void usage(void)
 {
 	printf("usage: mkioq-bench [--smoke] [--seconds S] [--only SECTION]\n"
@@ -1086,6 +1130,8 @@ static void usage(void)
 	       "  --only NAME   bandwidth, small or scaling\n"
 	       "  --filter TEXT small: only mkioq cases whose name contains TEXT,\n"
 	       "                e.g. \"doorbell spin 64 B qd64\"\n"
+	       "  --perf-ctl CTL,ACK  perf record's --control fifos: profile\n"
+	       "                only the module's small cases (see --filter)\n"
 	       "Prints a table and csv,section,name,param,value,unit,ratio,peer\n"
 	       "lines; needs /dev/mkioq0 and a vgem DRM device for the module's\n"
 	       "rows (without them: memcpy and the userspace engine only).\n");
@@ -1099,6 +1145,7 @@ int main(int argc, char **argv)
 		{ "only", required_argument, NULL, 'o' },
 		{ "filter", required_argument, NULL, 'f' },
 		{ "engine-workers", required_argument, NULL, 'w' },
+		{ "perf-ctl", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1110,7 +1157,9 @@ int main(int argc, char **argv)
 #endif
 	env.seconds = 1.0;
 	env.engine_workers = 1;
-	while ((opt = getopt_long(argc, argv, "st:o:f:w:h", opts, NULL)) != -1) {
+	env.perf_ctl = env.perf_ack = -1;
+	while ((opt = getopt_long(argc, argv, "st:o:f:w:p:h", opts,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			env.smoke = true;
@@ -1128,6 +1177,10 @@ int main(int argc, char **argv)
 		case 'w':
 			env.engine_workers = (unsigned int)strtoul(optarg,
 								   NULL, 0);
+			break;
+		case 'p':
+			if (perf_ctl_open(optarg))
+				return 2;
 			break;
 		default:
 			usage();

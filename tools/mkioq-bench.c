@@ -135,7 +135,7 @@ static void emit(const char *section, const char *name, const char *param,
 		 double value, const char *unit, double ratio,
 		 const char *peer)
 {
-	printf("  %-10s %-32s %-14s %12.2f %-6s", section, name, param, value,
+	printf("  %-10s %-40s %-14s %12.2f %-6s", section, name, param, value,
 	       unit);
 	if (ratio > 0)
 		printf("  %6.3fx %s", ratio, peer);
@@ -932,11 +932,45 @@ static int nop_round_trip(uint32_t depth, struct result *r)
 	return ret < 0 ? ret : 0;
 }
 
+/*
+ * Each notification path against POLL mode spinning on STATUS, at depth
+ * 64: what a client gives up by sleeping instead of watching the ring.
+ */
+static void notify_ratios(double ops[2][NOTIFY_COUNT][2][3])
+{
+	static const uint32_t sizes[] = { 64, 4096 };
+	unsigned int mode, nt, si;
+	char name[64], param[32];
+
+	for (si = 0; si < 2; si++) {
+		double spin = ops[1][NOTIFY_SPIN][si][2];
+
+		for (mode = 0; mode < 2; mode++)
+			for (nt = 0; nt < NOTIFY_COUNT; nt++) {
+				if (!spin || !ops[mode][nt][si][2] ||
+				    (mode == 1 && nt == NOTIFY_SPIN))
+					continue;
+				snprintf(name, sizeof(name),
+					 "mkioq %s %s vs poll spin",
+					 mode ? "poll" : "doorbell",
+					 notify_names[nt]);
+				snprintf(param, sizeof(param), "%uB qd64",
+					 sizes[si]);
+				emit("small", name, param,
+				     ops[mode][nt][si][2], "ops/s",
+				     ops[mode][nt][si][2] / spin,
+				     "of poll spin");
+			}
+	}
+}
+
 static int section_small(void)
 {
 	static const uint32_t sizes[] = { 64, 4096 };
 	static const uint32_t depths[] = { 1, 8, 64 };
 	struct result nop[3], pump[2][3];
+	/* Completions/s of each module case, for the notification ratios. */
+	double ops[2][NOTIFY_COUNT][2][3] = { 0 };
 	unsigned int si, di, mode, nt;
 	char name[64], param[32], line[96];
 	int ret;
@@ -1019,6 +1053,7 @@ static int section_small(void)
 					if (ret)
 						return ret;
 					latency(c.nsamples, &r);
+					ops[mode][nt][si][di] = r.ops;
 					snprintf(name, sizeof(name),
 						 "mkioq %s %s",
 						 mode ? "poll" : "doorbell",
@@ -1040,6 +1075,7 @@ static int section_small(void)
 					     pump[si][di].p99_us,
 					     "of pump p99");
 				}
+	notify_ratios(ops);
 	return 0;
 }
 

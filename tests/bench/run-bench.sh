@@ -27,17 +27,29 @@ boots=${BOOTS:-1}
 [[ $boots =~ ^[1-9][0-9]*$ ]] || { echo "run-bench: BOOTS=$boots: want a positive number" >&2; exit 64; }
 mkdir -p "$out"
 
-# The ratios the README quotes: section, name, param, as the bench's CSV.
-HEADLINES='bandwidth,mkioq doorbell,1024KiB
-bandwidth,mkioq doorbell,4096KiB
-bandwidth,mkioq doorbell,16384KiB
-bandwidth,mkioq doorbell,65536KiB
-bandwidth,userspace pump,1024KiB
-small,mkioq poll spin,64B qd64
-small,mkioq poll spin p50,64B qd1
-small,mkioq doorbell spin p50,64B qd1
-small,mkioq doorbell uring_cmd p50,64B qd1
-scaling,two queues,4KiB qd64'
+# The ratios the README quotes, as the bench's CSV names them (section,
+# name, param), each with the performance issue's target for it, if any
+# (">= X" or "<= X", after a "|").
+HEADLINES='bandwidth,mkioq doorbell,1024KiB|>= 0.9
+bandwidth,mkioq doorbell,4096KiB|>= 0.9
+bandwidth,mkioq doorbell,16384KiB|>= 0.9
+bandwidth,mkioq doorbell,65536KiB|>= 0.9
+bandwidth,userspace pump,1024KiB|
+small,mkioq poll spin,64B qd64|>= 1.0
+small,mkioq poll spin p50,64B qd1|<= 1.5
+small,mkioq doorbell spin p50,64B qd1|<= 2.0
+small,mkioq doorbell uring_cmd p50,64B qd1|<= 3.0
+small,mkioq doorbell read p50,64B qd1|<= 3.0
+small,mkioq poll uring_cmd p50,64B qd1|<= 3.0
+small,mkioq poll read p50,64B qd1|<= 3.0
+small,mkioq doorbell spin vs poll spin,64B qd64|>= 0.8
+small,mkioq doorbell uring_cmd vs poll spin,64B qd64|>= 0.8
+small,mkioq doorbell mshot_poll vs poll spin,64B qd64|>= 0.8
+small,mkioq doorbell read vs poll spin,64B qd64|>= 0.8
+small,mkioq poll uring_cmd vs poll spin,64B qd64|>= 0.8
+small,mkioq poll mshot_poll vs poll spin,64B qd64|>= 0.8
+small,mkioq poll read vs poll spin,64B qd64|>= 0.8
+scaling,two queues,4KiB qd64|>= 1.7'
 
 status=0
 start=$(date +%s)
@@ -70,11 +82,14 @@ echo "run-bench: $boots boot(s) in $(($(date +%s) - start)) s; figures in $out/b
 # Ratios over the boots: one line per section,name,param with a ratio.
 # Fields of bench.csv: 1 section, 2 name, 3 param, 4 value, 5 unit,
 # 6 ratio, 7 peer, 8 boot. (No field holds a comma.)
-summarise() { # $1: file of wanted "section,name,param" lines, or "" for all
+summarise() { # $1: file of wanted "section,name,param|target" lines, or "" for all
 	awk -F, -v want="$1" -v boots="$boots" '
 	BEGIN {
 		if (want != "")
-			while ((getline l <want) > 0) { order[++nw] = l; w[l] = 1 }
+			while ((getline l <want) > 0) {
+				t = l; sub(/^[^|]*\|?/, "", t); sub(/\|.*/, "", l)
+				order[++nw] = l; w[l] = 1; target[l] = t
+			}
 		OFS = ","
 	}
 	FNR == 1 { next }
@@ -85,7 +100,7 @@ summarise() { # $1: file of wanted "section,name,param" lines, or "" for all
 		v[k, ++n[k]] = $6
 	}
 	END {
-		print "section,name,param,peer,boots,median,min,max,spread_pct,flag"
+		print "section,name,param,peer,boots,median,min,max,spread_pct,flag,target,verdict"
 		for (i = 1; i <= nw; i++) {
 			k = order[i]
 			if (!(k in n)) continue
@@ -99,9 +114,12 @@ summarise() { # $1: file of wanted "section,name,param" lines, or "" for all
 			lo = s[1]; hi = s[m]
 			d = hi - med > med - lo ? hi - med : med - lo
 			sp = med > 0 ? 100 * d / med : 0
+			t = target[k]; verdict = ""
+			if (t ~ /^>= /) verdict = med >= substr(t, 4) + 0 ? "met" : "not met"
+			if (t ~ /^<= /) verdict = med <= substr(t, 4) + 0 ? "met" : "not met"
 			print k, peer[k], m, sprintf("%.4f", med), sprintf("%.4f", lo),
 			      sprintf("%.4f", hi), sprintf("%.1f", sp),
-			      (sp > 10 ? "noisy" : m < boots ? "missing" : "")
+			      (sp > 10 ? "noisy" : m < boots ? "missing" : ""), t, verdict
 		}
 	}' "$out/bench.csv"
 }
@@ -115,23 +133,31 @@ echo
 echo "run-bench: headline ratios over $boots boot(s): median [min .. max]," \
 	"spread = farthest boot from the median; ! = spread over 10%"
 awk -F, 'NR > 1 {
-	printf "  %-9s %-30s %-9s %7.3fx [%6.3f .. %6.3f] +-%5.1f%% %s  %s\n",
-	       $1, $2, $3, $6, $7, $8, $9, ($10 == "noisy" ? "!" : " "), $4
+	printf "  %-9s %-40s %-9s %7.3fx [%6.3f .. %6.3f] +-%5.1f%% %s  %-12s %s%s\n",
+	       $1, $2, $3, $6, $7, $8, $9, ($10 == "noisy" ? "!" : " "), $4,
+	       ($11 == "" ? "" : "target " $11 ": "), $12
 }' "$out/summary.csv"
 [ "$(wc -l <"$out/summary.csv")" -gt 1 ] || echo "  (none of them in this run)"
 echo "run-bench: summary in $out/summary.csv, every ratio in $out/summary-all.csv"
 
-# Bandwidth against size, medians over the boots: one column per series.
-{
-	echo "# KiB best-user-copy mkioq pump(1cpu) pump(2cpu) memcpy-old-layout"
-	awk -F, 'NR > 1 && $1 == "bandwidth" {
-		kib = $3; sub(/KiB/, "", kib)
-		v[kib, $2, ++n[kib, $2]] = $4; sizes[kib] = 1
+# A plot's data: medians over the boots of the values of the series
+# named (one column each, in order), against the number that follows
+# PREFIX in the param of SECTION's rows: one line per such number.
+#   series_dat SECTION PREFIX NAME... >FILE
+series_dat() {
+	local section=$1 prefix=$2
+	shift 2
+	echo "# x $*"
+	awk -F, -v section="$section" -v prefix="$prefix" -v names="$(printf '%s;' "$@")" '
+	BEGIN { ns = split(names, name, ";") - 1 }
+	NR > 1 && $1 == section && index($3, prefix) == 1 {
+		x = substr($3, length(prefix) + 1) + 0
+		v[x, $2, ++n[x, $2]] = $4; xs[x] = 1
 	}
-	function med(kib, name,   m, a, c, t, s) {
-		m = n[kib, name]
+	function med(x, nm,   m, a, c, t, s) {
+		m = n[x, nm]
 		if (!m) return "NaN"
-		for (a = 1; a <= m; a++) s[a] = v[kib, name, a]
+		for (a = 1; a <= m; a++) s[a] = v[x, nm, a]
 		for (a = 2; a <= m; a++)
 			for (c = a; c > 1 && s[c - 1] > s[c]; c--) {
 				t = s[c]; s[c] = s[c - 1]; s[c - 1] = t
@@ -139,29 +165,54 @@ echo "run-bench: summary in $out/summary.csv, every ratio in $out/summary-all.cs
 		return m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
 	}
 	END {
-		for (k in sizes)
-			print k, med(k, "user copy best"), med(k, "mkioq doorbell"),
-			      med(k, "userspace pump"), med(k, "userspace pump 2cpu"),
-			      med(k, "memcpy old layout")
+		for (x in xs) {
+			line = x
+			for (i = 1; i <= ns; i++) line = line " " med(x, name[i])
+			print line
+		}
 	}' "$out/bench.csv" | sort -n
-} >"$out/bandwidth.dat"
+}
 
-if command -v gnuplot >/dev/null && [ "$(wc -l <"$out/bandwidth.dat")" -gt 1 ]; then
+# One PNG per plot: plot NAME TITLE XLABEL YLABEL LOGX TITLES...; the
+# series come from $out/NAME.dat, one column each after x.
+plot() {
+	local name=$1 title=$2 xlabel=$3 ylabel=$4 logx=$5 spec= col=2 t
+	shift 5
+	[ "$(grep -vc '^#' "$out/$name.dat")" -gt 0 ] || return 0
+	command -v gnuplot >/dev/null || return 0
+	for t in "$@"; do
+		spec="$spec${spec:+, }\"$out/$name.dat\" using 1:$col with linespoints title \"$t\""
+		col=$((col + 1))
+	done
 	gnuplot <<GP
 set terminal pngcairo size 900,560
-set output "$out/bandwidth.png"
-set title "DMA read bandwidth between vgem dma-bufs (QEMU TCG, median of $boots boot(s))"
-set xlabel "request size (KiB)"
-set ylabel "MiB/s"
-set logscale x 2
+set output "$out/$name.png"
+set title "$title (QEMU TCG, median of $boots boot(s))"
+set xlabel "$xlabel"
+set ylabel "$ylabel"
+$([ "$logx" = log ] && echo "set logscale x 2")
 set key below
 set grid
-plot "$out/bandwidth.dat" using 1:2 with linespoints title "best userspace copy", \
-     "" using 1:3 with linespoints title "mkioq (doorbell)", \
-     "" using 1:4 with linespoints title "userspace pump (client's CPU)", \
-     "" using 1:5 with linespoints title "userspace pump (own CPU)", \
-     "" using 1:6 with linespoints dashtype 2 title "memcpy, maps 64 MiB apart (old baseline)"
+set datafile missing "NaN"
+plot $spec
 GP
-	echo "run-bench: plot in $out/bandwidth.png"
-fi
+	echo "run-bench: plot in $out/$name.png"
+}
+
+series_dat bandwidth "" "user copy best" "mkioq doorbell" "userspace pump" \
+	"userspace pump 2cpu" "memcpy old layout" >"$out/bandwidth.dat"
+plot bandwidth "DMA read bandwidth between vgem dma-bufs" \
+	"request size (KiB)" "MiB/s" log "best userspace copy" \
+	"mkioq (doorbell)" "userspace pump (client's CPU)" \
+	"userspace pump (own CPU)" "memcpy, maps 64 MiB apart (old baseline)"
+
+series_dat small "64B qd" "userspace pump p50" "mkioq poll spin p50" \
+	"mkioq doorbell spin p50" "mkioq doorbell uring_cmd p50" \
+	"mkioq poll uring_cmd p50" "mkioq doorbell read p50" \
+	"mkioq poll read p50" >"$out/latency.dat"
+plot latency "64 B requests: median latency, submit to completion seen" \
+	"requests in flight" "us" log "userspace pump (spin)" \
+	"POLL, spin" "DOORBELL, spin" "DOORBELL, uring_cmd WAIT" \
+	"POLL, uring_cmd WAIT" "DOORBELL, read()" "POLL, read()"
+
 exit "$status"

@@ -34,6 +34,8 @@ HEADLINES='bandwidth,mkioq doorbell,1024KiB|>= 0.9
 bandwidth,mkioq doorbell,4096KiB|>= 0.9
 bandwidth,mkioq doorbell,16384KiB|>= 0.9
 bandwidth,mkioq doorbell,65536KiB|>= 0.9
+bandwidth,mkioq doorbell vs rep movsq,1024KiB|
+bandwidth,mkioq doorbell vs rep movsq,65536KiB|
 bandwidth,userspace pump,1024KiB|
 small,mkioq poll spin,64B qd64|>= 1.0
 small,mkioq poll spin p50,64B qd1|<= 1.5

@@ -214,6 +214,19 @@ static void mkioq_poll_sleep(struct mkioq_ctx *ctx)
 }
 
 /*
+ * Has a pass anything to do: a slot PUBLISHED, or a FENCE held? Spinning
+ * on this sweep of the STATUS words alone, rather than on whole passes
+ * (the service's mutex, the handle table's lock, the FENCE bookkeeping),
+ * is what lets an idle poller see a new request soonest. The FENCEs are
+ * this thread's own: only it and, once it has stopped, the service's stop
+ * change them.
+ */
+static bool mkioq_poll_has_work(struct mkioq_ctx *ctx)
+{
+	return ctx->service.fences.held || mkioq_ring_published(&ctx->ring);
+}
+
+/*
  * POLL mode: look at the ring continuously while requests arrive, so a
  * GPU that cannot ring the doorbell is served at memory speed; after
  * poll_idle without work, sleep and look only on the doorbell or every
@@ -226,11 +239,13 @@ static int mkioq_poll_thread(void *data)
 	unsigned long idle_since = jiffies;
 
 	while (!kthread_should_stop()) {
-		unsigned int n;
+		unsigned int n = 0;
 
-		mutex_lock(&svc->lock);
-		n = mkioq_service_pass(ctx);
-		mutex_unlock(&svc->lock);
+		if (mkioq_poll_has_work(ctx)) {
+			mutex_lock(&svc->lock);
+			n = mkioq_service_pass(ctx);
+			mutex_unlock(&svc->lock);
+		}
 
 		if (n) {
 			idle_since = jiffies;

@@ -37,7 +37,8 @@ small,mkioq poll spin,64B qd64
 small,mkioq poll spin p50,64B qd1
 small,mkioq doorbell spin p50,64B qd1
 small,mkioq doorbell uring_cmd p50,64B qd1
-scaling,two queues,4KiB qd64'
+scaling,two queues,4KiB qd64
+workers,mkioq poll 2 workers,1MiB qd64'
 
 status=0
 start=$(date +%s)

@@ -28,6 +28,7 @@
  * memcpy() and the userspace engine are measured, over host memory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <liburing.h>
 #include <poll.h>
@@ -1079,6 +1080,82 @@ static int section_scaling(void)
 	return ret;
 }
 
+struct copy_half {
+	uint8_t *dst;
+	const uint8_t *src;
+	double bw;
+};
+
+/* glibc memcpy over one half of the buffers, 1 MiB at a time. */
+static void *copy_half_main(void *arg)
+{
+	struct copy_half *h = arg;
+	uint64_t t0 = now_ns(), t, moved = 0;
+	uint32_t off = 0;
+
+	do {
+		memcpy(h->dst + off, h->src + off, 1u << 20);
+		moved += 1u << 20;
+		off = (off + (1u << 20)) % (SRC_BYTES / 2);
+		t = now_ns() - t0;
+	} while (t < env.seconds * 1e9);
+	h->bw = moved / (t / 1e9);
+	return NULL;
+}
+
+/*
+ * What two CPUs give a userspace copy right now: two threads copying
+ * halves of the same buffers, against one. On a shared host the second
+ * vCPU may be starved; this row says so.
+ */
+static double user_copy_two_vs_one(double *one)
+{
+	struct copy_half h[2] = {
+		{ env.dst.map, env.src.map, 0 },
+		{ env.dst.map + SRC_BYTES / 2, env.src.map + SRC_BYTES / 2, 0 },
+	};
+	pthread_t th;
+
+	copy_half_main(&h[0]);
+	*one = h[0].bw;
+	if (pthread_create(&th, NULL, copy_half_main, &h[1]))
+		return 0;
+	copy_half_main(&h[0]);
+	pthread_join(th, NULL);
+	return h[0].bw + h[1].bw;
+}
+
+/* A number of the queue's fdinfo, or -1. */
+static long fdinfo_num(const char *info, const char *key)
+{
+	const char *p = strstr(info, key);
+
+	return p ? strtol(p + strlen(key), NULL, 0) : -1;
+}
+
+/* The queue's own account of a point: how its passes were shared. */
+static void workers_show(struct client *c, uint32_t workers,
+			 const struct result *r)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d",
+		 mkioq_queue_fd(c->q));
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	printf("  # copy_workers %u: %.0f MiB/s, %ld shared passes, %ld of "
+	       "%.0f shares by helpers\n", workers, r->bytes_per_s / 1048576,
+	       fdinfo_num(buf, "\nshared-passes:\t"),
+	       fdinfo_num(buf, "\nhelper-chunks:\t"),
+	       r->bytes_per_s * env.seconds / (256 << 10));
+}
+
 /* A POLL queue of @workers copy workers; slot s writes destination MiB s. */
 static int workers_queue(struct client *c, uint32_t workers)
 {
@@ -1111,7 +1188,7 @@ static int workers_queue(struct client *c, uint32_t workers)
 static int section_workers(void)
 {
 	static const uint32_t workers[] = { 1, 2 };
-	double best[2] = { 0 };
+	double best[2] = { 0 }, user1, user2;
 	unsigned int round, i;
 	int ret = 0;
 
@@ -1135,6 +1212,8 @@ static int section_workers(void)
 			ret = workers_queue(&c, workers[i]);
 			if (!ret)
 				ret = client_run(&c, &r);
+			if (!ret)
+				workers_show(&c, workers[i], &r);
 			if (c.q)
 				mkioq_queue_free(c.q);
 			if (r.bytes_per_s > best[i])
@@ -1143,6 +1222,12 @@ static int section_workers(void)
 	}
 	if (ret)
 		return ret;
+	user2 = user_copy_two_vs_one(&user1);
+	emit("workers", "user copy 1 thread", "1MiB", user1 / 1048576, "MiB/s",
+	     0, "glibc memcpy, the same buffers");
+	emit("workers", "user copy 2 threads", "1MiB", user2 / 1048576,
+	     "MiB/s", user2 / user1,
+	     "of one thread: the most two vCPUs give now");
 	emit("workers", "mkioq poll 1 worker", "1MiB qd64", best[0] / 1048576,
 	     "MiB/s", 0, "producer asleep in poll()");
 	emit("workers", "mkioq poll 2 workers", "1MiB qd64",

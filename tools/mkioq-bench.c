@@ -1150,7 +1150,7 @@ static void workers_show(struct client *c, uint32_t workers,
 	close(fd);
 	buf[n > 0 ? n : 0] = 0;
 	printf("  # copy_workers %u: %.0f MiB/s, %ld shared passes, %ld of "
-	       "%.0f shares by helpers\n", workers, r->bytes_per_s / 1048576,
+	       "about %.0f shares by helpers\n", workers, r->bytes_per_s / 1048576,
 	       fdinfo_num(buf, "\nshared-passes:\t"),
 	       fdinfo_num(buf, "\nhelper-chunks:\t"),
 	       r->bytes_per_s * env.seconds / (256 << 10));

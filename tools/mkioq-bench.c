@@ -1182,7 +1182,7 @@ static int workers_queue(struct client *c, uint32_t workers)
  * Copy workers: the poll thread copies a pass alone, then with one helper.
  * The producer sleeps in poll() (NOTIFY_READ), so that on a 2-vCPU VM the
  * second CPU is the helper's while a pass is copied. The two settings
- * take turns twice and each keeps its better point: a host time slice
+ * take turns three times and each keeps its best point: a host time slice
  * lost to another guest then costs one point, not the ratio.
  */
 static int section_workers(void)
@@ -1200,7 +1200,7 @@ static int section_workers(void)
 	}
 	prefault(env.src.map, SRC_BYTES, false);
 	prefault(env.dst.map, SRC_BYTES, true);
-	for (round = 0; round < 2 && !ret; round++) {
+	for (round = 0; round < 3 && !ret; round++) {
 		for (i = 0; i < 2 && !ret; i++) {
 			struct client c = {
 				.depth = MKIOQ_MAX_SLOTS, .bytes = 1u << 20,

@@ -4,8 +4,9 @@
  *
  * One unbound, high-priority workqueue serves every queue of the module.
  * Unbound, so that the scheduler puts a helper on whichever CPU is idle
- * (in the servicer's NUMA node: unbound pools are per node) rather than
- * queueing it behind the servicer on the servicer's own CPU; high
+ * near the servicer (6.1's unbound pools are per NUMA node; from 6.5 the
+ * default affinity scope is the last-level cache) rather than queueing
+ * it behind the servicer on the servicer's own CPU; high
  * priority, because a servicer waits for its helpers and so the
  * producer's requests wait too. A workqueue rather than kthreads per
  * queue: sixteen idle threads for each of hundreds of queues would cost

@@ -97,13 +97,6 @@ FIXTURE_TEARDOWN(cw)
 	close(self->drm);
 }
 
-/* Publish as a GPU would (see publish_words()). */
-static void raw_publish(struct mkioq_queue *q, uint32_t slot,
-			const struct mkioq_request *req)
-{
-	publish_words(q->words, slot, req);
-}
-
 static void publish_read(struct mkioq_queue *q, uint32_t slot, uint32_t src,
 			 uint64_t offset, uint32_t dst, uint32_t len)
 {
@@ -112,7 +105,7 @@ static void publish_read(struct mkioq_queue *q, uint32_t slot, uint32_t src,
 		.byte_count = len, .offset = offset, .tag = 1000 + slot,
 	};
 
-	raw_publish(q, slot, &req);
+	publish_words(q->words, slot, &req);
 }
 
 /* A number from the queue's fdinfo, or -1. */
@@ -362,7 +355,7 @@ TEST_F_TIMEOUT(cw, fence_after_shared_pass, 600)
 	for (i = 0; i < n; i++)
 		publish_read(self->q, i, self->hsrc,
 			     (uint64_t)src_mib(i) * MIB, self->slice[i], MIB);
-	raw_publish(self->q, n, &fence);
+	publish_words(self->q->words, n, &fence);
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
 	st = wait_slot(self->q, n, WAIT_MS);
 	ASSERT_EQ(MKIOQ_RESULT_OK, st);

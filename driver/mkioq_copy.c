@@ -9,19 +9,42 @@
  * once, the copies run in claim order, and CPU access ends once per
  * buffer. Per-pass rather than per-request handle lookups and
  * begin/end_cpu_access calls are what make small requests cheap.
+ *
+ * With copy_workers > 1, a batch whose copies are large enough and
+ * independent is shared (mkioq_batch_share()): its copies, laid end to
+ * end, are cut into MKIOQ_SHARE_CHUNK shares that the servicer and its
+ * crew (mkioq_copy_pool.c) take in order from one cursor. Independent
+ * means that no request writes bytes another one reads or writes, and
+ * none overlaps itself: then no order of the copies can be told from
+ * claim order, which is what the protocol promises. Any other batch is
+ * copied by the servicer alone, in claim order. Either way the batch ends
+ * (CPU access, results, and after it the records and FENCEs) only when
+ * every copy is done.
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-direction.h>
 #include <linux/io.h>
+#include <linux/math.h>
+#include <linux/minmax.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/string.h>
 
 #include "mkioq_copy.h"
+#include "mkioq_copy_pool.h"
 #include "mkioq_handle.h"
 
 /* Copy in chunks so a 64 MiB request does not hog the CPU. */
 #define MKIOQ_COPY_CHUNK	SZ_1M
+/*
+ * A shared batch's share: large enough that taking one (an atomic on a
+ * line every copier writes) costs nothing beside copying it, small enough
+ * that a full pass of 1 MiB requests gives 16 copiers 16 shares each to
+ * balance.
+ */
+#define MKIOQ_SHARE_CHUNK	SZ_256K
+/* Smallest batch worth sharing: one share for the servicer, one to lend. */
+#define MKIOQ_SHARE_MIN_BYTES	(2 * MKIOQ_SHARE_CHUNK)
 /* Largest request: its byte count must fit a record's s32 result. */
 #define MKIOQ_MAX_BYTE_COUNT	((u32)INT_MAX)
 
@@ -204,13 +227,120 @@ void mkioq_batch_add_locked(struct mkioq_batch *b,
 	b->result[i] = mkioq_batch_prepare(b, handles, i);
 }
 
+/* Do [a, a + alen) and [b, b + blen) of one dma-buf overlap? */
+static bool mkioq_ranges_meet(struct dma_buf *abuf, u64 a, u32 alen,
+			      struct dma_buf *bbuf, u64 b, u32 blen)
+{
+	return abuf == bbuf && a < b + blen && b < a + alen;
+}
+
+/*
+ * May the batch's copies run in any order? Not if a copy's destination
+ * meets another's source or destination, nor if one's own source and
+ * destination meet (a memmove: its chunks must run in one direction). At
+ * most MKIOQ_MAX_SLOTS^2 / 2 pairs, looked at only for a batch of at
+ * least MKIOQ_SHARE_MIN_BYTES: nothing beside copying it.
+ */
+static bool mkioq_batch_independent(const struct mkioq_batch *b)
+{
+	unsigned int k, l, i, j;
+
+	for (k = 0; k < b->nr_copies; k++) {
+		struct dma_buf *dbuf;
+		u32 len;
+
+		i = b->copy_req[k];
+		dbuf = b->dst[i]->dmabuf;
+		len = b->req[i].byte_count;
+		if (mkioq_ranges_meet(dbuf, b->dst_off[i], len,
+				      b->src[i]->dmabuf, b->src_off[i], len))
+			return false;
+		for (l = 0; l < b->nr_copies; l++) {
+			if (l == k)
+				continue;
+			j = b->copy_req[l];
+			if (mkioq_ranges_meet(dbuf, b->dst_off[i], len,
+					      b->src[j]->dmabuf, b->src_off[j],
+					      b->req[j].byte_count) ||
+			    (l > k &&
+			     mkioq_ranges_meet(dbuf, b->dst_off[i], len,
+					       b->dst[j]->dmabuf, b->dst_off[j],
+					       b->req[j].byte_count)))
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A copier of a shared batch, the servicer or a helper: take shares until
+ * none is left, copying the parts of the requests each one covers.
+ * Returns the shares taken.
+ */
+static unsigned int mkioq_batch_copy_shares(struct mkioq_crew *crew)
+{
+	struct mkioq_batch *b = container_of(crew, struct mkioq_batch, crew);
+	unsigned int k = 0, taken = 0, chunk, i;
+	u64 at, end, start, n;
+
+	/*
+	 * Relaxed: the cursor only hands out distinct shares. What the
+	 * shares are was published by queue_work() (mkioq_crew_run()), and
+	 * the copies are ordered before the batch ends by flush_work().
+	 */
+	while ((chunk = atomic_fetch_inc_relaxed(&b->next_chunk)) <
+	       b->nr_chunks) {
+		at = (u64)chunk * MKIOQ_SHARE_CHUNK;
+		end = min(at + MKIOQ_SHARE_CHUNK,
+			  b->copy_end[b->nr_copies - 1]);
+		/* Shares come in increasing order: requests too. */
+		for (; at < end; at += n) {
+			while (b->copy_end[k] <= at)
+				k++;
+			i = b->copy_req[k];
+			start = b->copy_end[k] - b->req[i].byte_count;
+			n = min(end, b->copy_end[k]) - at;
+			mkioq_copy_chunk(&b->dst[i]->map,
+					 b->dst_off[i] + at - start,
+					 &b->src[i]->map,
+					 b->src_off[i] + at - start, n, false);
+		}
+		taken++;
+		cond_resched();
+	}
+	return taken;
+}
+
+/* Share the copies with the crew if that is worth it and allowed. */
+static bool mkioq_batch_share(struct mkioq_batch *b)
+{
+	u64 bytes;
+
+	if (!b->crew.max_helpers || !b->nr_copies)
+		return false;
+	bytes = b->copy_end[b->nr_copies - 1];
+	if (bytes < MKIOQ_SHARE_MIN_BYTES || !mkioq_batch_independent(b))
+		return false;
+	b->nr_chunks = DIV_ROUND_UP_ULL(bytes, MKIOQ_SHARE_CHUNK);
+	atomic_set(&b->next_chunk, 0);
+	b->helper_chunks = mkioq_crew_run(&b->crew, b->nr_chunks - 1);
+	return true;
+}
+
+/* At setup, on zeroed memory: copy_workers as SETUP checked it. */
+void mkioq_batch_init(struct mkioq_batch *b, unsigned int copy_workers)
+{
+	mkioq_crew_init(&b->crew, copy_workers, mkioq_batch_copy_shares);
+}
+
 /*
  * Execute the batch's requests in order; b->result[i] becomes the bytes
  * moved or a negative errno. A request that fails moves no byte.
  */
 void mkioq_batch_execute(struct mkioq_batch *b)
 {
-	unsigned int i;
+	unsigned int i, k;
+	u64 bytes = 0;
 	int ret;
 
 	for (i = 0; i < b->nr_bufs; i++) {
@@ -219,6 +349,8 @@ void mkioq_batch_execute(struct mkioq_batch *b)
 		b->buf_err[i] = ret == -ERESTARTSYS ? -EINTR : ret;
 	}
 
+	/* Copies cannot fail: a request's result is known before its copy. */
+	b->nr_copies = 0;
 	for (i = 0; i < b->nr; i++) {
 		if (b->result[i])
 			continue;
@@ -227,9 +359,18 @@ void mkioq_batch_execute(struct mkioq_batch *b)
 			b->result[i] = ret;
 			continue;
 		}
+		b->result[i] = b->req[i].byte_count;
+		bytes += b->req[i].byte_count;
+		b->copy_req[b->nr_copies] = i;
+		b->copy_end[b->nr_copies++] = bytes;
+	}
+
+	b->helper_chunks = 0;
+	b->shared = mkioq_batch_share(b);
+	for (k = 0; !b->shared && k < b->nr_copies; k++) {
+		i = b->copy_req[k];
 		mkioq_copy(b->dst[i], b->dst_off[i], b->src[i], b->src_off[i],
 			   b->req[i].byte_count);
-		b->result[i] = b->req[i].byte_count;
 	}
 
 	/*

@@ -6,9 +6,11 @@
 #define _MKIOQ_COPY_H
 
 #include <linux/dma-direction.h>
+#include <linux/atomic.h>
 #include <linux/types.h>
 #include <linux/mkioq.h>
 
+#include "mkioq_copy_pool.h"
 #include "mkioq_ring.h"
 
 struct dma_buf;
@@ -38,9 +40,20 @@ struct mkioq_handles;
  * @buf:		the dma-bufs, opened for CPU access once per pass
  * @dir:		the CPU access each needs
  * @buf_err:		begin_cpu_access's result for each
+ * @nr_copies:		requests that copy (validated, buffers open)
+ * @copy_req:		their indices, in claim order
+ * @copy_end:		where each one's bytes end in the batch's copy
+ *			stream: the sum of its and earlier ones' byte counts
+ * @nr_chunks:		shares of the stream, when shared
+ * @next_chunk:		the next share to take (atomic: every copier takes
+ *			from it)
+ * @crew:		the helpers that share a batch's copies
+ * @shared:		whether the last execute shared its copies
+ * @helper_chunks:	the shares its helpers took
  *
  * Owned by the service, used under its lock only: at most two handles and
- * two dma-bufs per request.
+ * two dma-bufs per request. While a batch's copies are shared, its helpers
+ * read it (the copy fields and handles) and take from @next_chunk.
  */
 struct mkioq_batch {
 	unsigned int nr;
@@ -61,8 +74,17 @@ struct mkioq_batch {
 	struct dma_buf *buf[2 * MKIOQ_MAX_SLOTS];
 	enum dma_data_direction dir[2 * MKIOQ_MAX_SLOTS];
 	int buf_err[2 * MKIOQ_MAX_SLOTS];
+	unsigned int nr_copies;
+	u8 copy_req[MKIOQ_MAX_SLOTS];
+	u64 copy_end[MKIOQ_MAX_SLOTS];
+	unsigned int nr_chunks;
+	atomic_t next_chunk;
+	struct mkioq_crew crew;
+	bool shared;
+	unsigned int helper_chunks;
 };
 
+void mkioq_batch_init(struct mkioq_batch *b, unsigned int copy_workers);
 void mkioq_batch_begin(struct mkioq_batch *b);
 void mkioq_batch_add_locked(struct mkioq_batch *b,
 			    struct mkioq_handles *handles,

@@ -46,8 +46,9 @@ struct mkioq_ctx *mkioq_ctx_alloc(u32 id, struct device *dma_dev)
 
 static int mkioq_setup_check(const struct mkioq_setup *setup)
 {
-	if (setup->flags || setup->attach_fd || setup->copy_workers ||
-	    setup->reserved)
+	if (setup->flags || setup->attach_fd || setup->reserved)
+		return -EINVAL;
+	if (setup->copy_workers > MKIOQ_MAX_COPY_WORKERS)
 		return -EINVAL;
 	if (setup->slot_count < 1 || setup->slot_count > MKIOQ_MAX_SLOTS)
 		return -EINVAL;
@@ -84,7 +85,7 @@ int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct mkioq_setup *setup)
 	if (ret)
 		goto err_ring;
 	ret = mkioq_service_start(ctx, setup->poll_idle_us,
-				  setup->poll_period_us);
+				  setup->poll_period_us, setup->copy_workers);
 	if (ret)
 		goto err_cq;
 

@@ -7,7 +7,8 @@
  *   ring       mkioq_ring.[ch]     the shared slots and every access to them
  *   handles    mkioq_handle.[ch]   registered dma-buf ranges
  *   service    mkioq_service.[ch]  claims and completes requests; with
- *              mkioq_copy.[ch]     a pass's copies, and
+ *              mkioq_copy.[ch]     a pass's copies,
+ *              mkioq_copy_pool.[ch] the CPUs that help copy them, and
  *              mkioq_fence.[ch]    the FENCEs it holds
  *   cq         mkioq_cq.[ch]       completion delivery, read() and poll(); with
  *              mkioq_backlog.[ch]  records not yet delivered, and
@@ -17,8 +18,10 @@
  * mkioq_trace.[ch] define the tracepoints. Calls go one way
  * (tests/scripts/source-layout.sh checks it):
  *   main -> ctx, uring_cmd -> service -> copy -> handle
+ *                                             -> copy_pool
  *                                     -> fence -> ring
  *                                     -> cq -> wait -> backlog
+ *   main -> copy_pool (the module's copy workqueue)
  *   main -> fdinfo -> ring, handle, cq
  * each caller may also call what its callees call, and any file the
  * tracepoints.
@@ -30,6 +33,9 @@
  *				completions, the FENCEs, the pass scratch
  *     handles.table's xa_lock	a pass's claims and handle references
  *     cq.lock			records, WAITs and counters (a pass posts)
+ * A pass's copy helpers (mkioq_copy_pool.c) take no lock: the servicer
+ * waits for them (flush_work()) holding service.lock, and nothing they
+ * run waits for it.
  * io_uring's ring lock is outside cq.lock: a cancel arrives under it.
  */
 #ifndef _MKIOQ_CTX_H

@@ -63,6 +63,11 @@ void mkioq_fdinfo_show(struct seq_file *m, struct file *file)
 	seq_printf(m, "mode:\t%s\n",
 		   ctx->mode == MKIOQ_MODE_POLL ? "poll" : "doorbell");
 	seq_printf(m, "slots:\t%u\n", ctx->ring.slot_count);
+	seq_printf(m, "copy-workers:\t%u\n", ctx->service.copy_workers ?: 1);
+	seq_printf(m, "shared-passes:\t%lu\n",
+		   READ_ONCE(ctx->service.shared_passes));
+	seq_printf(m, "helper-chunks:\t%lu\n",
+		   READ_ONCE(ctx->service.helper_chunks));
 	mkioq_ring_census(&ctx->ring, &census);
 	for (i = 0; i < MKIOQ_CENSUS_KINDS; i++)
 		seq_printf(m, "%s:\t%u\n", mkioq_census_names[i],

@@ -19,6 +19,7 @@
 
 #include "mkioq_ctx.h"
 #include "mkioq_compat.h"
+#include "mkioq_copy_pool.h"
 #include "mkioq_cq.h"
 #include "mkioq_fdinfo.h"
 #include "mkioq_handle.h"
@@ -303,9 +304,15 @@ static int __init mkioq_init(void)
 		       MKIOQ_MAX_DEVICES);
 		return -EINVAL;
 	}
+	/* Before a device can be opened: any queue's pass may use it. */
+	ret = mkioq_copy_pool_create();
+	if (ret)
+		return ret;
 	mkioq_misc = kcalloc(devices, sizeof(*mkioq_misc), GFP_KERNEL);
-	if (!mkioq_misc)
+	if (!mkioq_misc) {
+		mkioq_copy_pool_destroy();
 		return -ENOMEM;
+	}
 
 	for (i = 0; i < devices; i++) {
 		struct miscdevice *misc = &mkioq_misc[i];
@@ -334,12 +341,14 @@ static int __init mkioq_init(void)
 
 err:
 	mkioq_remove_devices(i);
+	mkioq_copy_pool_destroy();
 	return ret;
 }
 
 static void __exit mkioq_exit(void)
 {
 	mkioq_remove_devices(devices);
+	mkioq_copy_pool_destroy();
 }
 
 module_init(mkioq_init);

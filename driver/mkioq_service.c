@@ -4,8 +4,10 @@
  *
  * One agent services a queue at a time (mkioq_service.lock): the doorbell
  * caller in DOORBELL mode, the queue's kernel thread in POLL mode.
- * Requests are therefore executed one by one in the order they were
- * claimed, and FENCEs (mkioq_fence.c) are held and completed here too.
+ * Requests are therefore executed in the order they were claimed (with
+ * copy_workers, helpers may copy a pass's independent requests at once,
+ * inside the pass: see mkioq_copy.c), and FENCEs (mkioq_fence.c) are held
+ * and completed here too.
  */
 #include <linux/bitops.h>
 #include <linux/kthread.h>
@@ -77,8 +79,14 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 	}
 	xa_unlock(&ctx->handles.table);
 
-	if (b->nr)
+	if (b->nr) {
 		mkioq_batch_execute(b);
+		if (b->shared) {
+			WRITE_ONCE(svc->shared_passes, svc->shared_passes + 1);
+			WRITE_ONCE(svc->helper_chunks,
+				   svc->helper_chunks + b->helper_chunks);
+		}
+	}
 	for (i = 0; i < b->nr; i++)
 		mkioq_ring_complete(&ctx->ring, &b->req[i], b->result[i],
 				    &cqe[i]);
@@ -269,7 +277,7 @@ void mkioq_service_init(struct mkioq_ctx *ctx)
 }
 
 int mkioq_service_start(struct mkioq_ctx *ctx, u32 poll_idle_us,
-			u32 poll_period_us)
+			u32 poll_period_us, u32 copy_workers)
 {
 	struct mkioq_service *svc = &ctx->service;
 	struct task_struct *t;
@@ -282,6 +290,8 @@ int mkioq_service_start(struct mkioq_ctx *ctx, u32 poll_idle_us,
 	svc->pass = kvzalloc(sizeof(*svc->pass), GFP_KERNEL | __GFP_NOWARN);
 	if (!svc->pass)
 		return -ENOMEM;
+	svc->copy_workers = copy_workers;
+	mkioq_batch_init(&svc->pass->batch, copy_workers);
 	if (ctx->mode != MKIOQ_MODE_POLL)
 		return 0;
 	t = kthread_run(mkioq_poll_thread, ctx, "mkioq-poll/%d",

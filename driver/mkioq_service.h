@@ -48,6 +48,10 @@ enum {
  * @poll_wait:		the poll thread sleeps here when idle
  * @poll_idle:		jiffies of polling without work before sleeping
  * @poll_period:	jiffies between looks at the ring while sleeping
+ * @copy_workers:	CPUs that may copy a pass (SETUP's), fixed at setup
+ * @shared_passes:	passes whose copies were shared (WRITE_ONCE under
+ *			@lock; fdinfo reads it with READ_ONCE)
+ * @helper_chunks:	shares of those that helpers copied (as above)
  */
 struct mkioq_service {
 	struct mutex lock;	/* one servicer at a time */
@@ -60,11 +64,14 @@ struct mkioq_service {
 	wait_queue_head_t poll_wait;
 	unsigned long poll_idle;
 	unsigned long poll_period;
+	u32 copy_workers;
+	unsigned long shared_passes;
+	unsigned long helper_chunks;
 };
 
 void mkioq_service_init(struct mkioq_ctx *ctx);
 int mkioq_service_start(struct mkioq_ctx *ctx, u32 poll_idle_us,
-			u32 poll_period_us);
+			u32 poll_period_us, u32 copy_workers);
 void mkioq_service_kick(struct mkioq_ctx *ctx);
 void mkioq_service_stop(struct mkioq_ctx *ctx);
 void mkioq_service_free(struct mkioq_ctx *ctx);

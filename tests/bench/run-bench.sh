@@ -51,7 +51,8 @@ small,mkioq doorbell read vs poll spin,64B qd64|>= 0.8
 small,mkioq poll uring_cmd vs poll spin,64B qd64|>= 0.8
 small,mkioq poll mshot_poll vs poll spin,64B qd64|>= 0.8
 small,mkioq poll read vs poll spin,64B qd64|>= 0.8
-scaling,two queues,4KiB qd64|>= 1.7'
+scaling,two queues,4KiB qd64|>= 1.7
+workers,mkioq poll 2 workers,1MiB qd64|>= 1.7'
 
 status=0
 start=$(date +%s)

@@ -171,6 +171,13 @@ TEST(setup_bad_fields)
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
 	EXPECT_EQ(EINVAL, errno);
 	s.reserved = 0;
+	s.copy_workers = MKIOQ_MAX_COPY_WORKERS + 1;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.copy_workers = UINT32_MAX;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.copy_workers = MKIOQ_MAX_COPY_WORKERS;
 	s.poll_period_us = 20000000;
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
 	EXPECT_EQ(EINVAL, errno);

@@ -111,24 +111,6 @@ static void *ro_copy(const void *data, size_t len)
 	return p;
 }
 
-/* Publish as a GPU would: no library checks, so bad requests reach us. */
-static void raw_publish(uint32_t *ring, uint32_t slot,
-			const struct mkioq_request *req)
-{
-	uint32_t *w = &ring[slot * MKIOQ_SLOT_WORDS];
-
-	w[MKIOQ_WORD_OP] = req->op;
-	w[MKIOQ_WORD_SRC_HANDLE] = req->src_handle;
-	w[MKIOQ_WORD_DST_HANDLE] = req->dst_handle;
-	w[MKIOQ_WORD_OFFSET_LO] = (uint32_t)req->offset;
-	w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(req->offset >> 32);
-	w[MKIOQ_WORD_BYTE_COUNT] = req->byte_count;
-	w[MKIOQ_WORD_TAG] = req->tag;
-	/* Release: pairs with the module's acquire load of STATUS. */
-	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_PUBLISHED,
-			 __ATOMIC_RELEASE);
-}
-
 static uint32_t word(const struct mkioq_queue *q, uint32_t slot,
 		     unsigned int w)
 {
@@ -460,7 +442,7 @@ TEST(fence_cancelled_by_owner_close)
 	w3 = &ring[3 * MKIOQ_SLOT_WORDS];
 	__atomic_store_n(&w3[MKIOQ_WORD_STATUS], MKIOQ_STATE_CLAIMED,
 			 __ATOMIC_RELEASE);
-	raw_publish(ring, 0, &fence);
+	publish_words(ring, 0, &fence);
 	ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_DOORBELL, 0));
 	/* Claimed and held: slot 3 read CLAIMED when it was claimed. */
 	EXPECT_EQ(MKIOQ_STATE_CLAIMED, __atomic_load_n(&ring[MKIOQ_WORD_STATUS],
@@ -634,7 +616,7 @@ static void run_cases(struct __test_metadata *_metadata,
 		struct mkioq_request req = c[i].req;
 
 		req.tag = 500 + i;
-		raw_publish(self->q->words, first + i, &req);
+		publish_words(self->q->words, first + i, &req);
 	}
 	/* DOORBELL mode: serviced, FENCEs included, before it returns. */
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
@@ -811,13 +793,13 @@ TEST_F(eq, interrupted_cpu_access_is_eintr)
 	ASSERT_EQ(0, drmIoctl(self->drm, VGEM_IOCTL_FENCE_ATTACH, &fa));
 	fs.fence = fa.out_fence;
 
-	raw_publish(self->q->words, 0, &(struct mkioq_request){
+	publish_words(self->q->words, 0, &(struct mkioq_request){
 		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
 		.dst_handle = self->hdst, .byte_count = 64, .tag = 40 });
-	raw_publish(self->q->words, 1, &(struct mkioq_request){
+	publish_words(self->q->words, 1, &(struct mkioq_request){
 		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
 		.dst_handle = self->hwo, .byte_count = 32, .tag = 41 });
-	raw_publish(self->q->words, 2, &(struct mkioq_request){
+	publish_words(self->q->words, 2, &(struct mkioq_request){
 		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
 		.dst_handle = hd2, .byte_count = 16, .tag = 42 });
 	catch_sigusr1(&old);
@@ -1039,7 +1021,7 @@ TEST_F(eq, wait_gets_request_errno)
 	ASSERT_EQ(0, io_uring_queue_init(8, &ring, 0));
 	mkioq_prep_wait(&ring, io_uring_get_sqe(&ring), self->fd, 3, &rec);
 	ASSERT_EQ(1, io_uring_submit(&ring));
-	raw_publish(self->q->words, 3, &(struct mkioq_request){
+	publish_words(self->q->words, 3, &(struct mkioq_request){
 		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
 		.dst_handle = NO_HANDLE, .byte_count = 16, .tag = 77 });
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
@@ -1122,7 +1104,7 @@ TEST_F(eq, done_is_left_alone)
 	uint32_t before[MKIOQ_SLOT_WORDS], *w = &self->q->words[4 * 8];
 	struct mkioq_cqe rec;
 
-	raw_publish(self->q->words, 4, &(struct mkioq_request){
+	publish_words(self->q->words, 4, &(struct mkioq_request){
 		.op = MKIOQ_OP_READ, .src_handle = self->hsrc,
 		.dst_handle = self->hdst, .byte_count = 16, .tag = 4 });
 	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_DONE,

@@ -503,6 +503,8 @@ static void q_open(struct fq *q, int qi, bool setup)
 	st.mode = rn(2);
 	st.poll_idle_us = rn(3000);
 	st.poll_period_us = rn(20000);
+	/* Shared passes must give the model's claim-order bytes too. */
+	st.copy_workers = rn(MKIOQ_MAX_COPY_WORKERS + 1);
 	if (ioctl(q->fd, MKIOQ_IOC_SETUP, &st)) {
 		FAILF("valid setup: %s", strerror(errno));
 		return;
@@ -535,7 +537,9 @@ static int setup_check(const struct mkioq_setup *s)
 
 	if (ret)
 		return ret;
-	if (s->flags || s->attach_fd || s->copy_workers || s->reserved)
+	if (s->flags || s->attach_fd || s->reserved)
+		return -EINVAL;
+	if (s->copy_workers > MKIOQ_MAX_COPY_WORKERS)
 		return -EINVAL;
 	if (s->slot_count < 1 || s->slot_count > MKIOQ_MAX_SLOTS)
 		return -EINVAL;
@@ -565,6 +569,9 @@ static void random_setup(struct mkioq_setup *s)
 			    (uint32_t[]){ 10000000, 10000001, rnd32() }[rn(3)];
 	s->ring_bytes = chance(1, 2) ? 0 : rnd32();	/* out fields */
 	s->cq_entries = chance(1, 2) ? 0 : rnd32();
+	s->copy_workers = chance(3, 4) ? rn(MKIOQ_MAX_COPY_WORKERS + 1) :
+			  (uint32_t[]){ MKIOQ_MAX_COPY_WORKERS + 1, 64,
+					rnd32() }[rn(3)];
 	if (chance(1, 10))
 		s->reserved = rnd() | 1;
 	/* A huge valid idle time would keep a poll thread spinning. */

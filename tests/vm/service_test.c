@@ -66,31 +66,11 @@ FIXTURE_TEARDOWN(svc)
 	close(self->drm);
 }
 
-/* The request words of a slot, all but STATUS and TAG. */
-static void request_words(uint32_t *w, const struct mkioq_request *req)
-{
-	w[MKIOQ_WORD_OP] = req->op;
-	w[MKIOQ_WORD_SRC_HANDLE] = req->src_handle;
-	w[MKIOQ_WORD_DST_HANDLE] = req->dst_handle;
-	w[MKIOQ_WORD_OFFSET_LO] = (uint32_t)req->offset;
-	w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(req->offset >> 32);
-	w[MKIOQ_WORD_BYTE_COUNT] = req->byte_count;
-}
-
-/*
- * Publish as a GPU would, with no library checks, so that requests the
- * library refuses (unknown ops) reach the module too.
- */
+/* Publish as a GPU would (see publish_words()). */
 static void raw_publish(struct mkioq_queue *q, uint32_t slot,
 			const struct mkioq_request *req)
 {
-	uint32_t *w = &q->words[slot * MKIOQ_SLOT_WORDS];
-
-	request_words(w, req);
-	w[MKIOQ_WORD_TAG] = req->tag;
-	/* Release: pairs with the module's acquire load of STATUS. */
-	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_PUBLISHED,
-			 __ATOMIC_RELEASE);
+	publish_words(q->words, slot, req);
 }
 
 /* Submit one request into @slot, ring, wait, and return its STATUS. */

@@ -33,6 +33,15 @@
 #define MKIOQ_SLOT_BYTES	32	/* MKIOQ_SLOT_WORDS * 4 */
 #define MKIOQ_MAX_SLOTS		64	/* the megakernel's fixed poll window */
 #define MKIOQ_WINDOW_BYTES	(MKIOQ_MAX_SLOTS * MKIOQ_SLOT_BYTES)
+/*
+ * Most CPUs that copy one queue's pass (struct mkioq_setup.copy_workers).
+ * One CPU copies about 10 GB/s and a PCIe 5 x16 link carries about 55:
+ * six CPUs fill a link, and a socket's memory bandwidth is spent by 8-12
+ * copying CPUs. Beyond 16, more helpers only contend for the same memory
+ * and cut a full pass (64 requests of 1 MiB) into shares too small to
+ * pay for waking them.
+ */
+#define MKIOQ_MAX_COPY_WORKERS	16
 
 /* Word indices inside a slot. */
 #define MKIOQ_WORD_OP		0	/* MKIOQ_OP_* */
@@ -184,7 +193,13 @@ struct mkioq_slot {
  * @cq_entries:		out: completion records the file buffers before it
  *			reports overflow (see struct mkioq_cqe)
  * @attach_fd:		in: must be 0
- * @copy_workers:	in: must be 0
+ * @copy_workers:	in: CPUs that may copy one pass's requests: 0 or 1, the
+ *			servicer alone; 2..MKIOQ_MAX_COPY_WORKERS, the
+ *			servicer and up to @copy_workers - 1 helper threads
+ *			of the module share a pass whose copies total at
+ *			least 512 KiB and do not overlap one another (see
+ *			"Copy workers" in Documentation/protocol.rst).
+ *			Requests still complete in claim order.
  * @reserved:		must be 0
  *
  * Allowed once per open file, before mmap() and any other ioctl but
@@ -207,7 +222,8 @@ struct mkioq_slot {
  *   E2BIG	@size > a page
  *   EFAULT	the bytes past the known fields unreadable, or
  *   E2BIG	one of them non-zero (whichever comes first in memory)
- *   EINVAL	@flags, @attach_fd, @copy_workers or @reserved non-zero,
+ *   EINVAL	@flags, @attach_fd or @reserved non-zero,
+ *		@copy_workers > MKIOQ_MAX_COPY_WORKERS,
  *		@slot_count not 1..64, @mode
  *		unknown, @poll_idle_us > 1000000, @poll_period_us > 10000000
  *		(the limits apply in DOORBELL mode too)

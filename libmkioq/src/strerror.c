@@ -336,7 +336,19 @@ static const struct call_text call_texts[] = {
 	{ "mkioq_queue_open_setup", ENOENT, T_OPEN_ENOENT },
 	{ "mkioq_queue_open_setup", EACCES, T_OPEN_EACCES },
 	{ "mkioq_queue_open_setup", ENODEV, T_OPEN_NODEV },
-	{ "mkioq_queue_open_setup", ENXIO, T_OPEN_NODEV },
+	{ "mkioq_queue_open_setup", ENXIO,
+	  "path is a device node with no device behind it (a stale node of "
+	  "an unloaded module, or of a device number no driver has); or, "
+	  "with MKIOQ_SETUP_ATTACH_POLL, attach_fd's queue was shut down "
+	  "(its owner closed it). Fix: load mkioq.ko and open a node it "
+	  "created; attach to a live queue of the group" },
+	{ "mkioq_queue_open_setup", EBADF,
+	  "setup->flags has MKIOQ_SETUP_ATTACH_POLL and setup->attach_fd is "
+	  "not an open file descriptor. Fix: pass the descriptor of a "
+	  "set-up POLL queue" },
+	{ "mkioq_queue_open_setup", EBADFD,
+	  "setup->flags has MKIOQ_SETUP_ATTACH_POLL and attach_fd's queue "
+	  "is not set up yet. Fix: set up the queue to attach to first" },
 	{ "mkioq_queue_open_setup", ENOTTY, T_OPEN_ENOTTY },
 	{ "mkioq_queue_open_setup", ENOMEM, T_OPEN_ENOMEM },
 	{ "mkioq_queue_open_setup", EMFILE, T_OPEN_EMFILE },

@@ -37,7 +37,10 @@ small,mkioq poll spin,64B qd64
 small,mkioq poll spin p50,64B qd1
 small,mkioq doorbell spin p50,64B qd1
 small,mkioq doorbell uring_cmd p50,64B qd1
-scaling,two queues,4KiB qd64'
+scaling,two queues,4KiB qd64
+queues,256 queues 1 thread,64B qd4/queue
+queues,256 queues 2 threads,64B qd4/queue
+queues,256 queues 1 thread wake-up,after idle'
 
 status=0
 start=$(date +%s)

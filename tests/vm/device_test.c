@@ -166,6 +166,18 @@ TEST(setup_bad_fields)
 	s.flags = 1;
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
 	EXPECT_EQ(EINVAL, errno);
+	/* The attach flag without POLL mode, attach_fd without the flag. */
+	s.flags = MKIOQ_SETUP_ATTACH_POLL;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.flags = 0;
+	s.attach_fd = fd;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
+	s.attach_fd = 0;
+	s.flags = 0x2;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+	EXPECT_EQ(EINVAL, errno);
 	s.flags = 0;
 	s.reserved = 1;
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));

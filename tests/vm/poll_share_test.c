@@ -124,6 +124,19 @@ static bool task_alive(long pid)
 	return access(path, F_OK) == 0;
 }
 
+/*
+ * Whether task @pid is gone within a second: kthread_stop() returns once
+ * the thread exited, a moment before its /proc entry goes.
+ */
+static bool task_gone(long pid)
+{
+	int i;
+
+	for (i = 0; i < 1000 && task_alive(pid); i++)
+		usleep(1000);
+	return !task_alive(pid);
+}
+
 FIXTURE(share) {
 	int drm;
 	struct test_buf src, dst;
@@ -254,8 +267,8 @@ TEST_F_TIMEOUT(share, sixteen_queues_one_thread, 120)
 		self->q[i] = NULL;
 	}
 	/* The last member out stopped it. */
+	EXPECT_TRUE(task_gone(thread));
 	EXPECT_EQ(before, count_pollers(NULL));
-	EXPECT_FALSE(task_alive(thread));
 }
 
 TEST_F_TIMEOUT(share, creator_closes_first, 120)
@@ -289,7 +302,7 @@ TEST_F_TIMEOUT(share, creator_closes_first, 120)
 		mkioq_queue_free(self->q[i]);
 		self->q[i] = NULL;
 	}
-	EXPECT_FALSE(task_alive(thread));
+	EXPECT_TRUE(task_gone(thread));
 }
 
 /*

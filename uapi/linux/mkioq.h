@@ -224,7 +224,7 @@ struct mkioq_slot {
  *   E2BIG	@size > a page
  *   EFAULT	the bytes past the known fields unreadable, or
  *   E2BIG	one of them non-zero (whichever comes first in memory)
- *   EINVAL	@flags, @attach_fd, @copy_workers or @reserved non-zero,
+ *   EINVAL	@copy_workers or @reserved non-zero,
  *		@slot_count not 1..64, @mode
  *		unknown, @poll_idle_us > 1000000, @poll_period_us > 10000000
  *		(the limits apply in DOORBELL mode too)

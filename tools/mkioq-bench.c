@@ -1104,50 +1104,6 @@ struct qset {
 	long thread[QB_GROUPS];
 };
 
-/* The number after "@key:\t" in the fdinfo of @fd, or -1. */
-static long fdinfo_num(int fd, const char *key)
-{
-	char path[64], line[512];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* utime + stime of task @pid, in clock ticks; -1 if unreadable. */
-static long task_cpu_ticks(long pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut, st;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	/* After the name: state, fields 4..13, utime (14), stime (15). */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return (long)(ut + st);
-}
-
 static void qset_close(struct qset *s)
 {
 	unsigned int i;
@@ -1191,7 +1147,7 @@ static int qset_open(struct qset *s, unsigned int n, unsigned int groups)
 					     MKIOQ_ACCESS_WRITE, &s->hdst[i]);
 	}
 	for (i = 0; !ret && i < groups; i++) {
-		s->thread[i] = fdinfo_num(mkioq_queue_fd(s->q[i]),
+		s->thread[i] = fdinfo_number(mkioq_queue_fd(s->q[i]),
 					  "poll-thread");
 		if (s->thread[i] <= 0)
 			ret = -ENOENT;

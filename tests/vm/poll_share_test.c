@@ -42,27 +42,6 @@ static int open_poll(int attach_fd, uint32_t idle_us, uint32_t period_us,
 	return mkioq_queue_open_setup(MKIOQ_DEV, &s, qp);
 }
 
-/* The number after "@key:\t" in the fdinfo of @fd, or -1. */
-static long fdinfo_num(int fd, const char *key)
-{
-	char path[64], line[512];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 /* Tasks whose name starts with mkioq-poll/ (@name exactly, if given). */
 static int count_pollers(const char *name)
 {
@@ -91,29 +70,6 @@ static int count_pollers(const char *name)
 	}
 	closedir(d);
 	return n;
-}
-
-/* utime + stime of task @pid, in clock ticks; -1 if it is gone. */
-static long task_cpu_ticks(long pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut, st;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	/* state, then fields 4..13, then utime (14) and stime (15). */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return (long)(ut + st);
 }
 
 static bool task_alive(long pid)
@@ -246,15 +202,15 @@ TEST_F_TIMEOUT(share, sixteen_queues_one_thread, 120)
 	char name[32];
 
 	share_open(_metadata, self, NQ, 0, 0);
-	group = fdinfo_num(mkioq_queue_fd(self->q[0]), "queue");
-	thread = fdinfo_num(mkioq_queue_fd(self->q[0]), "poll-thread");
+	group = fdinfo_number(mkioq_queue_fd(self->q[0]), "queue");
+	thread = fdinfo_number(mkioq_queue_fd(self->q[0]), "poll-thread");
 	ASSERT_GT(thread, 0);
 	for (i = 0; i < NQ; i++) {
 		int fd = mkioq_queue_fd(self->q[i]);
 
-		EXPECT_EQ(group, fdinfo_num(fd, "poll-group"));
-		EXPECT_EQ(thread, fdinfo_num(fd, "poll-thread"));
-		EXPECT_EQ(NQ, fdinfo_num(fd, "poll-members"));
+		EXPECT_EQ(group, fdinfo_number(fd, "poll-group"));
+		EXPECT_EQ(thread, fdinfo_number(fd, "poll-thread"));
+		EXPECT_EQ(NQ, fdinfo_number(fd, "poll-members"));
 	}
 	/* One kthread for the sixteen, named after the creator. */
 	EXPECT_EQ(before + 1, count_pollers(NULL));
@@ -277,14 +233,14 @@ TEST_F_TIMEOUT(share, creator_closes_first, 120)
 	int i;
 
 	share_open(_metadata, self, 4, 0, 0);
-	thread = fdinfo_num(mkioq_queue_fd(self->q[0]), "poll-thread");
+	thread = fdinfo_number(mkioq_queue_fd(self->q[0]), "poll-thread");
 	share_roundtrip(_metadata, self, 0, 4, 0, true);
 	mkioq_queue_free(self->q[0]);
 	self->q[0] = NULL;
 	for (i = 1; i < 4; i++) {
-		EXPECT_EQ(3, fdinfo_num(mkioq_queue_fd(self->q[i]),
+		EXPECT_EQ(3, fdinfo_number(mkioq_queue_fd(self->q[i]),
 					"poll-members"));
-		EXPECT_EQ(thread, fdinfo_num(mkioq_queue_fd(self->q[i]),
+		EXPECT_EQ(thread, fdinfo_number(mkioq_queue_fd(self->q[i]),
 					     "poll-thread"));
 	}
 	EXPECT_TRUE(task_alive(thread));
@@ -294,9 +250,9 @@ TEST_F_TIMEOUT(share, creator_closes_first, 120)
 	/* A later queue may attach to a member: the same group. */
 	ASSERT_EQ(0, open_poll(mkioq_queue_fd(self->q[3]), 0, 0, &self->q[4]));
 	ASSERT_EQ(0, share_register(_metadata, self, 4));
-	EXPECT_EQ(thread, fdinfo_num(mkioq_queue_fd(self->q[4]),
+	EXPECT_EQ(thread, fdinfo_number(mkioq_queue_fd(self->q[4]),
 				     "poll-thread"));
-	EXPECT_EQ(4, fdinfo_num(mkioq_queue_fd(self->q[4]), "poll-members"));
+	EXPECT_EQ(4, fdinfo_number(mkioq_queue_fd(self->q[4]), "poll-members"));
 	share_roundtrip(_metadata, self, 1, 4, 3, true);
 	for (i = 1; i < 5; i++) {
 		mkioq_queue_free(self->q[i]);
@@ -379,7 +335,7 @@ TEST_F_TIMEOUT(share, idle_sleeps_doorbell_wakes, 120)
 	int i;
 
 	share_open(_metadata, self, NQ, 1000, 1000000);
-	thread = fdinfo_num(mkioq_queue_fd(self->q[0]), "poll-thread");
+	thread = fdinfo_number(mkioq_queue_fd(self->q[0]), "poll-thread");
 	ASSERT_GT(thread, 0);
 	for (i = 0; i < 3; i++) {
 		usleep(200 * 1000);
@@ -493,9 +449,9 @@ TEST(attach_errnos)
 	s = ATTACH(live);
 	s.size = sizeof(s);
 	EXPECT_EQ(0, ioctl(fresh, MKIOQ_IOC_SETUP, &s));
-	EXPECT_EQ(fdinfo_num(live, "poll-thread"),
-		  fdinfo_num(fresh, "poll-thread"));
-	EXPECT_EQ(2, fdinfo_num(live, "poll-members"));
+	EXPECT_EQ(fdinfo_number(live, "poll-thread"),
+		  fdinfo_number(fresh, "poll-thread"));
+	EXPECT_EQ(2, fdinfo_number(live, "poll-members"));
 	close(fresh);
 	/* EINVAL: a DOORBELL queue. */
 	s = ATTACH(mkioq_queue_fd(door_q));
@@ -525,9 +481,9 @@ TEST(attach_errnos)
 
 	/* Attached to the live one: served, and so is its creator. */
 	ASSERT_EQ(0, open_poll(live, 0, 0, &member));
-	EXPECT_EQ(2, fdinfo_num(live, "poll-members"));
+	EXPECT_EQ(2, fdinfo_number(live, "poll-members"));
 	mkioq_queue_free(member);
-	EXPECT_EQ(1, fdinfo_num(live, "poll-members"));
+	EXPECT_EQ(1, fdinfo_number(live, "poll-members"));
 	mkioq_queue_free(door_q);
 	mkioq_queue_free(poll_q);
 #undef ATTACH
@@ -545,7 +501,7 @@ TEST_F_TIMEOUT(share, attach_after_owner_closed, 120)
 	pid_t pid;
 
 	share_open(_metadata, self, 2, 0, 0);
-	thread = fdinfo_num(mkioq_queue_fd(self->q[1]), "poll-thread");
+	thread = fdinfo_number(mkioq_queue_fd(self->q[1]), "poll-thread");
 	ASSERT_EQ(0, pipe(go));
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -566,8 +522,8 @@ TEST_F_TIMEOUT(share, attach_after_owner_closed, 120)
 		s.attach_fd = mkioq_queue_fd(self->q[1]);
 		if (setup_errno(&s, &fd))
 			_exit(12);
-		if (fdinfo_num(fd, "poll-thread") != thread ||
-		    fdinfo_num(fd, "poll-members") != 2)
+		if (fdinfo_number(fd, "poll-thread") != thread ||
+		    fdinfo_number(fd, "poll-members") != 2)
 			_exit(13);
 		_exit(0);
 	}
@@ -580,7 +536,7 @@ TEST_F_TIMEOUT(share, attach_after_owner_closed, 120)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_EQ(1, fdinfo_num(mkioq_queue_fd(self->q[1]), "poll-members"));
+	EXPECT_EQ(1, fdinfo_number(mkioq_queue_fd(self->q[1]), "poll-members"));
 	share_roundtrip(_metadata, self, 1, 1, 0, true);
 }
 

@@ -327,7 +327,7 @@ static bool mkioq_batch_share(struct mkioq_batch *b)
 	return true;
 }
 
-/* At setup, on zeroed memory: copy_workers as SETUP checked it. */
+/* At setup, before any pass: copy_workers as SETUP checked it. */
 void mkioq_batch_init(struct mkioq_batch *b, unsigned int copy_workers)
 {
 	mkioq_crew_init(&b->crew, copy_workers, mkioq_batch_copy_shares);

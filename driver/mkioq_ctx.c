@@ -13,7 +13,9 @@
  * handle and its dma-buf reference, and wakes readers; every later call
  * but INFO fails with -ENXIO. Mappings of the ring stay valid memory.
  */
+#include <linux/err.h>
 #include <linux/fdtable.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
@@ -23,8 +25,10 @@
 #include "mkioq_backlog.h"
 #include "mkioq_cq.h"
 #include "mkioq_handle.h"
+#include "mkioq_poller.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
+#include "mkioq_trace.h"
 #include "mkioq_wait.h"
 
 /* At open; @dma_dev attaches to dma-bufs whose exporter has no vmap. */
@@ -46,7 +50,11 @@ struct mkioq_ctx *mkioq_ctx_alloc(u32 id, struct device *dma_dev)
 
 static int mkioq_setup_check(const struct mkioq_setup *setup)
 {
-	if (setup->flags || setup->attach_fd || setup->reserved)
+	bool attach = setup->flags & MKIOQ_SETUP_ATTACH_POLL;
+
+	if ((setup->flags & ~MKIOQ_SETUP_ATTACH_POLL) ||
+	    (!attach && setup->attach_fd) ||
+	    (attach && setup->mode != MKIOQ_MODE_POLL) || setup->reserved)
 		return -EINVAL;
 	if (setup->copy_workers > MKIOQ_MAX_COPY_WORKERS)
 		return -EINVAL;
@@ -61,9 +69,48 @@ static int mkioq_setup_check(const struct mkioq_setup *setup)
 	return 0;
 }
 
-/* NEW -> LIVE. */
-int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct mkioq_setup *setup)
+/*
+ * MKIOQ_SETUP_ATTACH_POLL: the queue whose poller serves the new one, as
+ * io_uring's IORING_SETUP_ATTACH_WQ checks wq_fd. @file is the queue
+ * being set up: a file with its file operations is a queue. The target's
+ * state is read without its state_lock (see the lock order in
+ * mkioq_ctx.h): LIVE, read with acquire, shows its mode and poller set
+ * up, and the file reference keeps them until mkioq_poller_join().
+ */
+static struct file *mkioq_attach_target(struct file *file, int fd)
 {
+	struct mkioq_ctx *target;
+	struct file *f;
+	int ret;
+
+	f = fget(fd);
+	if (!f)
+		return ERR_PTR(-EBADF);
+	ret = -EINVAL;
+	if (f->f_op != file->f_op)
+		goto err;
+	target = f->private_data;
+	/* A queue not set up yet has no mode: EBADFD before the mode. */
+	ret = mkioq_ctx_usable(target);
+	if (ret == -EBADFD)
+		goto err;
+	if (target->mode != MKIOQ_MODE_POLL) {
+		ret = -EINVAL;
+		goto err;
+	}
+	if (ret)
+		goto err;
+	return f;
+err:
+	fput(f);
+	return ERR_PTR(ret);
+}
+
+/* NEW -> LIVE; @file is the queue's file. */
+int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct file *file,
+		    struct mkioq_setup *setup)
+{
+	struct file *target = NULL;
 	int ret;
 
 	ret = mkioq_setup_check(setup);
@@ -75,6 +122,14 @@ int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct mkioq_setup *setup)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
+	if (setup->flags & MKIOQ_SETUP_ATTACH_POLL) {
+		target = mkioq_attach_target(file, setup->attach_fd);
+		if (IS_ERR(target)) {
+			ret = PTR_ERR(target);
+			target = NULL;
+			goto out_unlock;
+		}
+	}
 	ctx->mode = setup->mode;
 	ctx->owner = current->files;
 
@@ -84,10 +139,18 @@ int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct mkioq_setup *setup)
 	ret = mkioq_cq_alloc(ctx);
 	if (ret)
 		goto err_ring;
-	ret = mkioq_service_start(ctx, setup->poll_idle_us,
-				  setup->poll_period_us, setup->copy_workers);
+	ret = mkioq_service_start(ctx, setup->copy_workers);
 	if (ret)
 		goto err_cq;
+	if (ctx->mode == MKIOQ_MODE_POLL) {
+		ret = mkioq_poller_join(ctx, target ? target->private_data :
+					NULL, setup->poll_idle_us,
+					setup->poll_period_us);
+		if (ret)
+			goto err_cq;
+		/* Last: once served, the poller's thread passes over it. */
+		mkioq_poller_serve(ctx);
+	}
 
 	/* Last: nothing below fails, so no error path has to put it. */
 	ctx->owner_tgid = get_pid(task_tgid(current));
@@ -96,6 +159,8 @@ int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct mkioq_setup *setup)
 	/* Pairs with smp_load_acquire() in mkioq_ctx_state(). */
 	smp_store_release(&ctx->state, MKIOQ_CTX_LIVE);
 	mutex_unlock(&ctx->state_lock);
+	if (target)
+		fput(target);
 	return 0;
 
 err_cq:
@@ -104,7 +169,23 @@ err_ring:
 	mkioq_ring_free(&ctx->ring);
 out_unlock:
 	mutex_unlock(&ctx->state_lock);
+	if (target)
+		fput(target);
 	return ret;
+}
+
+/*
+ * The doorbell (ioctl, write() or uring_cmd) of a usable queue: service
+ * now, or wake the poller. Here rather than in the service, which the
+ * poller calls: the call graph stays acyclic.
+ */
+void mkioq_ctx_doorbell(struct mkioq_ctx *ctx)
+{
+	trace_mkioq_doorbell(ctx->id, ctx->mode);
+	if (ctx->mode == MKIOQ_MODE_DOORBELL)
+		mkioq_service_kick(ctx);
+	else
+		mkioq_poller_kick(ctx);
 }
 
 /* LIVE -> DEAD, once, whoever calls first: see the top of this file. */
@@ -119,6 +200,8 @@ static void mkioq_ctx_shutdown(struct mkioq_ctx *ctx)
 	smp_store_release(&ctx->state, MKIOQ_CTX_DEAD);
 	mutex_unlock(&ctx->state_lock);
 
+	/* Not served any more, then stopped: see mkioq_service_stop(). */
+	mkioq_poller_leave(ctx);
 	mkioq_service_stop(ctx);
 	mkioq_waits_cancel(ctx, NULL);
 	mkioq_handles_release(&ctx->handles);
@@ -138,6 +221,7 @@ void mkioq_ctx_release(struct mkioq_ctx *ctx)
 		mkioq_ring_free(&ctx->ring);
 		put_pid(ctx->owner_tgid);
 	}
+	mkioq_poller_put(ctx);
 	mkioq_service_free(ctx);
 	mutex_destroy(&ctx->state_lock);
 	kfree(ctx);

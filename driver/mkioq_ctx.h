@@ -6,6 +6,8 @@
  * uses it:
  *   ring       mkioq_ring.[ch]     the shared slots and every access to them
  *   handles    mkioq_handle.[ch]   registered dma-buf ranges
+ *   poll       mkioq_poller.[ch]   POLL mode: the group and thread that
+ *                                  serve the queue, shared with others
  *   service    mkioq_service.[ch]  claims and completes requests; with
  *              mkioq_copy.[ch]     a pass's copies,
  *              mkioq_copy_pool.[ch] the CPUs that help copy them, and
@@ -17,22 +19,29 @@
  * and ioctls, mkioq_fdinfo.c shows a queue to its operator, and
  * mkioq_trace.[ch] define the tracepoints. Calls go one way
  * (tests/scripts/source-layout.sh checks it):
- *   main -> ctx, uring_cmd -> service -> copy -> handle
- *                                             -> copy_pool
- *                                     -> fence -> ring
- *                                     -> cq -> wait -> backlog
+ *   main, uring_cmd -> ctx -> poller -> service -> copy -> handle
+ *                                                     -> copy_pool
+ *                                              -> fence -> ring
+ *                                              -> cq -> wait -> backlog
  *   main -> copy_pool (the module's copy workqueue)
- *   main -> fdinfo -> ring, handle, cq
+ *   main -> fdinfo -> poller, ring, handle, cq
+ * (the doorbell goes through ctx, which picks the service or the poller:
+ * the poller calls the service's pass, so the service never calls it)
  * each caller may also call what its callees call, and any file the
  * tracepoints.
  *
  * Locks, outermost first; no other nesting exists:
  *   state_lock			the state's transitions (setup, shutdown);
- *				never held while taking another
- *   service.lock		one servicer at a time: the ring's claims and
+ *				held only while taking a poller's lock (setup
+ *				joins, shutdown leaves with it dropped); never
+ *				another queue's state_lock (an attach reads
+ *				its target's state locklessly)
+ *   poller's lock		a group's members; its thread holds it for a
+ *				whole round, taking each member's:
+ *     service.lock		one servicer at a time: the ring's claims and
  *				completions, the FENCEs, the pass scratch
- *     handles.table's xa_lock	a pass's claims and handle references
- *     cq.lock			records, WAITs and counters (a pass posts)
+ *       handles.table's xa_lock a pass's claims and handle references
+ *       cq.lock		records, WAITs and counters (a pass posts)
  * A pass's copy helpers (mkioq_copy_pool.c) take no lock: the servicer
  * waits for them (flush_work()) holding service.lock, and nothing they
  * run waits for it.
@@ -49,6 +58,7 @@
 
 #include "mkioq_cq.h"
 #include "mkioq_handle.h"
+#include "mkioq_poller.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
 
@@ -84,6 +94,8 @@ enum mkioq_ctx_state {
  * @ring:		the slots, fixed at setup
  * @handles:		the handle table; its own lock
  * @service:		the service; its own lock
+ * @poll:		POLL mode: its place in the poller serving it; the
+ *			poller's lock
  * @cq:			completion records and WAITs; its own lock
  */
 struct mkioq_ctx {
@@ -96,6 +108,7 @@ struct mkioq_ctx {
 	struct mkioq_ring ring;
 	struct mkioq_handles handles;
 	struct mkioq_service service;
+	struct mkioq_poll_member poll;
 	struct mkioq_cq cq;
 };
 
@@ -123,7 +136,9 @@ static inline int mkioq_ctx_usable(struct mkioq_ctx *ctx)
 
 struct mkioq_ctx *mkioq_ctx_alloc(u32 id, struct device *dma_dev);
 void mkioq_ctx_release(struct mkioq_ctx *ctx);
-int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct mkioq_setup *setup);
+int mkioq_ctx_setup(struct mkioq_ctx *ctx, struct file *file,
+		    struct mkioq_setup *setup);
+void mkioq_ctx_doorbell(struct mkioq_ctx *ctx);
 void mkioq_ctx_owner_closed(struct mkioq_ctx *ctx, struct file *file,
 			    fl_owner_t id);
 int mkioq_ctx_mmap(struct mkioq_ctx *ctx, struct vm_area_struct *vma);

@@ -13,6 +13,7 @@
 #include "mkioq_cq.h"
 #include "mkioq_fdinfo.h"
 #include "mkioq_handle.h"
+#include "mkioq_poller.h"
 #include "mkioq_ring.h"
 
 static const char *const mkioq_state_names[] = {
@@ -77,6 +78,7 @@ void mkioq_fdinfo_show(struct seq_file *m, struct file *file)
 	mkioq_fdinfo_slot(m, "oldest-claimed", &census.claimed);
 	seq_printf(m, "fences-held:\t%u\n",
 		   (unsigned int)hweight64(READ_ONCE(ctx->service.fences.held)));
+	mkioq_poller_show(ctx, m);
 	mkioq_handles_show(&ctx->handles, m);
 	mkioq_cq_show(ctx, m);
 }

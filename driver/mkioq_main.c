@@ -23,7 +23,6 @@
 #include "mkioq_cq.h"
 #include "mkioq_fdinfo.h"
 #include "mkioq_handle.h"
-#include "mkioq_service.h"
 #include "mkioq_uring_cmd.h"
 #include "mkioq_wait.h"
 
@@ -102,7 +101,7 @@ static long mkioq_ioctl_setup(struct mkioq_ctx *ctx, struct file *file,
 	ret = copy_struct_from_user(&setup, sizeof(setup), argp, usize);
 	if (ret)
 		return ret;
-	ret = mkioq_ctx_setup(ctx, &setup);
+	ret = mkioq_ctx_setup(ctx, file, &setup);
 	if (ret)
 		return ret;
 	/*
@@ -214,7 +213,7 @@ static long mkioq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MKIOQ_IOC_DOORBELL:
 		if (arg)
 			return -EINVAL;
-		mkioq_service_kick(ctx);
+		mkioq_ctx_doorbell(ctx);
 		return 0;
 	}
 	return -ENOTTY;
@@ -229,7 +228,7 @@ static ssize_t mkioq_write(struct file *file, const char __user *buf,
 
 	if (ret)
 		return ret;
-	mkioq_service_kick(ctx);
+	mkioq_ctx_doorbell(ctx);
 	return count;
 }
 

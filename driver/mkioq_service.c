@@ -3,14 +3,14 @@
  * The service: claim PUBLISHED slots, copy between dma-bufs, complete.
  *
  * One agent services a queue at a time (mkioq_service.lock): the doorbell
- * caller in DOORBELL mode, the queue's kernel thread in POLL mode.
+ * caller in DOORBELL mode, the thread of the queue's poller in POLL mode
+ * (mkioq_poller.c, which calls mkioq_service_poll() for each pass).
  * Requests are therefore executed in the order they were claimed (with
  * copy_workers, helpers may copy a pass's independent requests at once,
  * inside the pass: see mkioq_copy.c), and FENCEs (mkioq_fence.c) are held
  * and completed here too.
  */
 #include <linux/bitops.h>
-#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -134,7 +134,8 @@ static void mkioq_fence_recheck(struct work_struct *work)
 }
 
 /*
- * DOORBELL mode: service in the caller's context, one pass per ring seen
+ * DOORBELL mode's doorbell (a POLL queue's rings its poller instead):
+ * service in the caller's context, one pass per ring seen
  * (every request published before a ring is visible to the pass that
  * follows it) plus one more while a FENCE waits for its pass, for at most
  * MKIOQ_DOORBELL_PASSES passes (a producer that never stops must not keep
@@ -142,7 +143,7 @@ static void mkioq_fence_recheck(struct work_struct *work)
  * caller that finds another servicing leaves a RESCAN for it instead of
  * waiting.
  */
-static void mkioq_service_now(struct mkioq_ctx *ctx)
+void mkioq_service_kick(struct mkioq_ctx *ctx)
 {
 	struct mkioq_service *svc = &ctx->service;
 	unsigned int passes = 0;
@@ -187,83 +188,30 @@ static void mkioq_service_now(struct mkioq_ctx *ctx)
 	}
 }
 
-/* The doorbell: service now (DOORBELL mode) or wake the poll thread. */
-void mkioq_service_kick(struct mkioq_ctx *ctx)
+/*
+ * POLL mode: one pass, for the poller whose round this is; the work done,
+ * 0 once the service stopped.
+ */
+unsigned int mkioq_service_poll(struct mkioq_ctx *ctx)
 {
 	struct mkioq_service *svc = &ctx->service;
+	unsigned int n = 0;
 
-	trace_mkioq_doorbell(ctx->id, ctx->mode);
-	if (ctx->mode == MKIOQ_MODE_DOORBELL) {
-		mkioq_service_now(ctx);
-		return;
-	}
 	/*
-	 * As in mkioq_service_now(): the ringer's stores before RESCAN,
-	 * paired with the test_and_clear_bit() in mkioq_poll_sleep().
+	 * Most members of an idle group have nothing: a look at the STATUS
+	 * words, without the lock, is their pass. Held FENCEs complete only
+	 * in a pass; in POLL mode this thread alone changes them (the stop
+	 * comes after the poller let go of the queue), so no lock is needed
+	 * to read them. A request published meanwhile is seen next round,
+	 * as it would be after a pass.
 	 */
-	smp_mb__before_atomic();
-	set_bit(MKIOQ_RESCAN, &svc->flags);
-	wake_up(&svc->poll_wait);
-}
-
-/* Sleep until the doorbell, the period or a stop request. */
-static void mkioq_poll_sleep(struct mkioq_ctx *ctx)
-{
-	struct mkioq_service *svc = &ctx->service;
-	long left;
-
-	trace_mkioq_poll_sleep(ctx->id, svc->poll_period);
-	left = wait_event_interruptible_timeout(svc->poll_wait,
-						test_and_clear_bit(MKIOQ_RESCAN,
-								   &svc->flags) ||
-						kthread_should_stop(),
-						svc->poll_period);
-	trace_mkioq_poll_wake(ctx->id, left > 0);
-}
-
-/*
- * Has a pass anything to do: a slot PUBLISHED, or a FENCE held? Spinning
- * on this sweep of the STATUS words alone, rather than on whole passes
- * (the service's mutex, the handle table's lock, the FENCE bookkeeping),
- * is what lets an idle poller see a new request soonest. The FENCEs are
- * this thread's own: only it and, once it has stopped, the service's stop
- * change them.
- */
-static bool mkioq_poll_has_work(struct mkioq_ctx *ctx)
-{
-	return ctx->service.fences.held || mkioq_ring_published(&ctx->ring);
-}
-
-/*
- * POLL mode: look at the ring continuously while requests arrive, so a
- * GPU that cannot ring the doorbell is served at memory speed; after
- * poll_idle without work, sleep and look only on the doorbell or every
- * poll_period.
- */
-static int mkioq_poll_thread(void *data)
-{
-	struct mkioq_ctx *ctx = data;
-	struct mkioq_service *svc = &ctx->service;
-	unsigned long idle_since = jiffies;
-
-	while (!kthread_should_stop()) {
-		unsigned int n = 0;
-
-		if (mkioq_poll_has_work(ctx)) {
-			mutex_lock(&svc->lock);
-			n = mkioq_service_pass(ctx);
-			mutex_unlock(&svc->lock);
-		}
-
-		if (n) {
-			idle_since = jiffies;
-		} else if (time_after(jiffies, idle_since + svc->poll_idle)) {
-			mkioq_poll_sleep(ctx);
-			idle_since = jiffies;
-		}
-		cond_resched();
-	}
-	return 0;
+	if (!mkioq_ring_published(&ctx->ring) && !READ_ONCE(svc->fences.held))
+		return 0;
+	mutex_lock(&svc->lock);
+	if (!svc->stopped)
+		n = mkioq_service_pass(ctx);
+	mutex_unlock(&svc->lock);
+	return n;
 }
 
 /* At open: what must exist before setup, because stop may look at it. */
@@ -272,55 +220,39 @@ void mkioq_service_init(struct mkioq_ctx *ctx)
 	struct mkioq_service *svc = &ctx->service;
 
 	mutex_init(&svc->lock);
-	init_waitqueue_head(&svc->poll_wait);
 	INIT_DELAYED_WORK(&svc->fence_recheck, mkioq_fence_recheck);
 }
 
-int mkioq_service_start(struct mkioq_ctx *ctx, u32 poll_idle_us,
-			u32 poll_period_us, u32 copy_workers)
+/* At setup; a failed setup may retry, so the scratch is made once. */
+int mkioq_service_start(struct mkioq_ctx *ctx, u32 copy_workers)
 {
 	struct mkioq_service *svc = &ctx->service;
-	struct task_struct *t;
 
-	svc->poll_idle = usecs_to_jiffies(poll_idle_us ?:
-					  MKIOQ_POLL_IDLE_DEFAULT_US);
-	svc->poll_period = usecs_to_jiffies(poll_period_us ?:
-					    MKIOQ_POLL_PERIOD_DEFAULT_US);
-	/* Setup reports the failure: no allocator splat needed. */
-	svc->pass = kvzalloc(sizeof(*svc->pass), GFP_KERNEL | __GFP_NOWARN);
-	if (!svc->pass)
-		return -ENOMEM;
+	if (!svc->pass) {
+		/* Setup reports the failure: no allocator splat needed. */
+		svc->pass = kvzalloc(sizeof(*svc->pass),
+				     GFP_KERNEL | __GFP_NOWARN);
+		if (!svc->pass)
+			return -ENOMEM;
+	}
+	/* A retry may ask for other copy workers: no pass has run yet. */
 	svc->copy_workers = copy_workers;
 	mkioq_batch_init(&svc->pass->batch, copy_workers);
-	if (ctx->mode != MKIOQ_MODE_POLL)
-		return 0;
-	t = kthread_run(mkioq_poll_thread, ctx, "mkioq-poll/%d",
-			task_pid_nr(current));
-	if (IS_ERR(t)) {
-		kvfree(svc->pass);
-		svc->pass = NULL;
-		return PTR_ERR(t);
-	}
-	svc->poll_thread = t;
 	return 0;
 }
 
 /*
- * Stop servicing, for good: the poll thread and a doorbell servicing now
- * end after the pass in hand (the requests it claimed complete), a
- * doorbell that follows finds the service stopped, and FENCEs
- * still held complete with -ECANCELED. Called once, by the queue's
- * shutdown; the scratch stays until mkioq_service_free().
+ * Stop servicing, for good: a doorbell servicing now ends after the pass
+ * in hand (the requests it claimed complete), a doorbell or a poller's
+ * pass that follows finds the service stopped, and FENCEs still held
+ * complete with -ECANCELED. Called once, by the queue's shutdown, after
+ * it left its poller (whose pass in hand completed then); the scratch
+ * stays until mkioq_service_free().
  */
 void mkioq_service_stop(struct mkioq_ctx *ctx)
 {
 	struct mkioq_service *svc = &ctx->service;
 	unsigned int n;
-
-	/* kthread_stop() wakes the thread and waits for the pass in hand. */
-	if (svc->poll_thread)
-		kthread_stop(svc->poll_thread);
-	svc->poll_thread = NULL;
 
 	/*
 	 * Without the lock first, so that a doorbell servicing now stops

@@ -1,21 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The service: claims PUBLISHED slots and completes them, in the doorbell
- * caller's context or in a poll thread (mkioq_service.c).
+ * caller's context or in a poller's thread (mkioq_service.c).
  */
 #ifndef _MKIOQ_SERVICE_H
 #define _MKIOQ_SERVICE_H
 
 #include <linux/mutex.h>
 #include <linux/types.h>
-#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "mkioq_fence.h"
 
 struct mkioq_ctx;
 struct mkioq_pass;
-struct task_struct;
 
 /* Most passes one doorbell services before returning to its caller. */
 #define MKIOQ_DOORBELL_PASSES	64
@@ -23,15 +21,9 @@ struct task_struct;
 /* How often a DOORBELL queue looks at FENCEs waiting for other engines. */
 #define MKIOQ_FENCE_RECHECK_MS	1
 
-/* Poll-mode defaults and limits, microseconds. */
-#define MKIOQ_POLL_IDLE_DEFAULT_US	2000
-#define MKIOQ_POLL_IDLE_MAX_US		1000000
-#define MKIOQ_POLL_PERIOD_DEFAULT_US	1000
-#define MKIOQ_POLL_PERIOD_MAX_US	10000000
-
 /* Bits of mkioq_service.flags. */
 enum {
-	MKIOQ_RESCAN,		/* the doorbell rang since the last scan */
+	MKIOQ_RESCAN,		/* DOORBELL: it rang since the last scan */
 };
 
 /**
@@ -44,14 +36,13 @@ enum {
  * @pass:		scratch of the pass being serviced (@lock)
  * @fence_recheck:	DOORBELL mode: looks at held FENCEs while nobody
  *			rings, every MKIOQ_FENCE_RECHECK_MS
- * @poll_thread:	POLL mode service thread
- * @poll_wait:		the poll thread sleeps here when idle
- * @poll_idle:		jiffies of polling without work before sleeping
- * @poll_period:	jiffies between looks at the ring while sleeping
  * @copy_workers:	CPUs that may copy a pass (SETUP's), fixed at setup
  * @shared_passes:	passes whose copies were shared (WRITE_ONCE under
  *			@lock; fdinfo reads it with READ_ONCE)
  * @helper_chunks:	shares of those that helpers copied (as above)
+ *
+ * POLL mode's thread is the poller's (mkioq_poller.c): it calls
+ * mkioq_service_poll() for each pass.
  */
 struct mkioq_service {
 	struct mutex lock;	/* one servicer at a time */
@@ -60,19 +51,15 @@ struct mkioq_service {
 	struct mkioq_fences fences;
 	struct mkioq_pass *pass;
 	struct delayed_work fence_recheck;
-	struct task_struct *poll_thread;
-	wait_queue_head_t poll_wait;
-	unsigned long poll_idle;
-	unsigned long poll_period;
 	u32 copy_workers;
 	unsigned long shared_passes;
 	unsigned long helper_chunks;
 };
 
 void mkioq_service_init(struct mkioq_ctx *ctx);
-int mkioq_service_start(struct mkioq_ctx *ctx, u32 poll_idle_us,
-			u32 poll_period_us, u32 copy_workers);
+int mkioq_service_start(struct mkioq_ctx *ctx, u32 copy_workers);
 void mkioq_service_kick(struct mkioq_ctx *ctx);
+unsigned int mkioq_service_poll(struct mkioq_ctx *ctx);
 void mkioq_service_stop(struct mkioq_ctx *ctx);
 void mkioq_service_free(struct mkioq_ctx *ctx);
 

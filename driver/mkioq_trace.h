@@ -85,25 +85,31 @@ TRACE_EVENT(mkioq_service_pass,
 		      __entry->completed)
 );
 
+/*
+ * A poller names its group by the id of the queue that created it (the
+ * thread's name is mkioq-poll/ID): a group of one is its queue.
+ */
 TRACE_EVENT(mkioq_poll_sleep,
-	    TP_PROTO(u32 queue, unsigned long period_jiffies),
-	    TP_ARGS(queue, period_jiffies),
-	    TP_STRUCT__entry(__field(u32, queue)
+	    TP_PROTO(u32 group, u32 members, unsigned long period_jiffies),
+	    TP_ARGS(group, members, period_jiffies),
+	    TP_STRUCT__entry(__field(u32, group)
+			     __field(u32, members)
 			     __field(unsigned int, period_us)),
-	    TP_fast_assign(__entry->queue = queue;
+	    TP_fast_assign(__entry->group = group;
+			   __entry->members = members;
 			   __entry->period_us = jiffies_to_usecs(period_jiffies);),
-	    TP_printk("queue=%u period_us=%u", __entry->queue,
-		      __entry->period_us)
+	    TP_printk("queue=%u members=%u period_us=%u", __entry->group,
+		      __entry->members, __entry->period_us)
 );
 
 TRACE_EVENT(mkioq_poll_wake,
-	    TP_PROTO(u32 queue, bool doorbell),
-	    TP_ARGS(queue, doorbell),
-	    TP_STRUCT__entry(__field(u32, queue)
+	    TP_PROTO(u32 group, bool doorbell),
+	    TP_ARGS(group, doorbell),
+	    TP_STRUCT__entry(__field(u32, group)
 			     __field(bool, doorbell)),
-	    TP_fast_assign(__entry->queue = queue;
+	    TP_fast_assign(__entry->group = group;
 			   __entry->doorbell = doorbell;),
-	    TP_printk("queue=%u reason=%s", __entry->queue,
+	    TP_printk("queue=%u reason=%s", __entry->group,
 		      __entry->doorbell ? "doorbell" : "period")
 );
 

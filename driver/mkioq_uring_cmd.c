@@ -12,7 +12,6 @@
 
 #include "mkioq_ctx.h"
 #include "mkioq_compat.h"
-#include "mkioq_service.h"
 #include "mkioq_wait.h"
 #include "mkioq_uring_cmd.h"
 
@@ -49,7 +48,7 @@ int mkioq_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	case MKIOQ_URING_CMD_DOORBELL:
 		if (!mkioq_payload_tail_zero(payload, 0, len))
 			return -EINVAL;
-		mkioq_service_kick(ctx);
+		mkioq_ctx_doorbell(ctx);
 		return 0;
 	case MKIOQ_URING_CMD_WAIT:
 		if (!mkioq_payload_tail_zero(payload, sizeof(arg), len))

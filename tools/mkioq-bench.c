@@ -21,6 +21,10 @@
  *   workers     1 MiB DMA reads at depth 64 on a POLL queue, the producer
  *               asleep in poll() on the queue for its completion records,
  *               with copy_workers 1 and then 2 (struct mkioq_setup).
+ *   queues      1, 16 and 256 POLL queues served by one shared poll
+ *               thread and by two (MKIOQ_SETUP_ATTACH_POLL): requests/s
+ *               and p99 of 64 B READs, the threads' CPU once all are
+ *               idle, and the wake-up after idle (doorbell to completion).
  *
  * Every figure is printed in a table and as a "csv," line; ratios are to
  * peers measured in the same run. Under emulation only ratios mean much.
@@ -39,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -1331,6 +1336,270 @@ static int section_workers(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Many queues: POLL queues sharing poll threads.                      */
+/* ------------------------------------------------------------------ */
+
+#define QB_MAX		256	/* queues */
+#define QB_DEPTH	4	/* slots of each ring, all kept in flight */
+#define QB_GROUPS	2	/* poll threads, at most */
+#define QB_WAKES	20	/* wake-ups after idle measured */
+
+/*
+ * @n POLL queues of QB_DEPTH slots, in @groups groups: queue i is served
+ * by the thread of queue i % @groups, which created the group (the
+ * others attached to it with MKIOQ_SETUP_ATTACH_POLL).
+ */
+struct qset {
+	unsigned int n, groups;
+	struct test_buf src, dst;
+	struct mkioq_queue *q[QB_MAX];
+	uint32_t hsrc[QB_MAX], hdst[QB_MAX];
+	uint64_t t0[QB_MAX][QB_DEPTH];
+	long thread[QB_GROUPS];
+};
+
+static void qset_close(struct qset *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < QB_MAX; i++)
+		if (s->q[i])
+			mkioq_queue_free(s->q[i]);
+	test_buf_destroy(&s->src);
+	test_buf_destroy(&s->dst);
+}
+
+static int qset_open(struct qset *s, unsigned int n, unsigned int groups)
+{
+	unsigned int i;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->groups = groups;
+	s->src.fd = s->dst.fd = -1;
+	/* Small buffers of their own: 256 handles map them 256 times. */
+	ret = test_buf_create(env.drm, 4096, true, &s->src);
+	if (!ret)
+		ret = test_buf_create(env.drm, QB_MAX * 4096, true, &s->dst);
+	for (i = 0; !ret && i < n; i++) {
+		struct mkioq_setup setup = {
+			.slot_count = QB_DEPTH, .mode = MKIOQ_MODE_POLL,
+		};
+
+		if (i >= groups) {
+			setup.flags = MKIOQ_SETUP_ATTACH_POLL;
+			setup.attach_fd = mkioq_queue_fd(s->q[i % groups]);
+		}
+		ret = mkioq_queue_open_setup(MKIOQ_DEV, &setup, &s->q[i]);
+		if (!ret)
+			ret = mkioq_register(s->q[i], s->src.fd, 0, 4096,
+					     MKIOQ_ACCESS_READ, &s->hsrc[i]);
+		if (!ret)
+			ret = mkioq_register(s->q[i], s->dst.fd,
+					     (uint64_t)i * 4096, 4096,
+					     MKIOQ_ACCESS_WRITE, &s->hdst[i]);
+	}
+	for (i = 0; !ret && i < groups; i++) {
+		s->thread[i] = fdinfo_number(mkioq_queue_fd(s->q[i]),
+					  "poll-thread");
+		if (s->thread[i] <= 0)
+			ret = -ENOENT;
+	}
+	if (ret)
+		qset_close(s);
+	return ret;
+}
+
+static int qset_submit(struct qset *s, unsigned int i, uint32_t slot)
+{
+	s->t0[i][slot] = now_ns();
+	return mkioq_submit_dma_read(s->q[i], slot, s->hsrc[i], s->hdst[i],
+				     64, slot);
+}
+
+/*
+ * One producer thread keeps every slot of every ring in flight: round
+ * robin over the rings, a completed slot is timed, recycled and published
+ * again, with no doorbell (as a GPU producer that only writes the ring).
+ * Then every request is let finish.
+ */
+static int qset_run(struct qset *s, struct result *r)
+{
+	uint64_t start, end, now, ops = 0;
+	uint32_t nsamples = 0, slot;
+	unsigned int i, left;
+	int st, ret = 0;
+
+	for (i = 0; i < s->n && !ret; i++) {
+		for (slot = 0; slot < QB_DEPTH && !ret; slot++)
+			ret = qset_submit(s, i, slot);
+		/* The threads may sleep since setup. */
+		if (!ret)
+			ret = mkioq_doorbell(s->q[i]);
+	}
+	start = now_ns();
+	end = start + (uint64_t)(env.seconds * 1e9);
+	for (now = start; !ret && now < end;) {
+		for (i = 0; i < s->n; i++)
+			for (slot = 0; slot < QB_DEPTH; slot++) {
+				st = mkioq_slot_status(s->q[i], slot);
+				if (st < MKIOQ_RESULT_OK)
+					continue;
+				if (st != MKIOQ_RESULT_OK)
+					return -EIO;
+				now = now_ns();
+				if (nsamples < MAX_SAMPLES)
+					env.samples[nsamples++] =
+						now - s->t0[i][slot];
+				ops++;
+				ret = mkioq_recycle(s->q[i], slot);
+				if (!ret)
+					ret = qset_submit(s, i, slot);
+			}
+		now = now_ns();
+		progress("queues");
+	}
+	r->ops = ops / ((now - start) / 1e9);
+	latency(nsamples, r);
+	/* Let what is in flight finish: the rings are empty for idle. */
+	for (left = 1; !ret && left && now_ns() < end + 10000000000ull;) {
+		left = 0;
+		for (i = 0; i < s->n; i++)
+			for (slot = 0; slot < QB_DEPTH; slot++) {
+				st = mkioq_slot_status(s->q[i], slot);
+				if (st == MKIOQ_RESULT_OK)
+					ret = mkioq_recycle(s->q[i], slot);
+				else if (st != MKIOQ_STATE_EMPTY)
+					left++;
+			}
+	}
+	return ret ?: left ? -ETIMEDOUT : 0;
+}
+
+/*
+ * With every queue idle for longer than poll_idle: the poll threads' CPU
+ * time over @seconds, in % of one CPU (all threads together).
+ */
+static double qset_idle_cpu(struct qset *s, double seconds)
+{
+	long t0 = 0, t1 = 0;
+	uint64_t a, b;
+	unsigned int g;
+
+	/* poll_idle (2 ms by default) and then some. */
+	usleep(100 * 1000);
+	a = now_ns();
+	for (g = 0; g < s->groups; g++)
+		t0 += task_cpu_ticks(s->thread[g]);
+	usleep((useconds_t)(seconds * 1e6));
+	for (g = 0; g < s->groups; g++)
+		t1 += task_cpu_ticks(s->thread[g]);
+	b = now_ns();
+	return 100.0 * (t1 - t0) / sysconf(_SC_CLK_TCK) / ((b - a) / 1e9);
+}
+
+/*
+ * Wake-up after idle: the threads asleep (20 ms idle), one request and
+ * its doorbell on one queue (a different one each time); doorbell to
+ * completion seen, median of QB_WAKES, in microseconds.
+ */
+static int qset_wake(struct qset *s, double *p50_us)
+{
+	uint64_t t, lat[QB_WAKES];
+	unsigned int k, i, n = env.smoke ? 5 : QB_WAKES;
+	int ret = 0, st;
+
+	for (k = 0; k < n && !ret; k++) {
+		i = (k * 37) % s->n;
+		usleep(20 * 1000);
+		ret = qset_submit(s, i, 0);
+		t = now_ns();
+		if (!ret)
+			ret = mkioq_doorbell(s->q[i]);
+		while (!ret && (st = mkioq_slot_status(s->q[i], 0)) <
+		       MKIOQ_RESULT_OK)
+			if (now_ns() - t > 10000000000ull)
+				ret = -ETIMEDOUT;
+		lat[k] = now_ns() - t;
+		if (!ret)
+			ret = mkioq_recycle(s->q[i], 0);
+	}
+	qsort(lat, n, sizeof(lat[0]), cmp_u64);
+	*p50_us = lat[n / 2] / 1e3;
+	return ret;
+}
+
+static int section_queues(void)
+{
+	static const unsigned int counts[] = { 1, 16, QB_MAX };
+	static struct qset s;
+	struct result base = { 0 }, r;
+	double base_wake = 0, wake = 0, idle = 0;
+	unsigned int ci, groups;
+	char name[64];
+	struct rlimit rl;
+	int ret;
+
+	printf("\nqueues: POLL queues served by 1 or 2 shared threads; 64 B READs, "
+	       "%u in flight per queue, one producer spinning over the rings\n",
+	       QB_DEPTH);
+	if (!env.have_dev) {
+		printf("  (skipped: no /dev/mkioq0)\n");
+		return 0;
+	}
+	/* A queue is a descriptor: 256 of them and the rest. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 4 * QB_MAX) {
+		rl.rlim_cur = rl.rlim_max < 4 * QB_MAX ? rl.rlim_max :
+			      4 * QB_MAX;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (groups = 1; groups <= QB_GROUPS; groups++)
+		for (ci = 0; ci < 3; ci++) {
+			/* Two threads need two queues at least. */
+			if (counts[ci] < groups)
+				continue;
+			snprintf(name, sizeof(name), "%u queue%s %u thread%s",
+				 counts[ci], counts[ci] > 1 ? "s" : "", groups,
+				 groups > 1 ? "s" : "");
+			progress(name);
+			ret = qset_open(&s, counts[ci], groups);
+			if (ret)
+				return ret;
+			memset(&r, 0, sizeof(r));
+			ret = qset_run(&s, &r);
+			if (!ret)
+				idle = qset_idle_cpu(&s, env.smoke ? 0.2 : 1.0);
+			if (!ret)
+				ret = qset_wake(&s, &wake);
+			qset_close(&s);
+			if (ret)
+				return ret;
+			if (counts[ci] == 1 && groups == 1) {
+				base = r;
+				base_wake = wake;
+			}
+			emit("queues", name, "64B qd4/queue", r.ops, "ops/s",
+			     base.ops ? r.ops / base.ops : 0,
+			     "of 1 queue 1 thread");
+			strcat(name, " p99");
+			emit("queues", name, "64B qd4/queue", r.p99_us, "us",
+			     base.p99_us ? r.p99_us / base.p99_us : 0,
+			     "of 1 queue 1 thread p99");
+			name[strlen(name) - 4] = '\0';
+			strcat(name, " idle CPU");
+			emit("queues", name, "after poll_idle", idle, "%CPU",
+			     0, "poll threads, % of one CPU");
+			name[strlen(name) - 9] = '\0';
+			strcat(name, " wake-up");
+			emit("queues", name, "after idle", wake, "us",
+			     base_wake ? wake / base_wake : 0,
+			     "of 1 queue 1 thread wake-up");
+		}
+	return 0;
+}
+
 static void usage(void)
 {
 	printf("usage: mkioq-bench [--smoke] [--seconds S] [--only SECTION]\n"
@@ -1338,7 +1607,7 @@ static void usage(void)
 	       "  --seconds S   time per measured point (default 1)\n"
 	       "  --engine-workers N  worker threads of the userspace pump's\n"
 	       "                engine (default 1)\n"
-	       "  --only NAME   bandwidth, small, scaling or workers\n"
+	       "  --only NAME   bandwidth, small, scaling, workers or queues\n"
 	       "  --filter TEXT small: only mkioq cases whose name contains TEXT,\n"
 	       "                e.g. \"doorbell spin 64 B qd64\"\n"
 	       "  --perf-ctl CTL,ACK  perf record's --control fifos: profile\n"
@@ -1432,7 +1701,7 @@ int main(int argc, char **argv)
 	pattern_fill(env.src.map, 1 << 20, 3, 0);
 	printf("mkioq-bench: %s, %.2f s per point\n",
 	       env.smoke ? "smoke" : "full", env.seconds);
-	run.sections = only ? 1 : 4;
+	run.sections = only ? 1 : 5;
 	run.start_ns = now_ns();
 	if (!ret && (!only || !strcmp(only, "bandwidth"))) {
 		section_begin("bandwidth");
@@ -1449,6 +1718,10 @@ int main(int argc, char **argv)
 	if (!ret && (!only || !strcmp(only, "workers"))) {
 		section_begin("workers");
 		ret = section_workers();
+	}
+	if (!ret && (!only || !strcmp(only, "queues"))) {
+		section_begin("queues");
+		ret = section_queues();
 	}
 	if (ret)
 		fprintf(stderr, "mkioq-bench: FAILED: %s\n", mkioq_strerror(ret));

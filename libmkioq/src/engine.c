@@ -4,9 +4,10 @@
  * continuously while requests arrive (so a GPU that cannot ring a
  * doorbell is served at memory speed), and after spin_us without work
  * sleep, looking only on mkioq_engine_doorbell() or every sleep_us: the
- * module's POLL mode (mkioq_poll_thread()). A worker woken by the period
- * alone that finds nothing sleeps again at once; one woken by the
- * doorbell, or that finds work, spins again.
+ * module's POLL mode (mkioq_poller_thread(), driver/mkioq_poller.c). As
+ * there, a worker woken by the period alone that finds nothing sleeps
+ * again at once; one woken by the doorbell, or that finds work, spins
+ * again.
  */
 #include <errno.h>
 #include <limits.h>

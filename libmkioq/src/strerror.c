@@ -329,14 +329,29 @@ static const struct call_text call_texts[] = {
 	{ "mkioq_queue_open", EMFILE, T_OPEN_EMFILE },
 	{ "mkioq_queue_open_setup", EINVAL,
 	  "path, setup or qp is NULL, or setup->slot_count is 0 or above "
-	  "64; or the module refused a field: an unknown mode, non-zero "
-	  "flags or reserved, poll_idle_us above 1000000 or poll_period_us "
-	  "above 10000000. Fix: zero the struct, then set slot_count, mode "
-	  "and the poll timings within their limits" },
+	  "64; or the module refused a field: an unknown mode, a flag but "
+	  "MKIOQ_SETUP_ATTACH_POLL, that flag outside POLL mode or "
+	  "attach_fd without it, copy_workers above 16, non-zero reserved, "
+	  "poll_idle_us above 1000000 or poll_period_us above 10000000; or "
+	  "attach_fd is not an mkioq file or is a DOORBELL queue. Fix: zero "
+	  "the struct, then set slot_count, mode, copy_workers and the poll "
+	  "timings within their limits, and attach only to a POLL queue" },
 	{ "mkioq_queue_open_setup", ENOENT, T_OPEN_ENOENT },
 	{ "mkioq_queue_open_setup", EACCES, T_OPEN_EACCES },
 	{ "mkioq_queue_open_setup", ENODEV, T_OPEN_NODEV },
-	{ "mkioq_queue_open_setup", ENXIO, T_OPEN_NODEV },
+	{ "mkioq_queue_open_setup", ENXIO,
+	  "path is a device node with no device behind it (a stale node of "
+	  "an unloaded module, or of a device number no driver has); or, "
+	  "with MKIOQ_SETUP_ATTACH_POLL, attach_fd's queue was shut down "
+	  "(its owner closed it). Fix: load mkioq.ko and open a node it "
+	  "created; attach to a live queue of the group" },
+	{ "mkioq_queue_open_setup", EBADF,
+	  "setup->flags has MKIOQ_SETUP_ATTACH_POLL and setup->attach_fd is "
+	  "not an open file descriptor. Fix: pass the descriptor of a "
+	  "set-up POLL queue" },
+	{ "mkioq_queue_open_setup", EBADFD,
+	  "setup->flags has MKIOQ_SETUP_ATTACH_POLL and attach_fd's queue "
+	  "is not set up yet. Fix: set up the queue to attach to first" },
 	{ "mkioq_queue_open_setup", ENOTTY, T_OPEN_ENOTTY },
 	{ "mkioq_queue_open_setup", ENOMEM, T_OPEN_ENOMEM },
 	{ "mkioq_queue_open_setup", EMFILE, T_OPEN_EMFILE },

@@ -52,7 +52,10 @@ small,mkioq poll uring_cmd vs poll spin,64B qd64|>= 0.8
 small,mkioq poll mshot_poll vs poll spin,64B qd64|>= 0.8
 small,mkioq poll read vs poll spin,64B qd64|>= 0.8
 scaling,two queues,4KiB qd64|>= 1.7
-workers,mkioq poll 2 workers,1MiB qd64|>= 1.7'
+workers,mkioq poll 2 workers,1MiB qd64|>= 1.7
+queues,256 queues 1 thread,64B qd4/queue|
+queues,256 queues 2 threads,64B qd4/queue|
+queues,256 queues 1 thread wake-up,after idle|'
 
 status=0
 start=$(date +%s)

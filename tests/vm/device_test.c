@@ -151,7 +151,7 @@ TEST(size_versioned_structs)
 TEST(setup_bad_fields)
 {
 	struct mkioq_setup s;
-	int fd = open(MKIOQ_DEV, O_RDWR);
+	int fd = open(MKIOQ_DEV, O_RDWR), i;
 
 	ASSERT_GE(fd, 0);
 	memset(&s, 0, sizeof(s));
@@ -166,7 +166,15 @@ TEST(setup_bad_fields)
 	s.flags = 1;
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
 	EXPECT_EQ(EINVAL, errno);
+	/* The attach flag without POLL mode, attach_fd without it, 0x2. */
+	for (i = 0; i < 3; i++) {
+		s.flags = (uint32_t[]){ MKIOQ_SETUP_ATTACH_POLL, 0, 0x2 }[i];
+		s.attach_fd = i == 1 ? fd : 0;
+		EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
+		EXPECT_EQ(EINVAL, errno);
+	}
 	s.flags = 0;
+	s.attach_fd = 0;
 	s.reserved = 1;
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_SETUP, &s));
 	EXPECT_EQ(EINVAL, errno);

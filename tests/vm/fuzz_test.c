@@ -537,7 +537,11 @@ static int setup_check(const struct mkioq_setup *s)
 
 	if (ret)
 		return ret;
-	if (s->flags || s->attach_fd || s->reserved)
+	bool attach = s->flags & MKIOQ_SETUP_ATTACH_POLL;
+
+	if ((s->flags & ~MKIOQ_SETUP_ATTACH_POLL) ||
+	    (!attach && s->attach_fd) ||
+	    (attach && s->mode != MKIOQ_MODE_POLL) || s->reserved)
 		return -EINVAL;
 	if (s->copy_workers > MKIOQ_MAX_COPY_WORKERS)
 		return -EINVAL;
@@ -563,6 +567,14 @@ static void random_setup(struct mkioq_setup *s)
 			(uint32_t[]){ 0, 65, 1u << 31, rnd32() }[rn(4)];
 	s->mode = chance(3, 4) ? rn(2) : (uint32_t[]){ 2, rnd32() }[rn(2)];
 	s->flags = chance(7, 8) ? 0 : 1u << rn(32);
+	/* An attach (its attach_fd: do_setup()), mostly in POLL mode. */
+	if (chance(1, 6)) {
+		s->flags = MKIOQ_SETUP_ATTACH_POLL;
+		if (chance(7, 8))
+			s->mode = MKIOQ_MODE_POLL;
+	} else if (chance(1, 16)) {
+		s->attach_fd = 1 + rn(100);	/* without the flag */
+	}
 	s->poll_idle_us = chance(3, 4) ? rn(3000) :
 			  (uint32_t[]){ 1000000, 1000001, rnd32() }[rn(3)];
 	s->poll_period_us = chance(3, 4) ? rn(20000) :
@@ -580,15 +592,46 @@ static void random_setup(struct mkioq_setup *s)
 		s->poll_idle_us = 20000;
 }
 
+/*
+ * The attach_fd of an attaching SETUP on @self, and the errno the target
+ * gives (checked after EBUSY); *@to_close is a file to close after.
+ */
+static int pick_attach(struct fq *self, int *fd, int *to_close)
+{
+	struct fq *t = &G.q[rn(NQ)];
+
+	*to_close = -1;
+	switch (rn(6)) {
+	case 0:
+		*fd = chance(1, 2) ? -1 - (int)rn(1000) : 100000 + (int)rn(1000);
+		return -EBADF;
+	case 1:
+		*fd = *to_close = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return -EINVAL;
+	case 2:		/* itself: not set up yet, if it gets this far */
+		t = self;
+		/* fall through */
+	default:
+		*fd = t->fd;
+		if (t->fd < 0)
+			return -EBADF;
+		if (!t->ready)
+			return -EBADFD;
+		return t->mode == MKIOQ_MODE_POLL ? 0 : -EINVAL;
+	}
+}
+
 /* SETUP on @q (a pool queue or a fresh file); returns the result. */
 static int do_setup(struct fq *q, int qi, bool pool)
 {
 	struct mkioq_setup s, out;
-	int kind = pick_ptr(), exp, ret;
+	int kind = pick_ptr(), exp, ret, attach_exp = 0, to_close = -1;
 	size_t split = 0;
 	void *p;
 
 	random_setup(&s);
+	if (s.flags & MKIOQ_SETUP_ATTACH_POLL)
+		attach_exp = pick_attach(q, &s.attach_fd, &to_close);
 	p = place(G.guard, kind, &s, sizeof(s), &out, &split);
 	if (kind == P_STRADDLE)
 		exp = split < 4 ? -EFAULT :
@@ -599,12 +642,17 @@ static int do_setup(struct fq *q, int qi, bool pool)
 		;
 	else if (q->ready)
 		exp = -EBUSY;
+	else if ((exp = attach_exp))
+		;
 	else
 		exp = kind == P_VALID ? 0 : -EFAULT;
 	ret = sys_ret(ioctl(q->fd, MKIOQ_IOC_SETUP, p));
 	CHECK_EQ(ret, exp, "SETUP");
+	if (to_close >= 0)
+		close(to_close);
 	/* Set up even if the result could not be written back. */
-	if (ret == exp && ptr_readable(kind) && !setup_check(&s) && !q->ready) {
+	if (ret == exp && ptr_readable(kind) && !setup_check(&s) && !q->ready &&
+	    !attach_exp) {
 		if (kind == P_VALID) {
 			if (out.ring_bytes != PG || !out.cq_entries ||
 			    out.size != s.size || out.slot_count != s.slot_count)

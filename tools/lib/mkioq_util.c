@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Byte patterns, the clock and record draining for the tools and tests. */
+/*
+ * Byte patterns, the clock, record draining and /proc readings for the
+ * tools and tests.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "mkioq_util.h"
@@ -39,4 +45,48 @@ int drain_cqes(struct mkioq_queue *q)
 	while ((n = mkioq_read_cqes(q, cqes, 64, 0)) > 0)
 		total += n;
 	return total;
+}
+
+/* The number after "@key:\t" in the fdinfo of @fd, or -1. */
+long fdinfo_number(int fd, const char *key)
+{
+	char path[64], line[512];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* utime + stime of task @pid, in clock ticks; -1 if unreadable. */
+long task_cpu_ticks(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* After the name: state, fields 4..13, utime (14), stime (15). */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
 }

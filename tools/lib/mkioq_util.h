@@ -2,7 +2,8 @@
 /*
  * Helpers of the tools (mkioq-demo, mkioq-bench) that the VM tests use
  * too: the device node, byte patterns to fill and check buffers with, the
- * monotonic clock, and draining a queue's completion records.
+ * monotonic clock, draining a queue's completion records, and reading a
+ * queue's fdinfo and a task's CPU time from /proc.
  */
 #ifndef MKIOQ_TOOLS_UTIL_H
 #define MKIOQ_TOOLS_UTIL_H
@@ -30,5 +31,9 @@ size_t pattern_check(const uint8_t *p, size_t n, uint32_t seed,
 uint64_t now_ns(void);
 /* Drain every completion record waiting; returns how many. */
 int drain_cqes(struct mkioq_queue *q);
+/* The number after "@key:<TAB>" in the fdinfo of our @fd, or -1. */
+long fdinfo_number(int fd, const char *key);
+/* utime + stime of task @pid, in clock ticks; -1 if unreadable. */
+long task_cpu_ticks(long pid);
 
 #endif

@@ -170,6 +170,12 @@ struct mkioq_slot {
 #define MKIOQ_MODE_POLL		1	/* a kernel thread polls the ring */
 
 /*
+ * struct mkioq_setup.flags: POLL mode, served by the thread of the queue
+ * that attach_fd names (its group), not by a thread of its own.
+ */
+#define MKIOQ_SETUP_ATTACH_POLL	0x1U
+
+/*
  * The queue's state, checked first by every call on the queue below but
  * SETUP and INFO (read(), write() and mmap() after the VFS's checks of the
  * file's open mode and of the buffer address):
@@ -183,16 +189,27 @@ struct mkioq_slot {
  * @size:		in: sizeof(struct mkioq_setup); lets the struct grow
  * @slot_count:		in: slots in the ring, 1..MKIOQ_MAX_SLOTS
  * @mode:		in: MKIOQ_MODE_*
- * @flags:		in: must be 0
+ * @flags:		in: 0 or MKIOQ_SETUP_ATTACH_POLL
  * @poll_idle_us:	in: POLL mode: polling continues this long after the
- *			last request seen, then the thread sleeps; 0 = default
+ *			last request seen, then the thread sleeps; 0 = default.
+ *			A thread serving several queues uses the value of the
+ *			queue that created its group, and polls this long
+ *			after the last request seen on any of them
  * @poll_period_us:	in: POLL mode: a sleeping thread also wakes this often
  *			to look at the ring (for producers that cannot ring
- *			the doorbell); 0 = default
+ *			the doorbell); 0 = default. As @poll_idle_us, the
+ *			group creator's value serves the group
  * @ring_bytes:		out: length to pass to mmap() at offset 0
  * @cq_entries:		out: completion records the file buffers before it
  *			reports overflow (see struct mkioq_cqe)
- * @attach_fd:		in: must be 0
+ * @attach_fd:		in: with MKIOQ_SETUP_ATTACH_POLL, an open file of a
+ *			set-up POLL queue: this queue joins the group that
+ *			queue's thread serves. Each round of the thread
+ *			makes one pass (at most the 64 slots of a ring) of
+ *			every queue of the group, the first one changing
+ *			every round. The thread ends when the last queue of
+ *			the group shuts down, whichever created it. Without
+ *			the flag, must be 0
  * @copy_workers:	in: CPUs that may copy one pass's requests: 0 or 1, the
  *			servicer alone; 2..MKIOQ_MAX_COPY_WORKERS, the
  *			servicer and up to @copy_workers - 1 helper threads
@@ -222,15 +239,25 @@ struct mkioq_slot {
  *   E2BIG	@size > a page
  *   EFAULT	the bytes past the known fields unreadable, or
  *   E2BIG	one of them non-zero (whichever comes first in memory)
- *   EINVAL	@flags, @attach_fd or @reserved non-zero,
+ *   EINVAL	@reserved non-zero,
  *		@copy_workers > MKIOQ_MAX_COPY_WORKERS,
  *		@slot_count not 1..64, @mode
  *		unknown, @poll_idle_us > 1000000, @poll_period_us > 10000000
  *		(the limits apply in DOORBELL mode too)
+ *   EINVAL	@flags has bits but MKIOQ_SETUP_ATTACH_POLL; the flag
+ *		without POLL mode; @attach_fd non-zero without the flag
  *   EBUSY	already set up (also once the owner closed it)
+ *   EBADF	MKIOQ_SETUP_ATTACH_POLL: @attach_fd not an open file
+ *   EINVAL	... not an mkioq queue file
+ *   EBADFD	... a queue not set up (also this very file)
+ *   EINVAL	... a DOORBELL queue (also once shut down)
+ *   ENXIO	... a POLL queue shut down (its owner closed it)
  *   ENOMEM	the ring, the record queue or the service state
  *   ENOSPC	shmem could not make the ring's inode
- *   ENOMEM, EINTR  POLL mode: kthread_run() of the poll thread failed
+ *   ENOMEM, EINTR  POLL mode without MKIOQ_SETUP_ATTACH_POLL:
+ *		kthread_run() of the poll thread failed
+ *   ENXIO	MKIOQ_SETUP_ATTACH_POLL: the group's last queue shut down
+ *		while this SETUP ran
  *   EFAULT	the result could not be written back: the queue IS set up
  *		(MKIOQ_IOC_INFO reports its shape)
  */

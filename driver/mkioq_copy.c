@@ -22,8 +22,6 @@
 
 /* Copy in chunks so a 64 MiB request does not hog the CPU. */
 #define MKIOQ_COPY_CHUNK	SZ_1M
-/* Largest request: its byte count must fit a record's s32 result. */
-#define MKIOQ_MAX_BYTE_COUNT	((u32)INT_MAX)
 
 static void mkioq_copy_chunk(const struct iosys_map *dst, u64 dst_off,
 			     const struct iosys_map *src, u64 src_off,
@@ -78,7 +76,7 @@ static void mkioq_copy(const struct mkioq_handle *dst, u64 dst_off,
 }
 
 /* Does [off, off + len) fit the handle's range? */
-static int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
+int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
 {
 	u64 end;
 
@@ -202,6 +200,20 @@ void mkioq_batch_add_locked(struct mkioq_batch *b,
 
 	b->req[i] = *req;
 	b->result[i] = mkioq_batch_prepare(b, handles, i);
+}
+
+/*
+ * Add request @req, just claimed and already failed with @err (a storage
+ * request that mkioq_storage.c rejected), so that it completes with the
+ * pass's other requests.
+ */
+void mkioq_batch_add_failed(struct mkioq_batch *b, const struct mkioq_req *req,
+			    int err)
+{
+	unsigned int i = b->nr++;
+
+	b->req[i] = *req;
+	b->result[i] = err;
 }
 
 /*

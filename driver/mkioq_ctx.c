@@ -9,7 +9,8 @@
  * the file (a forked child or a receiver of the fd may still hold the
  * file), or at release. Shutdown stops the service (the pass in hand
  * completes, held FENCEs complete with -ECANCELED, slots still PUBLISHED
- * are not ours and stay as they are), cancels parked WAITs, drops every
+ * are not ours and stay as they are), waits for the storage requests in
+ * flight to complete, cancels parked WAITs, drops every
  * handle and its dma-buf reference, and wakes readers; every later call
  * but INFO fails with -ENXIO. Mappings of the ring stay valid memory.
  */
@@ -25,6 +26,7 @@
 #include "mkioq_handle.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
+#include "mkioq_storage.h"
 #include "mkioq_wait.h"
 
 /* At open; @dma_dev attaches to dma-bufs whose exporter has no vmap. */
@@ -39,6 +41,7 @@ struct mkioq_ctx *mkioq_ctx_alloc(u32 id, struct device *dma_dev)
 	mutex_init(&ctx->state_lock);
 	mkioq_handles_init(&ctx->handles, dma_dev);
 	mkioq_service_init(ctx);
+	mkioq_storage_init_queue(ctx);
 	mkioq_cq_init(ctx);
 	mkioq_waits_init(ctx);
 	return ctx;
@@ -119,6 +122,7 @@ static void mkioq_ctx_shutdown(struct mkioq_ctx *ctx)
 	mutex_unlock(&ctx->state_lock);
 
 	mkioq_service_stop(ctx);
+	mkioq_storage_drain(ctx);
 	mkioq_waits_cancel(ctx, NULL);
 	mkioq_handles_release(&ctx->handles);
 	mkioq_cq_shutdown(ctx);

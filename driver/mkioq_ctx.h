@@ -5,10 +5,11 @@
  * Each concern owns its part of the queue, declared beside the code that
  * uses it:
  *   ring       mkioq_ring.[ch]     the shared slots and every access to them
- *   handles    mkioq_handle.[ch]   registered dma-buf ranges
+ *   handles    mkioq_handle.[ch]   registered dma-buf and file ranges
  *   service    mkioq_service.[ch]  claims and completes requests; with
- *              mkioq_copy.[ch]     a pass's copies, and
- *              mkioq_fence.[ch]    the FENCEs it holds
+ *              mkioq_copy.[ch]     a pass's copies,
+ *              mkioq_storage.[ch]  the workers of file handles' requests,
+ *              mkioq_fence.[ch]    and the FENCEs it holds
  *   cq         mkioq_cq.[ch]       completion delivery, read() and poll(); with
  *              mkioq_backlog.[ch]  records not yet delivered, and
  *              mkioq_wait.[ch]     parked uring_cmd WAITs
@@ -19,6 +20,7 @@
  *   main -> ctx, uring_cmd -> service -> copy -> handle
  *                                     -> fence -> ring
  *                                     -> cq -> wait -> backlog
+ *   service, ctx, main -> storage -> copy, fence, cq
  *   main -> fdinfo -> ring, handle, cq
  * each caller may also call what its callees call, and any file the
  * tracepoints.
@@ -28,8 +30,11 @@
  *				never held while taking another
  *   service.lock		one servicer at a time: the ring's claims and
  *				completions, the FENCEs, the pass scratch
+ *				(a storage worker completes its slot without
+ *				it: mkioq_storage.c)
  *     handles.table's xa_lock	a pass's claims and handle references
- *     cq.lock			records, WAITs and counters (a pass posts)
+ *     cq.lock			records, WAITs and counters (a pass or a
+ *				storage worker posts)
  * io_uring's ring lock is outside cq.lock: a cancel arrives under it.
  */
 #ifndef _MKIOQ_CTX_H
@@ -45,6 +50,7 @@
 #include "mkioq_handle.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
+#include "mkioq_storage.h"
 
 struct pid;
 struct vm_area_struct;
@@ -79,6 +85,7 @@ enum mkioq_ctx_state {
  * @handles:		the handle table; its own lock
  * @service:		the service; its own lock
  * @cq:			completion records and WAITs; its own lock
+ * @storage:		storage requests in flight (the service's lock)
  */
 struct mkioq_ctx {
 	u32 id;
@@ -91,6 +98,7 @@ struct mkioq_ctx {
 	struct mkioq_handles handles;
 	struct mkioq_service service;
 	struct mkioq_cq cq;
+	struct mkioq_storage storage;
 };
 
 static inline enum mkioq_ctx_state mkioq_ctx_state(struct mkioq_ctx *ctx)

@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 
 #include "mkioq_ctx.h"
+#include "mkioq_storage.h"
 #include "mkioq_compat.h"
 #include "mkioq_cq.h"
 #include "mkioq_fdinfo.h"
@@ -167,6 +168,7 @@ static long mkioq_ioctl_info(struct mkioq_ctx *ctx, void __user *argp)
 	info.max_handles = MKIOQ_MAX_HANDLES;
 	if (MKIOQ_HAVE_URING_CANCEL)
 		info.features |= MKIOQ_FEAT_WAIT_CANCEL;
+	info.features |= MKIOQ_FEAT_FILE;
 	/* A queue shut down still reports its shape and counters. */
 	if (mkioq_ctx_state(ctx) != MKIOQ_CTX_NEW) {
 		info.slot_count = ctx->ring.slot_count;
@@ -303,9 +305,15 @@ static int __init mkioq_init(void)
 		       MKIOQ_MAX_DEVICES);
 		return -EINVAL;
 	}
+	/* Before the devices appear: their first queue may need it. */
+	ret = mkioq_storage_init();
+	if (ret)
+		return ret;
 	mkioq_misc = kcalloc(devices, sizeof(*mkioq_misc), GFP_KERNEL);
-	if (!mkioq_misc)
+	if (!mkioq_misc) {
+		mkioq_storage_exit();
 		return -ENOMEM;
+	}
 
 	for (i = 0; i < devices; i++) {
 		struct miscdevice *misc = &mkioq_misc[i];
@@ -334,12 +342,14 @@ static int __init mkioq_init(void)
 
 err:
 	mkioq_remove_devices(i);
+	mkioq_storage_exit();
 	return ret;
 }
 
 static void __exit mkioq_exit(void)
 {
 	mkioq_remove_devices(devices);
+	mkioq_storage_exit();
 }
 
 module_init(mkioq_init);

@@ -20,6 +20,7 @@
 #include "mkioq_fence.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
+#include "mkioq_storage.h"
 #include "mkioq_trace.h"
 
 /*
@@ -47,6 +48,7 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 	struct mkioq_req req;
 	u64 candidates;
 	u32 i;
+	int ret;
 
 	lockdep_assert_held(&svc->lock);
 	mkioq_fences_begin_pass(&svc->fences);
@@ -72,7 +74,12 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 			mkioq_fence_hold(&svc->fences, &ctx->ring, &req);
 			fences++;
 		} else {
-			mkioq_batch_add_locked(b, &ctx->handles, &req);
+			/* Storage requests go to workers (mkioq_storage.c). */
+			ret = mkioq_storage_claim_locked(ctx, &req);
+			if (ret < 0)
+				mkioq_batch_add_failed(b, &req, ret);
+			else if (!ret)
+				mkioq_batch_add_locked(b, &ctx->handles, &req);
 		}
 	}
 	xa_unlock(&ctx->handles.table);

@@ -122,6 +122,26 @@ int mkioq_register(struct mkioq_queue *q, int dmabuf_fd, uint64_t offset,
 	return ret;
 }
 
+int mkioq_register_file(struct mkioq_queue *q, int fd, uint64_t offset,
+			uint64_t length, uint32_t access, uint32_t *handle)
+{
+	struct mkioq_handle_reg reg = {
+		.fd = fd,
+		.access = access,
+		.offset = offset,
+		.length = length,
+		.flags = MKIOQ_REG_F_FILE,
+	};
+	int ret;
+
+	if (!handle)
+		return -EINVAL;
+	ret = device_ioctl(q, MKIOQ_IOC_REGISTER, &reg);
+	if (!ret)
+		*handle = reg.handle;
+	return ret;
+}
+
 int mkioq_unregister(struct mkioq_queue *q, uint32_t handle)
 {
 	struct mkioq_handle_unreg unreg = { .handle = handle };

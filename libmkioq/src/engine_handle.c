@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The engine's handles: a range of host memory, or of a dma-buf that the
- * engine maps, registered under a small integer that the ring's SRC_HANDLE and
+ * The engine's handles: a range of host memory, of a dma-buf that the
+ * engine maps, or of a file (pread()/pwrite()), registered under a small integer that the ring's SRC_HANDLE and
  * DST_HANDLE words name. The numbers, checks and errnos are those of the
  * module's MKIOQ_IOC_REGISTER (driver/mkioq_handle.c): 1..4096, the lowest
  * free number first, ENOSPC when full, ENOENT for an unknown one.
@@ -85,6 +85,7 @@ static int engine_handle_add(struct mkioq_engine *e, uint8_t *base,
 	h->length = length;
 	h->access = access;
 	h->buf = buf;
+	h->fd = -1;
 	ret = engine_table_insert(e, h, handle);
 	if (ret)
 		free(h);
@@ -241,6 +242,81 @@ int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 }
 
 /*
+ * The module's MKIOQ_REG_F_FILE registration (driver/mkioq_handle.c), in
+ * its order: the arguments (EINVAL), the descriptor (EBADF), its type
+ * (EISDIR, ESPIPE, EINVAL), O_DIRECT and O_APPEND (EINVAL), the open mode
+ * (EACCES), the range (EOVERFLOW; ERANGE past a block device's end, or
+ * for a regular file past INT64_MAX, where the module has the file
+ * system's largest file), then the number (ENOSPC). The handle keeps its
+ * own descriptor of the open file, for pread() and pwrite().
+ */
+int mkioq_engine_register_file(struct mkioq_engine *e, int fd,
+			       uint64_t offset, uint64_t length,
+			       uint32_t access, uint32_t *handle)
+{
+	struct engine_handle *h;
+	struct stat st;
+	uint64_t end, limit = INT64_MAX;
+	int ret, fl;
+
+	if (!e || !handle)
+		return -EINVAL;
+	ret = engine_handle_check(access, length);
+	if (ret)
+		return ret;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	/* The module's fget() refuses O_PATH descriptors. */
+	if (fl & O_PATH)
+		return -EBADF;
+	if (fstat(fd, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+		return -ESPIPE;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return -EINVAL;
+	if ((fl & O_DIRECT) || ((access & MKIOQ_ACCESS_WRITE) && (fl & O_APPEND)))
+		return -EINVAL;
+	if (((access & MKIOQ_ACCESS_READ) && (fl & O_ACCMODE) == O_WRONLY) ||
+	    ((access & MKIOQ_ACCESS_WRITE) && (fl & O_ACCMODE) == O_RDONLY))
+		return -EACCES;
+	if (__builtin_add_overflow(offset, length, &end))
+		return -EOVERFLOW;
+	if (S_ISBLK(st.st_mode)) {
+		off_t size = lseek(fd, 0, SEEK_END);
+
+		if (size < 0)
+			return -errno;
+		limit = (uint64_t)size;
+	}
+	if (end > limit)
+		return -ERANGE;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (h->fd < 0) {
+		ret = -errno;
+		free(h);
+		return ret;
+	}
+	atomic_init(&h->ref, 1);
+	h->length = length;
+	h->access = access;
+	h->offset = offset;
+	ret = engine_table_insert(e, h, handle);
+	if (ret) {
+		close(h->fd);
+		free(h);
+	}
+	return ret;
+}
+
+/*
  * Returns a reference the caller drops with engine_handle_put(), or NULL.
  * Called with the caller's worker lock held, so that unregister cannot
  * drop the table's reference meanwhile.
@@ -269,6 +345,8 @@ void engine_handle_put(struct mkioq_engine *e, struct engine_handle *h)
 		return;
 	if (h->buf)
 		engine_buf_put(e, h->buf);
+	if (h->fd >= 0)
+		close(h->fd);
 	free(h);
 }
 

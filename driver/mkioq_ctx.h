@@ -20,7 +20,7 @@
  *   main -> ctx, uring_cmd -> service -> copy -> handle
  *                                     -> fence -> ring
  *                                     -> cq -> wait -> backlog
- *   service, ctx, main -> storage -> copy, fence, cq
+ *   service, ctx, main -> storage -> copy, fence, cq, handle, ring
  *   main -> fdinfo -> ring, handle, cq
  * each caller may also call what its callees call, and any file the
  * tracepoints.

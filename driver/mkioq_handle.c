@@ -171,6 +171,30 @@ void mkioq_handles_init(struct mkioq_handles *handles, struct device *dma_dev)
 	atomic_set(&handles->files, 0);
 }
 
+/* Does the range fit below @limit? EOVERFLOW, ERANGE or 0. */
+static int mkioq_reg_range(const struct mkioq_handle_reg *reg, u64 limit)
+{
+	u64 end;
+
+	if (check_add_overflow(reg->offset, reg->length, &end))
+		return -EOVERFLOW;
+	return end > limit ? -ERANGE : 0;
+}
+
+/* A handle of @reg's range, holding the table's reference. */
+static struct mkioq_handle *mkioq_handle_alloc(const struct mkioq_handle_reg *reg)
+{
+	struct mkioq_handle *h = kzalloc(sizeof(*h), GFP_KERNEL);
+
+	if (!h)
+		return NULL;
+	kref_init(&h->ref);
+	h->offset = reg->offset;
+	h->length = reg->length;
+	h->access = reg->access;
+	return h;
+}
+
 /*
  * What a file must be to become a handle: something with offsets and a
  * page cache that kernel_read()/kernel_write() at a position reach.
@@ -221,33 +245,22 @@ static struct mkioq_handle *mkioq_handle_new_file(struct mkioq_handle_reg *reg)
 {
 	struct mkioq_handle *h;
 	struct file *file;
-	u64 end;
 	int ret;
 
 	file = fget(reg->fd);
 	if (!file)
 		return ERR_PTR(-EBADF);
 	ret = mkioq_file_check(file, reg->access);
+	if (!ret)
+		ret = mkioq_reg_range(reg, mkioq_file_limit(file));
 	if (ret)
 		goto err_put;
-	if (check_add_overflow(reg->offset, reg->length, &end)) {
-		ret = -EOVERFLOW;
-		goto err_put;
-	}
-	if (end > mkioq_file_limit(file)) {
-		ret = -ERANGE;
-		goto err_put;
-	}
-	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	h = mkioq_handle_alloc(reg);
 	if (!h) {
 		ret = -ENOMEM;
 		goto err_put;
 	}
-	kref_init(&h->ref);
 	h->file = file;
-	h->offset = reg->offset;
-	h->length = reg->length;
-	h->access = reg->access;
 	return h;
 
 err_put:
@@ -308,7 +321,6 @@ int mkioq_handle_register(struct mkioq_handles *handles,
 {
 	struct mkioq_handle *h;
 	struct dma_buf *dmabuf;
-	u64 end;
 	u32 id;
 	int ret;
 
@@ -328,25 +340,16 @@ int mkioq_handle_register(struct mkioq_handles *handles,
 		ret = -EACCES;
 		goto err_put;
 	}
-	if (check_add_overflow(reg->offset, reg->length, &end)) {
-		ret = -EOVERFLOW;
+	ret = mkioq_reg_range(reg, dmabuf->size);
+	if (ret)
 		goto err_put;
-	}
-	if (end > dmabuf->size) {
-		ret = -ERANGE;
-		goto err_put;
-	}
 
-	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	h = mkioq_handle_alloc(reg);
 	if (!h) {
 		ret = -ENOMEM;
 		goto err_put;
 	}
-	kref_init(&h->ref);
 	h->dmabuf = dmabuf;
-	h->offset = reg->offset;
-	h->length = reg->length;
-	h->access = reg->access;
 
 	ret = mkioq_handle_map(h, handles->dma_dev);
 	if (ret)

@@ -68,12 +68,14 @@ static int engine_table_insert(struct mkioq_engine *e,
 
 /*
  * A new handle of [@base, @base + @length) with @access, over dma-buf
- * mapping @buf (NULL: host memory), holding the table's reference, and
- * its number in *@handle. Freed again if the table is full.
+ * mapping @buf (NULL: host memory), or of a file at @fd (else -1) from
+ * @offset, holding the table's reference, and its number in *@handle.
+ * Freed again if the table is full (the caller keeps @buf and @fd).
  */
 static int engine_handle_add(struct mkioq_engine *e, uint8_t *base,
 			     uint64_t length, uint32_t access,
-			     struct engine_buf *buf, uint32_t *handle)
+			     struct engine_buf *buf, int fd, uint64_t offset,
+			     uint32_t *handle)
 {
 	struct engine_handle *h = calloc(1, sizeof(*h));
 	int ret;
@@ -85,11 +87,31 @@ static int engine_handle_add(struct mkioq_engine *e, uint8_t *base,
 	h->length = length;
 	h->access = access;
 	h->buf = buf;
-	h->fd = -1;
+	h->fd = fd;
+	h->offset = offset;
 	ret = engine_table_insert(e, h, handle);
 	if (ret)
 		free(h);
 	return ret;
+}
+
+/*
+ * The first checks of every registration of a descriptor, the module's
+ * first too: the arguments (EINVAL), then the descriptor (EBADF); its
+ * status flags in *@fl.
+ */
+static int engine_reg_fd(struct mkioq_engine *e, int fd, uint32_t access,
+			 uint64_t length, const uint32_t *handle, int *fl)
+{
+	int ret;
+
+	if (!e || !handle)
+		return -EINVAL;
+	ret = engine_handle_check(access, length);
+	if (ret)
+		return ret;
+	*fl = fcntl(fd, F_GETFL);
+	return *fl < 0 ? -errno : 0;
 }
 
 int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
@@ -107,7 +129,7 @@ int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
 	if (__builtin_add_overflow((uint64_t)(uintptr_t)addr, length, &end) ||
 	    end > UINTPTR_MAX)
 		return -EOVERFLOW;
-	return engine_handle_add(e, addr, length, access, NULL, handle);
+	return engine_handle_add(e, addr, length, access, NULL, -1, 0, handle);
 }
 
 /* Drop a handle's reference to its dma-buf; the last one unmaps it. */
@@ -207,14 +229,9 @@ int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 	off_t size;
 	int ret, fl;
 
-	if (!e || !handle)
-		return -EINVAL;
-	ret = engine_handle_check(access, length);
+	ret = engine_reg_fd(e, dmabuf_fd, access, length, handle, &fl);
 	if (ret)
 		return ret;
-	fl = fcntl(dmabuf_fd, F_GETFL);
-	if (fl < 0)
-		return -errno;
 	if (fstatfs(dmabuf_fd, &sfs))
 		return -errno;
 	if (sfs.f_type != DMA_BUF_MAGIC)
@@ -235,7 +252,8 @@ int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 					  PROT_WRITE : 0), &b);
 	if (ret)
 		return ret;
-	ret = engine_handle_add(e, b->map + offset, length, access, b, handle);
+	ret = engine_handle_add(e, b->map + offset, length, access, b, -1, 0,
+				handle);
 	if (ret)
 		engine_buf_put(e, b);
 	return ret;
@@ -254,19 +272,13 @@ int mkioq_engine_register_file(struct mkioq_engine *e, int fd,
 			       uint64_t offset, uint64_t length,
 			       uint32_t access, uint32_t *handle)
 {
-	struct engine_handle *h;
-	struct stat st;
 	uint64_t end, limit = INT64_MAX;
-	int ret, fl;
+	struct stat st;
+	int ret, fl, own;
 
-	if (!e || !handle)
-		return -EINVAL;
-	ret = engine_handle_check(access, length);
+	ret = engine_reg_fd(e, fd, access, length, handle, &fl);
 	if (ret)
 		return ret;
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0)
-		return -errno;
 	/* The module's fget() refuses O_PATH descriptors. */
 	if (fl & O_PATH)
 		return -EBADF;
@@ -295,24 +307,13 @@ int mkioq_engine_register_file(struct mkioq_engine *e, int fd,
 	if (end > limit)
 		return -ERANGE;
 
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (h->fd < 0) {
-		ret = -errno;
-		free(h);
-		return ret;
-	}
-	atomic_init(&h->ref, 1);
-	h->length = length;
-	h->access = access;
-	h->offset = offset;
-	ret = engine_table_insert(e, h, handle);
-	if (ret) {
-		close(h->fd);
-		free(h);
-	}
+	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return -errno;
+	ret = engine_handle_add(e, NULL, length, access, NULL, own, offset,
+				handle);
+	if (ret)
+		close(own);
 	return ret;
 }
 

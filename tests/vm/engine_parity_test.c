@@ -262,8 +262,12 @@ static int run_side(FIXTURE_DATA(parity) *self, bool engine, uint32_t slot,
 	for (i = 0; i < MKIOQ_SLOT_WORDS; i++)
 		words[i] = ring_word(q, slot, i);
 	memset(cqe, 0, sizeof(*cqe));
+	/*
+	 * A module's storage worker posts the record just after STATUS:
+	 * wait for it a while (a serviced request has one).
+	 */
 	n = engine ? mkioq_engine_read_cqes(self->e, cqe, 1, 0) :
-		     mkioq_read_cqes(q, cqe, 1, 0);
+		     mkioq_read_cqes(q, cqe, 1, left_alone ? 0 : 2000);
 	/* Leave the slot EMPTY for the next request. */
 	mkioq_recycle(q, slot);
 	return n == 1;

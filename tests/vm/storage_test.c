@@ -174,19 +174,25 @@ static int run(struct mkioq_queue *q, uint32_t op, uint32_t src, uint32_t dst,
 	return st;
 }
 
-/* The one record of slot @slot among those waiting: its result. */
+/*
+ * The record of slot @slot, reading the others waiting before it: its
+ * result. A storage worker posts it just after STATUS, so wait a while.
+ */
 static int record_result(struct mkioq_queue *q, uint32_t slot, int32_t *res)
 {
+	uint64_t deadline = now_ns() + 5000000000ULL;
 	struct mkioq_cqe cqe[64];
 	int n, i, found = -ENOENT;
 
-	n = mkioq_read_cqes(q, cqe, 64, 2000);
-	for (i = 0; i < n; i++)
-		if (cqe[i].slot == slot) {
-			*res = cqe[i].result;
-			found = 0;
-		}
-	return n < 0 ? n : found;
+	while (found && now_ns() < deadline) {
+		n = mkioq_read_cqes(q, cqe, 64, 1000);
+		for (i = 0; i < n; i++)
+			if (cqe[i].slot == slot) {
+				*res = cqe[i].result;
+				found = 0;
+			}
+	}
+	return found;
 }
 
 TEST_F(st, info_reports_file_handles)

@@ -108,10 +108,13 @@ static void mkioq_fence_recheck_arm(struct mkioq_service *svc)
 				      msecs_to_jiffies(MKIOQ_FENCE_RECHECK_MS));
 }
 
+static void mkioq_service_now(struct mkioq_ctx *ctx);
+
 /*
  * Complete the held FENCEs that may complete, without a pass: a pass is
  * what the doorbell asks for, and the requests a FENCE still needs a pass
- * for wait for that doorbell too.
+ * for wait for that doorbell too. A FENCE waiting for a storage request
+ * (mkioq_storage.c) is held, and this runs, as long as the storage takes.
  */
 static void mkioq_fence_recheck(struct work_struct *work)
 {
@@ -130,6 +133,14 @@ static void mkioq_fence_recheck(struct work_struct *work)
 		mkioq_fence_recheck_arm(svc);
 	}
 	mutex_unlock(&svc->lock);
+	/*
+	 * A doorbell that found the lock ours left its RESCAN to us, as to
+	 * any holder: serve it. Pairs with the smp_mb__after_atomic() of
+	 * the ringer in mkioq_service_now(), as the smp_mb() there does.
+	 */
+	smp_mb();
+	if (test_bit(MKIOQ_RESCAN, &svc->flags))
+		mkioq_service_now(ctx);
 }
 
 /*

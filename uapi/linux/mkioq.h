@@ -318,7 +318,8 @@ struct mkioq_setup {
  *   EISDIR	@fd is a directory
  *   ESPIPE	@fd is a pipe, FIFO or socket (no offsets, as for pread())
  *   EINVAL	@fd is neither a regular file nor a block device (a
- *		character device, a dma-buf, an eventfd...); it was opened
+ *		character device, a dma-buf, an eventfd...), or its file
+ *		operations cannot read (write) for the access asked; it was opened
  *		O_DIRECT (not supported yet); MKIOQ_ACCESS_WRITE on a file
  *		opened O_APPEND (its writes ignore offsets)
  *   EACCES	MKIOQ_ACCESS_READ and @fd not opened for reading, or

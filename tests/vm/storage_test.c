@@ -3,10 +3,11 @@
  * File handles (MKIOQ_REG_F_FILE): registration and its errnos, READs from
  * and WRITEs to files on tmpfs and a loop block device checked byte for
  * byte against pread(), end of file, truncation and unlink while
- * registered, request errnos, and the worker pool: memory requests and
- * other storage requests complete while a storage request is held up, a
- * FENCE waits for it, and unregister and close with it in flight lose
- * nothing. Every test runs in both service modes.
+ * registered, request errnos, a file system's error (ENOSPC), and the
+ * worker pool: memory requests and other storage requests complete while
+ * a storage request is held up, a FENCE waits for it, and unregister and
+ * close with it in flight lose nothing. Every test runs in both service
+ * modes.
  *
  * A storage request is held up deterministically by a write(2) to the
  * same tmpfs file from a page that userfaultfd keeps missing: the write
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -677,6 +679,47 @@ TEST_F_TIMEOUT(st, close_with_request_in_flight, 60)
 	EXPECT_EQ(PAGE, word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
 	/* The library must not close the number again. */
 	self->q->fd = -1;
+}
+
+/*
+ * A file system's error is the request's errno: a WRITE that fills a
+ * 64 KiB tmpfs completes ERROR ENOSPC (the bytes before the error may be
+ * written), and the file's READs go on.
+ */
+TEST_F(st, write_error_is_its_errno)
+{
+	char dir[64], path[80];
+	int64_t res;
+	uint32_t h;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/st-small.%d", getpid());
+	ASSERT_EQ(0, mkdir(dir, 0700));
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k")) {
+		rmdir(dir);
+		SKIP(return, "cannot mount a tmpfs: %s", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/f", dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mkioq_register_file(self->q, fd, 0, 1 << 20,
+					 MKIOQ_ACCESS_RW, &h));
+	pattern_fill(self->src.map, 1 << 20, 31, 0);
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, run(self->q, MKIOQ_OP_WRITE, self->hsrc,
+					  h, 0, 1 << 20, &res));
+	EXPECT_EQ(-ENOSPC, res);
+	/* A rejected-at-I/O request keeps its BYTE_COUNT word too. */
+	EXPECT_EQ(1 << 20, word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
+	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
+	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, h, self->hdst,
+				       0, 4096, &res));
+	EXPECT_EQ(4096, res);
+	EXPECT_EQ(4096, pattern_check(self->dst.map, 4096, 31, 0));
+	EXPECT_EQ(0, mkioq_unregister(self->q, h));
+	drain_cqes(self->q);
+	close(fd);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
 }
 
 /* A loop device over a tmpfs file, or -1 (no loop driver). */

@@ -18,7 +18,8 @@
  * not exported to modules. A pool of sleeping workers is what the kernel's
  * own file-backed block targets do: nvme-target's file backend queues
  * buffered I/O to its "nvmet-buffered-io-wq" (drivers/nvme/target/
- * io-cmd-file.c, nvmet_file_execute_rw()), and the loop driver serves
+ * io-cmd-file.c, nvmet_file_submit_buffered_io() from
+ * nvmet_file_execute_rw()), and the loop driver serves
  * buffered requests from a worker (drivers/block/loop.c, loop_queue_work()).
  * The pool is one unbound workqueue for the module, so that a queue's
  * storage requests run on any CPU and many at once, at most

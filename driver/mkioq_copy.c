@@ -45,8 +45,6 @@
 #define MKIOQ_SHARE_CHUNK	SZ_256K
 /* Smallest batch worth sharing: one share for the servicer, one to lend. */
 #define MKIOQ_SHARE_MIN_BYTES	(2 * MKIOQ_SHARE_CHUNK)
-/* Largest request: its byte count must fit a record's s32 result. */
-#define MKIOQ_MAX_BYTE_COUNT	((u32)INT_MAX)
 
 static void mkioq_copy_chunk(const struct iosys_map *dst, u64 dst_off,
 			     const struct iosys_map *src, u64 src_off,
@@ -101,7 +99,7 @@ static void mkioq_copy(const struct mkioq_handle *dst, u64 dst_off,
 }
 
 /* Does [off, off + len) fit the handle's range? */
-static int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
+int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len)
 {
 	u64 end;
 
@@ -331,6 +329,20 @@ static bool mkioq_batch_share(struct mkioq_batch *b)
 void mkioq_batch_init(struct mkioq_batch *b, unsigned int copy_workers)
 {
 	mkioq_crew_init(&b->crew, copy_workers, mkioq_batch_copy_shares);
+}
+
+/*
+ * Add request @req, just claimed and already failed with @err (a storage
+ * request that mkioq_storage.c rejected), so that it completes with the
+ * pass's other requests.
+ */
+void mkioq_batch_add_failed(struct mkioq_batch *b, const struct mkioq_req *req,
+			    int err)
+{
+	unsigned int i = b->nr++;
+
+	b->req[i] = *req;
+	b->result[i] = err;
 }
 
 /*

@@ -17,6 +17,9 @@ struct dma_buf;
 struct mkioq_handle;
 struct mkioq_handles;
 
+/* Largest request: its byte count must fit a record's s32 result. */
+#define MKIOQ_MAX_BYTE_COUNT	((u32)INT_MAX)
+
 /* Buckets of a batch's handle table: twice the handles a pass can meet. */
 #define MKIOQ_BATCH_BUCKETS	(4 * MKIOQ_MAX_SLOTS)
 
@@ -89,6 +92,9 @@ void mkioq_batch_begin(struct mkioq_batch *b);
 void mkioq_batch_add_locked(struct mkioq_batch *b,
 			    struct mkioq_handles *handles,
 			    const struct mkioq_req *req);
+void mkioq_batch_add_failed(struct mkioq_batch *b, const struct mkioq_req *req,
+			    int err);
 void mkioq_batch_execute(struct mkioq_batch *b);
+int mkioq_check_range(const struct mkioq_handle *h, u64 off, u32 len);
 
 #endif /* _MKIOQ_COPY_H */

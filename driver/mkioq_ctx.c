@@ -9,7 +9,8 @@
  * the file (a forked child or a receiver of the fd may still hold the
  * file), or at release. Shutdown stops the service (the pass in hand
  * completes, held FENCEs complete with -ECANCELED, slots still PUBLISHED
- * are not ours and stay as they are), cancels parked WAITs, drops every
+ * are not ours and stay as they are), waits for the storage requests in
+ * flight to complete, cancels parked WAITs, drops every
  * handle and its dma-buf reference, and wakes readers; every later call
  * but INFO fails with -ENXIO. Mappings of the ring stay valid memory.
  */
@@ -28,6 +29,7 @@
 #include "mkioq_poller.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
+#include "mkioq_storage.h"
 #include "mkioq_trace.h"
 #include "mkioq_wait.h"
 
@@ -43,6 +45,7 @@ struct mkioq_ctx *mkioq_ctx_alloc(u32 id, struct device *dma_dev)
 	mutex_init(&ctx->state_lock);
 	mkioq_handles_init(&ctx->handles, dma_dev);
 	mkioq_service_init(ctx);
+	mkioq_storage_init_queue(ctx);
 	mkioq_cq_init(ctx);
 	mkioq_waits_init(ctx);
 	return ctx;
@@ -203,6 +206,7 @@ static void mkioq_ctx_shutdown(struct mkioq_ctx *ctx)
 	/* Not served any more, then stopped: see mkioq_service_stop(). */
 	mkioq_poller_leave(ctx);
 	mkioq_service_stop(ctx);
+	mkioq_storage_drain(ctx);
 	mkioq_waits_cancel(ctx, NULL);
 	mkioq_handles_release(&ctx->handles);
 	mkioq_cq_shutdown(ctx);

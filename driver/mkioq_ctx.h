@@ -5,13 +5,14 @@
  * Each concern owns its part of the queue, declared beside the code that
  * uses it:
  *   ring       mkioq_ring.[ch]     the shared slots and every access to them
- *   handles    mkioq_handle.[ch]   registered dma-buf ranges
+ *   handles    mkioq_handle.[ch]   registered dma-buf and file ranges
  *   poll       mkioq_poller.[ch]   POLL mode: the group and thread that
  *                                  serve the queue, shared with others
  *   service    mkioq_service.[ch]  claims and completes requests; with
  *              mkioq_copy.[ch]     a pass's copies,
- *              mkioq_copy_pool.[ch] the CPUs that help copy them, and
- *              mkioq_fence.[ch]    the FENCEs it holds
+ *              mkioq_copy_pool.[ch] the CPUs that help copy them,
+ *              mkioq_storage.[ch]  the workers of file handles' requests,
+ *              mkioq_fence.[ch]    and the FENCEs it holds
  *   cq         mkioq_cq.[ch]       completion delivery, read() and poll(); with
  *              mkioq_backlog.[ch]  records not yet delivered, and
  *              mkioq_wait.[ch]     parked uring_cmd WAITs
@@ -24,6 +25,7 @@
  *                                              -> fence -> ring
  *                                              -> cq -> wait -> backlog
  *   main -> copy_pool (the module's copy workqueue)
+ *   service, ctx, main -> storage -> copy, fence, cq, handle, ring
  *   main -> fdinfo -> poller, ring, handle, cq
  * (the doorbell goes through ctx, which picks the service or the poller:
  * the poller calls the service's pass, so the service never calls it)
@@ -40,8 +42,11 @@
  *				whole round, taking each member's:
  *     service.lock		one servicer at a time: the ring's claims and
  *				completions, the FENCEs, the pass scratch
+ *				(a storage worker completes its slot without
+ *				it: mkioq_storage.c)
  *       handles.table's xa_lock a pass's claims and handle references
- *       cq.lock		records, WAITs and counters (a pass posts)
+ *       cq.lock		records, WAITs and counters (a pass or a
+ *				storage worker posts)
  * A pass's copy helpers (mkioq_copy_pool.c) take no lock: the servicer
  * waits for them (flush_work()) holding service.lock, and nothing they
  * run waits for it.
@@ -61,6 +66,7 @@
 #include "mkioq_poller.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
+#include "mkioq_storage.h"
 
 struct pid;
 struct vm_area_struct;
@@ -97,6 +103,7 @@ enum mkioq_ctx_state {
  * @poll:		POLL mode: its place in the poller serving it; the
  *			poller's lock
  * @cq:			completion records and WAITs; its own lock
+ * @storage:		storage requests in flight (the service's lock)
  */
 struct mkioq_ctx {
 	u32 id;
@@ -110,6 +117,7 @@ struct mkioq_ctx {
 	struct mkioq_service service;
 	struct mkioq_poll_member poll;
 	struct mkioq_cq cq;
+	struct mkioq_storage storage;
 };
 
 static inline enum mkioq_ctx_state mkioq_ctx_state(struct mkioq_ctx *ctx)

@@ -24,8 +24,12 @@ void mkioq_fences_begin_pass(struct mkioq_fences *fences)
 {
 	u64 held;
 
-	for (held = fences->held; held; held &= held - 1)
-		fences->fence[__ffs64(held)].passed = true;
+	for (held = fences->held; held; held &= held - 1) {
+		struct mkioq_fence *f = &fences->fence[__ffs64(held)];
+
+		f->past = f->passed;
+		f->passed = true;
+	}
 }
 
 /*
@@ -39,6 +43,26 @@ void mkioq_fences_saw_claim(struct mkioq_fences *fences, u32 index)
 
 	for (held = fences->held; held; held &= held - 1)
 		fences->fence[__ffs64(held)].waits_on &= ~BIT_ULL(index);
+}
+
+/*
+ * The service claimed slot @index and handed it to a worker
+ * (mkioq_storage.c): it stays CLAIMED past the pass. A FENCE whose pass
+ * or next pass this is may follow it (the request may have been published
+ * before the FENCE, and the pass's end no longer means it completed), so
+ * such a FENCE waits for the slot to leave CLAIMED too; later FENCEs do
+ * not (the request was published after them).
+ */
+void mkioq_fences_saw_async(struct mkioq_fences *fences, u32 index)
+{
+	u64 held;
+
+	for (held = fences->held; held; held &= held - 1) {
+		struct mkioq_fence *f = &fences->fence[__ffs64(held)];
+
+		if (!f->past)
+			f->waits_on |= BIT_ULL(index);
+	}
 }
 
 /* Hold FENCE @req, just claimed, until what it follows has completed. */
@@ -56,6 +80,7 @@ void mkioq_fence_hold(struct mkioq_fences *fences,
 	f->waits_on = mkioq_ring_slots_in(ring, MKIOQ_STATE_CLAIMED) &
 		      ~BIT_ULL(req->slot);
 	f->passed = false;
+	f->past = false;
 	fences->held |= BIT_ULL(req->slot);
 }
 

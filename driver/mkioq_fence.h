@@ -17,11 +17,14 @@
  *		or a producer reserving them) and have not been seen to
  *		leave CLAIMED since
  * @passed:	a whole pass has been serviced since the one that claimed it
+ * @past:	two passes have begun since: requests claimed from now on
+ *		were published after it
  */
 struct mkioq_fence {
 	struct mkioq_req req;
 	u64 waits_on;
 	bool passed;
+	bool past;
 };
 
 /**
@@ -36,6 +39,7 @@ struct mkioq_fences {
 
 void mkioq_fences_begin_pass(struct mkioq_fences *fences);
 void mkioq_fences_saw_claim(struct mkioq_fences *fences, u32 index);
+void mkioq_fences_saw_async(struct mkioq_fences *fences, u32 index);
 void mkioq_fence_hold(struct mkioq_fences *fences,
 		      const struct mkioq_ring *ring,
 		      const struct mkioq_req *req);

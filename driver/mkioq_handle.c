@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dma-buf handles: a range of a dma-buf, registered under a small integer
- * that the ring's SRC_HANDLE and DST_HANDLE words name.
+ * Handles: a range of a dma-buf, or of a regular file or block device
+ * (MKIOQ_REG_F_FILE), registered under a small integer that the ring's
+ * SRC_HANDLE and DST_HANDLE words name. A file handle holds a reference
+ * to the open file only; mkioq_storage.c serves its requests.
  *
  * A handle holds its own dma-buf reference and a kernel mapping of the
  * buffer for as long as it is registered, so the service never maps per
@@ -14,6 +16,7 @@
  */
 #include <linux/dma-buf.h>
 #include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
@@ -100,8 +103,12 @@ static void mkioq_handle_release(struct kref *ref)
 {
 	struct mkioq_handle *h = container_of(ref, struct mkioq_handle, ref);
 
-	mkioq_handle_unmap(h);
-	dma_buf_put(h->dmabuf);
+	if (h->file) {
+		fput(h->file);
+	} else {
+		mkioq_handle_unmap(h);
+		dma_buf_put(h->dmabuf);
+	}
 	kfree(h);
 }
 
@@ -128,9 +135,27 @@ struct mkioq_handle *mkioq_handle_get_locked(struct mkioq_handles *handles,
 	return h;
 }
 
+/*
+ * Without a reference: valid while the caller holds the xarray lock (the
+ * table's own reference cannot be dropped meanwhile); mkioq_handle_hold()
+ * takes one under it.
+ */
+struct mkioq_handle *mkioq_handle_find_locked(struct mkioq_handles *handles,
+					      u32 id)
+{
+	lockdep_assert_held(&handles->table.xa_lock);
+	return xa_load(&handles->table, id);
+}
+
+struct mkioq_handle *mkioq_handle_hold(struct mkioq_handle *h)
+{
+	kref_get(&h->ref);
+	return h;
+}
+
 static int mkioq_handle_check(const struct mkioq_handle_reg *reg)
 {
-	if (reg->flags || reg->reserved)
+	if (reg->flags & ~MKIOQ_REG_F_FILE || reg->reserved)
 		return -EINVAL;
 	if (!reg->access || reg->access & ~MKIOQ_ACCESS_RW)
 		return -EINVAL;
@@ -143,6 +168,152 @@ void mkioq_handles_init(struct mkioq_handles *handles, struct device *dma_dev)
 {
 	xa_init_flags(&handles->table, XA_FLAGS_ALLOC1);
 	handles->dma_dev = dma_dev;
+	atomic_set(&handles->files, 0);
+}
+
+/* Does the range fit below @limit? EOVERFLOW, ERANGE or 0. */
+static int mkioq_reg_range(const struct mkioq_handle_reg *reg, u64 limit)
+{
+	u64 end;
+
+	if (check_add_overflow(reg->offset, reg->length, &end))
+		return -EOVERFLOW;
+	return end > limit ? -ERANGE : 0;
+}
+
+/* A handle of @reg's range, holding the table's reference. */
+static struct mkioq_handle *mkioq_handle_alloc(const struct mkioq_handle_reg *reg)
+{
+	struct mkioq_handle *h = kzalloc(sizeof(*h), GFP_KERNEL);
+
+	if (!h)
+		return NULL;
+	kref_init(&h->ref);
+	h->offset = reg->offset;
+	h->length = reg->length;
+	h->access = reg->access;
+	return h;
+}
+
+/*
+ * What a file must be to become a handle: something with offsets and a
+ * page cache that kernel_read()/kernel_write() at a position reach.
+ */
+static int mkioq_file_check(struct file *file, u32 access)
+{
+	umode_t mode = file_inode(file)->i_mode;
+
+	if (S_ISDIR(mode))
+		return -EISDIR;
+	if (S_ISFIFO(mode) || S_ISSOCK(mode))
+		return -ESPIPE;
+	if (!S_ISREG(mode) && !S_ISBLK(mode))
+		return -EINVAL;
+	/* Files whose operations kernel_read()/kernel_write() cannot use. */
+	if (((access & MKIOQ_ACCESS_READ) &&
+	     (file->f_mode & (FMODE_READ | FMODE_CAN_READ)) == FMODE_READ) ||
+	    ((access & MKIOQ_ACCESS_WRITE) &&
+	     (file->f_mode & (FMODE_WRITE | FMODE_CAN_WRITE)) == FMODE_WRITE))
+		return -EINVAL;
+	/* The worker's bounce-free reads go to vmalloc addresses. */
+	if (file->f_flags & O_DIRECT)
+		return -EINVAL;
+	if ((access & MKIOQ_ACCESS_WRITE) && (file->f_flags & O_APPEND))
+		return -EINVAL;
+	if (((access & MKIOQ_ACCESS_READ) && !(file->f_mode & FMODE_READ)) ||
+	    ((access & MKIOQ_ACCESS_WRITE) && !(file->f_mode & FMODE_WRITE)))
+		return -EACCES;
+	return 0;
+}
+
+/*
+ * The largest byte a file handle's range may reach: a block device's
+ * size (its own inode's, at f_mapping->host, not the device node's), or
+ * the largest file the file system allows.
+ */
+static u64 mkioq_file_limit(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	if (S_ISBLK(inode->i_mode))
+		return i_size_read(file->f_mapping->host);
+	return inode->i_sb->s_maxbytes;
+}
+
+/* A file handle: checks in the order the uapi lists them. */
+static struct mkioq_handle *mkioq_handle_new_file(struct mkioq_handle_reg *reg)
+{
+	struct mkioq_handle *h;
+	struct file *file;
+	int ret;
+
+	file = fget(reg->fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	ret = mkioq_file_check(file, reg->access);
+	if (!ret)
+		ret = mkioq_reg_range(reg, mkioq_file_limit(file));
+	if (ret)
+		goto err_put;
+	h = mkioq_handle_alloc(reg);
+	if (!h) {
+		ret = -ENOMEM;
+		goto err_put;
+	}
+	h->file = file;
+	return h;
+
+err_put:
+	fput(file);
+	return ERR_PTR(ret);
+}
+
+static int mkioq_handle_insert(struct mkioq_handles *handles,
+			       struct mkioq_handle *h, u32 *id)
+{
+	int ret;
+
+	/*
+	 * Before the handle enters the table: a pass that finds it there,
+	 * under the table's lock that xa_alloc() takes after this, sees the
+	 * count too (the lock's release and acquire order them).
+	 */
+	if (h->file)
+		atomic_inc(&handles->files);
+	ret = xa_alloc(&handles->table, id, h,
+		       XA_LIMIT(1, MKIOQ_MAX_HANDLES), GFP_KERNEL);
+	if (ret && h->file)
+		atomic_dec(&handles->files);
+	/* -EBUSY from xa_alloc means the table is full. */
+	return ret == -EBUSY ? -ENOSPC : ret;
+}
+
+/* A handle left the table: the pass may stop looking for file handles. */
+static void mkioq_handle_removed(struct mkioq_handles *handles,
+				 struct mkioq_handle *h)
+{
+	if (h->file)
+		atomic_dec(&handles->files);
+	mkioq_handle_put(h);
+}
+
+static int mkioq_handle_register_file(struct mkioq_handles *handles,
+				      struct mkioq_handle_reg *reg)
+{
+	struct mkioq_handle *h;
+	u32 id;
+	int ret;
+
+	h = mkioq_handle_new_file(reg);
+	if (IS_ERR(h))
+		return PTR_ERR(h);
+	ret = mkioq_handle_insert(handles, h, &id);
+	if (ret) {
+		mkioq_handle_put(h);
+		return ret;
+	}
+	reg->handle = id;
+	return 0;
 }
 
 int mkioq_handle_register(struct mkioq_handles *handles,
@@ -150,13 +321,14 @@ int mkioq_handle_register(struct mkioq_handles *handles,
 {
 	struct mkioq_handle *h;
 	struct dma_buf *dmabuf;
-	u64 end;
 	u32 id;
 	int ret;
 
 	ret = mkioq_handle_check(reg);
 	if (ret)
 		return ret;
+	if (reg->flags & MKIOQ_REG_F_FILE)
+		return mkioq_handle_register_file(handles, reg);
 
 	dmabuf = dma_buf_get(reg->fd);
 	if (IS_ERR(dmabuf))
@@ -168,38 +340,24 @@ int mkioq_handle_register(struct mkioq_handles *handles,
 		ret = -EACCES;
 		goto err_put;
 	}
-	if (check_add_overflow(reg->offset, reg->length, &end)) {
-		ret = -EOVERFLOW;
+	ret = mkioq_reg_range(reg, dmabuf->size);
+	if (ret)
 		goto err_put;
-	}
-	if (end > dmabuf->size) {
-		ret = -ERANGE;
-		goto err_put;
-	}
 
-	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	h = mkioq_handle_alloc(reg);
 	if (!h) {
 		ret = -ENOMEM;
 		goto err_put;
 	}
-	kref_init(&h->ref);
 	h->dmabuf = dmabuf;
-	h->offset = reg->offset;
-	h->length = reg->length;
-	h->access = reg->access;
 
 	ret = mkioq_handle_map(h, handles->dma_dev);
 	if (ret)
 		goto err_free;
 
-	ret = xa_alloc(&handles->table, &id, h,
-		       XA_LIMIT(1, MKIOQ_MAX_HANDLES), GFP_KERNEL);
-	if (ret) {
-		/* -EBUSY from xa_alloc means the table is full. */
-		if (ret == -EBUSY)
-			ret = -ENOSPC;
+	ret = mkioq_handle_insert(handles, h, &id);
+	if (ret)
 		goto err_vunmap;
-	}
 	reg->handle = id;
 	return 0;
 
@@ -219,7 +377,7 @@ int mkioq_handle_unregister(struct mkioq_handles *handles, u32 id)
 	h = xa_erase(&handles->table, id);
 	if (!h)
 		return -ENOENT;
-	mkioq_handle_put(h);
+	mkioq_handle_removed(handles, h);
 	return 0;
 }
 
@@ -244,6 +402,23 @@ static const char *const mkioq_access_names[] = {
 	[MKIOQ_ACCESS_RW] = "rw",
 };
 
+static void mkioq_handle_show(struct seq_file *m, unsigned long id,
+			      const struct mkioq_handle *h)
+{
+	struct inode *inode;
+
+	seq_printf(m, "handle:\t%lu access=%s offset=0x%llx length=%llu ",
+		   id, mkioq_access_names[h->access], h->offset, h->length);
+	if (!h->file) {
+		seq_printf(m, "dmabuf-size=%zu exporter=%s\n",
+			   h->dmabuf->size, h->dmabuf->exp_name);
+		return;
+	}
+	inode = file_inode(h->file);
+	seq_printf(m, "file-dev=%u:%u file-ino=%lu\n", MAJOR(inode->i_sb->s_dev),
+		   MINOR(inode->i_sb->s_dev), inode->i_ino);
+}
+
 /*
  * For fdinfo: under the table's lock, so that no handle is freed while it
  * is printed (unregister erases under it before it drops its reference).
@@ -257,10 +432,7 @@ void mkioq_handles_show(struct mkioq_handles *handles, struct seq_file *m)
 	xa_lock(&handles->table);
 	xa_for_each(&handles->table, id, h) {
 		if (shown++ < MKIOQ_FDINFO_HANDLES)
-			seq_printf(m, "handle:\t%lu access=%s offset=0x%llx length=%llu dmabuf-size=%zu exporter=%s\n",
-				   id, mkioq_access_names[h->access],
-				   h->offset, h->length, h->dmabuf->size,
-				   h->dmabuf->exp_name);
+			mkioq_handle_show(m, id, h);
 		total++;
 	}
 	xa_unlock(&handles->table);
@@ -279,6 +451,6 @@ void mkioq_handles_release(struct mkioq_handles *handles)
 	xa_for_each(&handles->table, id, h) {
 		/* A racing unregister may have taken it: put only ours. */
 		if (xa_erase(&handles->table, id) == h)
-			mkioq_handle_put(h);
+			mkioq_handle_removed(handles, h);
 	}
 }

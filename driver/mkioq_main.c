@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 
 #include "mkioq_ctx.h"
+#include "mkioq_storage.h"
 #include "mkioq_compat.h"
 #include "mkioq_copy_pool.h"
 #include "mkioq_cq.h"
@@ -167,6 +168,7 @@ static long mkioq_ioctl_info(struct mkioq_ctx *ctx, void __user *argp)
 	info.max_handles = MKIOQ_MAX_HANDLES;
 	if (MKIOQ_HAVE_URING_CANCEL)
 		info.features |= MKIOQ_FEAT_WAIT_CANCEL;
+	info.features |= MKIOQ_FEAT_FILE;
 	/* A queue shut down still reports its shape and counters. */
 	if (mkioq_ctx_state(ctx) != MKIOQ_CTX_NEW) {
 		info.slot_count = ctx->ring.slot_count;
@@ -303,14 +305,17 @@ static int __init mkioq_init(void)
 		       MKIOQ_MAX_DEVICES);
 		return -EINVAL;
 	}
-	/* Before a device can be opened: any queue's pass may use it. */
+	/* Before a device can be opened: any queue's pass may use them. */
 	ret = mkioq_copy_pool_create();
 	if (ret)
 		return ret;
+	ret = mkioq_storage_init();
+	if (ret)
+		goto err_pool;
 	mkioq_misc = kcalloc(devices, sizeof(*mkioq_misc), GFP_KERNEL);
 	if (!mkioq_misc) {
-		mkioq_copy_pool_destroy();
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto err_storage;
 	}
 
 	for (i = 0; i < devices; i++) {
@@ -340,6 +345,9 @@ static int __init mkioq_init(void)
 
 err:
 	mkioq_remove_devices(i);
+err_storage:
+	mkioq_storage_exit();
+err_pool:
 	mkioq_copy_pool_destroy();
 	return ret;
 }
@@ -347,6 +355,7 @@ err:
 static void __exit mkioq_exit(void)
 {
 	mkioq_remove_devices(devices);
+	mkioq_storage_exit();
 	mkioq_copy_pool_destroy();
 }
 

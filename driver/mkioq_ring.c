@@ -14,6 +14,7 @@
  * exactly once into a struct mkioq_req, and after that the ring is written
  * only at BYTE_COUNT/TAG and STATUS of a slot this module claimed.
  */
+#include <linux/atomic.h>
 #include <linux/bitops.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
@@ -140,7 +141,8 @@ bool mkioq_ring_claim(struct mkioq_ring *ring, u32 index,
 	}
 	/* For fdinfo: how long the module has held the slot. */
 	WRITE_ONCE(ring->claimed_at[index], jiffies);
-	WRITE_ONCE(ring->ours, ring->ours | BIT_ULL(index));
+	/* Atomic: a storage worker completes slots without our lock. */
+	atomic64_or(BIT_ULL(index), &ring->ours);
 	req->slot = index;
 	req->op = READ_ONCE(slot->op);
 	req->dst_handle = READ_ONCE(slot->dst_handle);
@@ -170,13 +172,17 @@ void mkioq_ring_complete(struct mkioq_ring *ring, const struct mkioq_req *req,
 		WRITE_ONCE(slot->tag, -result);
 	}
 	/*
+	 * Before the result: once STATUS leaves CLAIMED the slot may be
+	 * claimed again (by a pass, while a storage worker completes).
+	 */
+	atomic64_andnot(BIT_ULL(req->slot), &ring->ours);
+	/*
 	 * Release: the copied bytes and BYTE_COUNT/TAG are visible before
 	 * the result; pairs with the producer's acquiring load of STATUS
 	 * (mkioq_slot_status() in libmkioq, or the GPU's acquire load in
 	 * mkioq_cuda.cuh).
 	 */
 	smp_store_release(&slot->status, cqe->status);
-	WRITE_ONCE(ring->ours, ring->ours & ~BIT_ULL(req->slot));
 }
 
 static unsigned int mkioq_census_kind(u32 status)
@@ -229,7 +235,7 @@ static void mkioq_census_note(struct mkioq_census_slot *oldest, u32 i,
 void mkioq_ring_census(struct mkioq_ring *ring, struct mkioq_census *c)
 {
 	unsigned long now = jiffies, since;
-	u64 ours = READ_ONCE(ring->ours);
+	u64 ours = atomic64_read(&ring->ours);
 	unsigned int kind;
 	bool mine;
 	u32 i, st;

@@ -6,6 +6,7 @@
 #ifndef _MKIOQ_RING_H
 #define _MKIOQ_RING_H
 
+#include <linux/atomic.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/mkioq.h>
@@ -21,8 +22,9 @@ struct vm_area_struct;
  * @page:	the ring page, referenced while the queue's file is open
  * @slots:	kernel address of the ring
  * @slot_count:	slots in use, fixed at setup
- * @ours:	slots CLAIMED by the module (written under the service's
- *		lock, read by fdinfo without it)
+ * @ours:	slots CLAIMED by the module (atomic: a pass claims and
+ *		completes under the service's lock, a storage worker
+ *		completes without it, fdinfo reads it)
  * @claimed_at:	jiffies of the module's claim of each slot of @ours
  * @seen_lock:	serialises fdinfo's looks at the ring (@seen_*)
  * @seen_status: STATUS of each slot at fdinfo's last look
@@ -37,7 +39,7 @@ struct mkioq_ring {
 	struct page *page;
 	struct mkioq_slot *slots;
 	u32 slot_count;
-	u64 ours;
+	atomic64_t ours;
 	unsigned long claimed_at[MKIOQ_MAX_SLOTS];
 	spinlock_t seen_lock;	/* fdinfo's looks */
 	u32 seen_status[MKIOQ_MAX_SLOTS];

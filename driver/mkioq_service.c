@@ -22,6 +22,7 @@
 #include "mkioq_fence.h"
 #include "mkioq_ring.h"
 #include "mkioq_service.h"
+#include "mkioq_storage.h"
 #include "mkioq_trace.h"
 
 /*
@@ -49,6 +50,7 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 	struct mkioq_req req;
 	u64 candidates;
 	u32 i;
+	int ret;
 
 	lockdep_assert_held(&svc->lock);
 	mkioq_fences_begin_pass(&svc->fences);
@@ -74,7 +76,12 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 			mkioq_fence_hold(&svc->fences, &ctx->ring, &req);
 			fences++;
 		} else {
-			mkioq_batch_add_locked(b, &ctx->handles, &req);
+			/* Storage requests go to workers (mkioq_storage.c). */
+			ret = mkioq_storage_claim_locked(ctx, &req);
+			if (ret < 0)
+				mkioq_batch_add_failed(b, &req, ret);
+			else if (!ret)
+				mkioq_batch_add_locked(b, &ctx->handles, &req);
 		}
 	}
 	xa_unlock(&ctx->handles.table);
@@ -112,7 +119,8 @@ static void mkioq_fence_recheck_arm(struct mkioq_service *svc)
 /*
  * Complete the held FENCEs that may complete, without a pass: a pass is
  * what the doorbell asks for, and the requests a FENCE still needs a pass
- * for wait for that doorbell too.
+ * for wait for that doorbell too. A FENCE waiting for a storage request
+ * (mkioq_storage.c) is held, and this runs, as long as the storage takes.
  */
 static void mkioq_fence_recheck(struct work_struct *work)
 {
@@ -131,6 +139,14 @@ static void mkioq_fence_recheck(struct work_struct *work)
 		mkioq_fence_recheck_arm(svc);
 	}
 	mutex_unlock(&svc->lock);
+	/*
+	 * A doorbell that found the lock ours left its RESCAN to us, as to
+	 * any holder: serve it. Pairs with the smp_mb__after_atomic() of
+	 * the ringer in mkioq_service_kick(), as the smp_mb() there does.
+	 */
+	smp_mb();
+	if (test_bit(MKIOQ_RESCAN, &svc->flags))
+		mkioq_service_kick(ctx);
 }
 
 /*

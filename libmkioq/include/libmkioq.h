@@ -140,6 +140,13 @@ int mkioq_queue_open_setup(const char *path, struct mkioq_setup *setup,
 			   struct mkioq_queue **qp);
 int mkioq_register(struct mkioq_queue *q, int dmabuf_fd, uint64_t offset,
 		   uint64_t length, uint32_t access, uint32_t *handle);
+/*
+ * A range of a regular file or block device as a handle
+ * (MKIOQ_REG_F_FILE): the source of READs or the destination of WRITEs
+ * whose other side is a dma-buf handle, served through the page cache.
+ */
+int mkioq_register_file(struct mkioq_queue *q, int fd, uint64_t offset,
+			uint64_t length, uint32_t access, uint32_t *handle);
 int mkioq_unregister(struct mkioq_queue *q, uint32_t handle);
 int mkioq_doorbell(struct mkioq_queue *q);
 int mkioq_info(struct mkioq_queue *q, struct mkioq_info *info);

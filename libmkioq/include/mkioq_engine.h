@@ -115,6 +115,9 @@ int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
 int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 				 uint64_t offset, uint64_t length,
 				 uint32_t access, uint32_t *handle);
+int mkioq_engine_register_file(struct mkioq_engine *e, int fd,
+			       uint64_t offset, uint64_t length,
+			       uint32_t access, uint32_t *handle);
 int mkioq_engine_unregister(struct mkioq_engine *e, uint32_t handle);
 
 /* Completion records: engine_cq.c */

@@ -103,14 +103,17 @@ int mkioq_queue_open(const char *path, uint32_t slot_count, unsigned int flags,
 	return mkioq_queue_open_setup(path, &setup, qp);
 }
 
-int mkioq_register(struct mkioq_queue *q, int dmabuf_fd, uint64_t offset,
-		   uint64_t length, uint32_t access, uint32_t *handle)
+/* MKIOQ_IOC_REGISTER, of a dma-buf or (MKIOQ_REG_F_FILE) a file. */
+static int device_register(struct mkioq_queue *q, int fd, uint64_t offset,
+			   uint64_t length, uint32_t access, uint32_t flags,
+			   uint32_t *handle)
 {
 	struct mkioq_handle_reg reg = {
-		.fd = dmabuf_fd,
+		.fd = fd,
 		.access = access,
 		.offset = offset,
 		.length = length,
+		.flags = flags,
 	};
 	int ret;
 
@@ -120,6 +123,19 @@ int mkioq_register(struct mkioq_queue *q, int dmabuf_fd, uint64_t offset,
 	if (!ret)
 		*handle = reg.handle;
 	return ret;
+}
+
+int mkioq_register(struct mkioq_queue *q, int dmabuf_fd, uint64_t offset,
+		   uint64_t length, uint32_t access, uint32_t *handle)
+{
+	return device_register(q, dmabuf_fd, offset, length, access, 0, handle);
+}
+
+int mkioq_register_file(struct mkioq_queue *q, int fd, uint64_t offset,
+			uint64_t length, uint32_t access, uint32_t *handle)
+{
+	return device_register(q, fd, offset, length, access,
+			       MKIOQ_REG_F_FILE, handle);
 }
 
 int mkioq_unregister(struct mkioq_queue *q, uint32_t handle)

@@ -8,7 +8,8 @@
  *    doorbell), stop and the counters;
  *  - engine_service.c: one pass over the ring: claim, validate, copy,
  *    complete; FENCEs held until what they follow has completed;
- *  - engine_handle.c: the handle table (host memory ranges, dma-bufs);
+ *  - engine_handle.c: the handle table (host memory ranges, dma-bufs,
+ *    files);
  *  - engine_cq.c: the completion records;
  *  - engine_strerror.c: what the engine's errors mean.
  *
@@ -62,10 +63,12 @@ struct engine_buf {
  */
 struct engine_handle {
 	atomic_uint ref;
-	uint8_t *base;		/* first byte of the range */
+	uint8_t *base;		/* first byte of the range (NULL: a file) */
 	uint64_t length;
 	uint32_t access;	/* MKIOQ_ACCESS_* */
 	struct engine_buf *buf;	/* dma-buf, or NULL for host memory */
+	int fd;			/* a file handle's own descriptor, or -1 */
+	uint64_t offset;	/* a file handle's range start in the file */
 };
 
 /*

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The engine's handles: a range of host memory, or of a dma-buf that the
- * engine maps, registered under a small integer that the ring's SRC_HANDLE and
+ * The engine's handles: a range of host memory, of a dma-buf that the
+ * engine maps, or of a file (pread()/pwrite()), registered under a small integer that the ring's SRC_HANDLE and
  * DST_HANDLE words name. The numbers, checks and errnos are those of the
  * module's MKIOQ_IOC_REGISTER (driver/mkioq_handle.c): 1..4096, the lowest
  * free number first, ENOSPC when full, ENOENT for an unknown one.
@@ -68,12 +68,14 @@ static int engine_table_insert(struct mkioq_engine *e,
 
 /*
  * A new handle of [@base, @base + @length) with @access, over dma-buf
- * mapping @buf (NULL: host memory), holding the table's reference, and
- * its number in *@handle. Freed again if the table is full.
+ * mapping @buf (NULL: host memory), or of a file at @fd (else -1) from
+ * @offset, holding the table's reference, and its number in *@handle.
+ * Freed again if the table is full (the caller keeps @buf and @fd).
  */
 static int engine_handle_add(struct mkioq_engine *e, uint8_t *base,
 			     uint64_t length, uint32_t access,
-			     struct engine_buf *buf, uint32_t *handle)
+			     struct engine_buf *buf, int fd, uint64_t offset,
+			     uint32_t *handle)
 {
 	struct engine_handle *h = calloc(1, sizeof(*h));
 	int ret;
@@ -85,10 +87,31 @@ static int engine_handle_add(struct mkioq_engine *e, uint8_t *base,
 	h->length = length;
 	h->access = access;
 	h->buf = buf;
+	h->fd = fd;
+	h->offset = offset;
 	ret = engine_table_insert(e, h, handle);
 	if (ret)
 		free(h);
 	return ret;
+}
+
+/*
+ * The first checks of every registration of a descriptor, the module's
+ * first too: the arguments (EINVAL), then the descriptor (EBADF); its
+ * status flags in *@fl.
+ */
+static int engine_reg_fd(struct mkioq_engine *e, int fd, uint32_t access,
+			 uint64_t length, const uint32_t *handle, int *fl)
+{
+	int ret;
+
+	if (!e || !handle)
+		return -EINVAL;
+	ret = engine_handle_check(access, length);
+	if (ret)
+		return ret;
+	*fl = fcntl(fd, F_GETFL);
+	return *fl < 0 ? -errno : 0;
 }
 
 int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
@@ -106,7 +129,7 @@ int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
 	if (__builtin_add_overflow((uint64_t)(uintptr_t)addr, length, &end) ||
 	    end > UINTPTR_MAX)
 		return -EOVERFLOW;
-	return engine_handle_add(e, addr, length, access, NULL, handle);
+	return engine_handle_add(e, addr, length, access, NULL, -1, 0, handle);
 }
 
 /* Drop a handle's reference to its dma-buf; the last one unmaps it. */
@@ -206,14 +229,9 @@ int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 	off_t size;
 	int ret, fl;
 
-	if (!e || !handle)
-		return -EINVAL;
-	ret = engine_handle_check(access, length);
+	ret = engine_reg_fd(e, dmabuf_fd, access, length, handle, &fl);
 	if (ret)
 		return ret;
-	fl = fcntl(dmabuf_fd, F_GETFL);
-	if (fl < 0)
-		return -errno;
 	if (fstatfs(dmabuf_fd, &sfs))
 		return -errno;
 	if (sfs.f_type != DMA_BUF_MAGIC)
@@ -234,9 +252,68 @@ int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 					  PROT_WRITE : 0), &b);
 	if (ret)
 		return ret;
-	ret = engine_handle_add(e, b->map + offset, length, access, b, handle);
+	ret = engine_handle_add(e, b->map + offset, length, access, b, -1, 0,
+				handle);
 	if (ret)
 		engine_buf_put(e, b);
+	return ret;
+}
+
+/*
+ * The module's MKIOQ_REG_F_FILE registration (driver/mkioq_handle.c), in
+ * its order: the arguments (EINVAL), the descriptor (EBADF), its type
+ * (EISDIR, ESPIPE, EINVAL), O_DIRECT and O_APPEND (EINVAL), the open mode
+ * (EACCES), the range (EOVERFLOW; ERANGE past a block device's end, or
+ * for a regular file past INT64_MAX, where the module has the file
+ * system's largest file), then the number (ENOSPC). The handle keeps its
+ * own descriptor of the open file, for pread() and pwrite().
+ */
+int mkioq_engine_register_file(struct mkioq_engine *e, int fd,
+			       uint64_t offset, uint64_t length,
+			       uint32_t access, uint32_t *handle)
+{
+	uint64_t end, limit = INT64_MAX;
+	struct stat st;
+	int ret, fl, own;
+
+	ret = engine_reg_fd(e, fd, access, length, handle, &fl);
+	if (ret)
+		return ret;
+	/* The module's fget() refuses O_PATH descriptors. */
+	if (fl & O_PATH)
+		return -EBADF;
+	if (fstat(fd, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+		return -ESPIPE;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return -EINVAL;
+	if ((fl & O_DIRECT) || ((access & MKIOQ_ACCESS_WRITE) && (fl & O_APPEND)))
+		return -EINVAL;
+	if (((access & MKIOQ_ACCESS_READ) && (fl & O_ACCMODE) == O_WRONLY) ||
+	    ((access & MKIOQ_ACCESS_WRITE) && (fl & O_ACCMODE) == O_RDONLY))
+		return -EACCES;
+	if (__builtin_add_overflow(offset, length, &end))
+		return -EOVERFLOW;
+	if (S_ISBLK(st.st_mode)) {
+		off_t size = lseek(fd, 0, SEEK_END);
+
+		if (size < 0)
+			return -errno;
+		limit = (uint64_t)size;
+	}
+	if (end > limit)
+		return -ERANGE;
+
+	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return -errno;
+	ret = engine_handle_add(e, NULL, length, access, NULL, own, offset,
+				handle);
+	if (ret)
+		close(own);
 	return ret;
 }
 
@@ -269,6 +346,8 @@ void engine_handle_put(struct mkioq_engine *e, struct engine_handle *h)
 		return;
 	if (h->buf)
 		engine_buf_put(e, h->buf);
+	if (h->fd >= 0)
+		close(h->fd);
 	free(h);
 }
 

@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <linux/dma-buf.h>
 #include "engine.h"
 
@@ -100,10 +101,15 @@ static bool engine_claim(struct mkioq_engine *e, struct engine_worker *w,
 	return true;
 }
 
-/* A validated request: its handles (referenced) and its two addresses. */
+/*
+ * A validated request: its handles (referenced) and its two addresses;
+ * for a request on a file handle, the memory side's address and @pos in
+ * the file.
+ */
 struct engine_job {
 	struct engine_handle *src, *dst;
 	uint8_t *from, *to;
+	uint64_t pos;
 };
 
 /* Does [off, off + len) fit the handle's range? (mkioq_check_range()) */
@@ -149,6 +155,14 @@ static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
 	job->dst = engine_handle_get_locked(e, req->rq.dst_handle);
 	if (!job->src || !job->dst)
 		return -ENOENT;
+	/* A file handle: only READ's source or WRITE's destination. */
+	if (job->src->fd >= 0 || job->dst->fd >= 0) {
+		bool rd = req->rq.op == MKIOQ_OP_READ;
+
+		if ((rd ? job->src : job->dst)->fd < 0 ||
+		    (rd ? job->dst : job->src)->fd >= 0)
+			return -EXDEV;
+	}
 	if (!(job->src->access & MKIOQ_ACCESS_READ) ||
 	    !(job->dst->access & MKIOQ_ACCESS_WRITE))
 		return -EACCES;
@@ -157,8 +171,16 @@ static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
 		ret = engine_check_range(job->dst, dst_off, req->rq.byte_count);
 	if (ret)
 		return ret;
-	job->from = job->src->base + src_off;
-	job->to = job->dst->base + dst_off;
+	if (job->src->fd >= 0) {
+		job->pos = job->src->offset + src_off;
+		job->to = job->dst->base;
+	} else if (job->dst->fd >= 0) {
+		job->pos = job->dst->offset + dst_off;
+		job->from = job->src->base;
+	} else {
+		job->from = job->src->base + src_off;
+		job->to = job->dst->base + dst_off;
+	}
 	return 0;
 }
 
@@ -234,6 +256,55 @@ static bool engine_batch_conflicts(struct engine_batch *b,
 }
 
 /*
+ * A request on a file handle, served by worker @w now, as the module's
+ * storage worker does (driver/mkioq_storage.c): CPU access to the dma-buf
+ * side for this request alone (after ending @w's bracket if that has the
+ * buffer open), pread() or pwrite() at the file position until done or
+ * end of file, errno for errno. Other workers serve the ring meanwhile.
+ */
+static int engine_file_io(struct mkioq_engine *e, struct engine_worker *w,
+			  const struct engine_req *req,
+			  const struct engine_job *job)
+{
+	bool rd = req->rq.op == MKIOQ_OP_READ;
+	const struct engine_handle *file = rd ? job->src : job->dst;
+	const struct engine_buf *mb = (rd ? job->dst : job->src)->buf;
+	uint64_t dir = rd ? DMA_BUF_SYNC_WRITE : DMA_BUF_SYNC_READ;
+	size_t n = req->rq.byte_count, done = 0;
+	ssize_t r = 0;
+	int ret = 0;
+
+	if (mb && engine_batch_find(&w->batch, mb))
+		engine_batch_flush(e, &w->batch);
+	if (mb) {
+		ret = engine_buf_sync(mb, DMA_BUF_SYNC_START | dir);
+		if (ret)
+			return ret;
+	}
+	while (done < n) {
+		r = rd ? pread(file->fd, job->to + done, n - done,
+			       (off_t)(job->pos + done)) :
+			 pwrite(file->fd, job->from + done, n - done,
+				(off_t)(job->pos + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			break;
+		}
+		/* End of file (READ), or a file system that wrote nothing. */
+		if (!r)
+			break;
+		done += (size_t)r;
+	}
+	if (r >= 0)
+		ret = (int)done;
+	if (mb)
+		engine_buf_sync(mb, DMA_BUF_SYNC_END | dir);
+	return ret;
+}
+
+/*
  * Copy a validated request inside worker @w's bracket. Returns true if
  * it went into the bracket (completed at the flush), false if it is to
  * be completed now with *@result.
@@ -250,6 +321,10 @@ static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
 	struct engine_done *d;
 	int ret = 0;
 
+	if (job->src->fd >= 0 || job->dst->fd >= 0) {
+		*result = engine_file_io(e, w, req, job);
+		return false;
+	}
 	if (sb && sb == db) {
 		sdir = DMA_BUF_SYNC_RW;
 		db = NULL;

@@ -84,6 +84,34 @@ static const struct call_text engine_texts[] = {
 	{ "mkioq_engine_register_dmabuf", ENOMEM, T_NOMEM_REG },
 	{ "mkioq_engine_register_dmabuf", ENOSPC, T_NOSPC_REG },
 
+	{ "mkioq_engine_register_file", EINVAL,
+	  "e or handle is NULL, access is 0 or has unknown bits, length is "
+	  "0, or fd is neither a regular file nor a block device, or was "
+	  "opened O_DIRECT, or O_APPEND with MKIOQ_ACCESS_WRITE. Fix: pass "
+	  "a file opened without O_DIRECT (and O_APPEND to write it) and a "
+	  "non-empty range with MKIOQ_ACCESS_* rights" },
+	{ "mkioq_engine_register_file", EBADF,
+	  "fd is not an open file descriptor, or an O_PATH one. Fix: pass "
+	  "a descriptor from open() of the file, before closing it" },
+	{ "mkioq_engine_register_file", EISDIR,
+	  "fd is a directory. Fix: open the file in it instead" },
+	{ "mkioq_engine_register_file", ESPIPE,
+	  "fd is a pipe, FIFO or socket, which has no offsets. Fix: "
+	  "register a regular file or block device" },
+	{ "mkioq_engine_register_file", EACCES,
+	  "MKIOQ_ACCESS_READ on a file not opened for reading, or "
+	  "MKIOQ_ACCESS_WRITE on one not opened for writing. Fix: open it "
+	  "with the mode the handle's use needs" },
+	{ "mkioq_engine_register_file", EOVERFLOW,
+	  "offset + length overflows 64 bits. Fix: pass the range's start "
+	  "and its length, not an end offset" },
+	{ "mkioq_engine_register_file", ERANGE,
+	  "offset + length is past the end of the block device, or past "
+	  "INT64_MAX for a regular file. Fix: keep the range inside the "
+	  "device (lseek(fd, 0, SEEK_END))" },
+	{ "mkioq_engine_register_file", ENOMEM, T_NOMEM_REG },
+	{ "mkioq_engine_register_file", ENOSPC, T_NOSPC_REG },
+
 	{ "mkioq_engine_unregister", EINVAL,
 	  T_ENULL("mkioq_engine_unregister()") },
 	{ "mkioq_engine_unregister", ENOENT,

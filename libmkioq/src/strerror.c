@@ -108,6 +108,13 @@ static const struct errno_text error_texts[] = {
 		  "raise RLIMIT_NOFILE" },
 	{ ENOSYS, "the kernel has no io_uring: use mkioq_read_cqes() "
 		  "instead of the io_uring calls" },
+	{ EXDEV, "a file handle on the wrong side of a request: only a "
+		 "READ's source or a WRITE's destination, the other side a "
+		 "dma-buf" },
+	{ EISDIR, "a directory cannot be a file handle: register a regular "
+		  "file or block device" },
+	{ ESPIPE, "a pipe, FIFO or socket has no offsets: register a "
+		  "regular file or block device" },
 };
 
 const char *mkioq_strerror(int err)
@@ -381,6 +388,41 @@ static const struct call_text call_texts[] = {
 	  "the kernel could not allocate the handle or map the buffer. "
 	  "Fix: free memory or unregister unused handles, and retry" },
 	{ "mkioq_register", ENXIO, T_DEAD },
+	{ "mkioq_register_file", EINVAL,
+	  "q or handle is NULL, access is 0 or has bits beyond "
+	  "MKIOQ_ACCESS_RW, length is 0, or fd is neither a regular file "
+	  "nor a block device, was opened O_DIRECT, or O_APPEND with "
+	  "MKIOQ_ACCESS_WRITE. Fix: pass a file opened without O_DIRECT "
+	  "(and without O_APPEND to write it), a non-empty range and "
+	  "MKIOQ_ACCESS_READ and/or WRITE" },
+	{ "mkioq_register_file", ENOTTY, T_HOST_QUEUE },
+	{ "mkioq_register_file", EBADF,
+	  "fd is not an open file descriptor (an O_PATH one is not). Fix: "
+	  "pass a descriptor from open() of the file, still open at the "
+	  "call" },
+	{ "mkioq_register_file", EISDIR,
+	  "fd is a directory. Fix: open the file in it instead" },
+	{ "mkioq_register_file", ESPIPE,
+	  "fd is a pipe, FIFO or socket, which has no offsets. Fix: "
+	  "register a regular file or block device" },
+	{ "mkioq_register_file", EACCES,
+	  "access includes MKIOQ_ACCESS_READ but fd was not opened for "
+	  "reading, or MKIOQ_ACCESS_WRITE but not for writing. Fix: open "
+	  "it O_RDONLY, O_WRONLY or O_RDWR as the handle's use needs" },
+	{ "mkioq_register_file", EOVERFLOW,
+	  "offset + length overflows 64 bits. Fix: pass a range that lies "
+	  "inside the file" },
+	{ "mkioq_register_file", ERANGE,
+	  "offset + length runs past the end of the block device, or past "
+	  "the largest file the file system allows. Fix: keep the range "
+	  "inside the device's size" },
+	{ "mkioq_register_file", ENOSPC,
+	  "the queue holds its maximum of handles (4096). Fix: "
+	  "mkioq_unregister() handles that no request uses any more" },
+	{ "mkioq_register_file", ENOMEM,
+	  "the kernel could not allocate the handle. Fix: free memory or "
+	  "unregister unused handles, and retry" },
+	{ "mkioq_register_file", ENXIO, T_DEAD },
 	{ "mkioq_unregister", EINVAL, T_QNULL },
 	{ "mkioq_unregister", ENOTTY, T_HOST_QUEUE },
 	{ "mkioq_unregister", ENOENT,
@@ -556,6 +598,20 @@ static const struct call_text call_texts[] = {
 	{ "request", EINTR,
 	  "a signal interrupted the exporter's wait for the dma-buf's "
 	  "fences before the copy. Fix: submit the request again" },
+	{ "request", EXDEV,
+	  "a file handle is used where only a dma-buf may be: it may be "
+	  "only a READ's SRC or a WRITE's DST, the other side a dma-buf "
+	  "handle (no file-to-file requests). Fix: stage file-to-file "
+	  "copies through a dma-buf, or use copy_file_range()" },
+	{ "request", EIO,
+	  "the file's read or write failed (a storage error), or the "
+	  "dma-buf's exporter reported one; a storage request may have "
+	  "changed bytes of its destination first. Fix: check the device "
+	  "(dmesg), then submit the request again" },
+	{ "request", ENOSPC,
+	  "a WRITE to a file handle ran out of space on its file system "
+	  "or device; bytes before the failure may be written. Fix: free "
+	  "space, then submit the request again" },
 };
 
 const char *mkioq_strerror_call(const char *call, int err)

@@ -65,7 +65,8 @@ TEST(setup_slot_counts)
 		ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_INFO, &info));
 		EXPECT_EQ(0, info.reserved);
 		EXPECT_EQ(4096, info.max_handles);
-		EXPECT_EQ(0, info.features & ~MKIOQ_FEAT_WAIT_CANCEL);
+		EXPECT_EQ(MKIOQ_FEAT_FILE,
+			  info.features & ~MKIOQ_FEAT_WAIT_CANCEL);
 		EXPECT_EQ(0, info.handles);
 		EXPECT_EQ(0, info.completed);
 		EXPECT_EQ(good[i], info.slot_count);
@@ -366,7 +367,11 @@ TEST_F(handles, register_good_and_bad)
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_REGISTER, &r));
 	EXPECT_EQ(EINVAL, errno);
 	r.reserved = 0;
-	r.flags = 1;
+	r.flags = 2;
+	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_REGISTER, &r));
+	EXPECT_EQ(EINVAL, errno);
+	/* A dma-buf is no file handle (storage_test.c has the rest). */
+	r.flags = MKIOQ_REG_F_FILE;
 	EXPECT_EQ(-1, ioctl(fd, MKIOQ_IOC_REGISTER, &r));
 	EXPECT_EQ(EINVAL, errno);
 

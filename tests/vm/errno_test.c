@@ -512,8 +512,14 @@ TEST_F(eq, register_errnos)
 	EXPECT_EQ(-EFAULT, sys_ret(ioctl(self->fd, MKIOQ_IOC_REGISTER, NULL)));
 	/* Fields before the fd: EINVAL with a closed fd. */
 	r = (struct mkioq_handle_reg){ .fd = -1, .access = MKIOQ_ACCESS_READ,
-				       .length = 1, .flags = 1 };
+				       .length = 1, .flags = 2 };
 	EXPECT_EQ(-EINVAL, sys_ret(ioctl(self->fd, MKIOQ_IOC_REGISTER, &r)));
+	/* MKIOQ_REG_F_FILE: the fd as a file (storage_test.c has the rest). */
+	r.flags = MKIOQ_REG_F_FILE;
+	EXPECT_EQ(-EBADF, sys_ret(ioctl(self->fd, MKIOQ_IOC_REGISTER, &r)));
+	r.fd = p[0];
+	EXPECT_EQ(-ESPIPE, sys_ret(ioctl(self->fd, MKIOQ_IOC_REGISTER, &r)));
+	r.fd = -1;
 	r.flags = 0;
 	r.access = 0;
 	EXPECT_EQ(-EINVAL, sys_ret(ioctl(self->fd, MKIOQ_IOC_REGISTER, &r)));

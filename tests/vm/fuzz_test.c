@@ -695,10 +695,15 @@ static uint64_t pick_off(uint64_t size)
 	}
 }
 
-/* Open one of the fds REGISTER must refuse; returns its errno and fd. */
-static int bad_fd(struct fq *q, int *fd, int *to_close)
+/*
+ * Open one of the fds REGISTER must refuse as a dma-buf; returns its
+ * errno and fd, and in *regular whether it is a regular file (a memfd),
+ * which MKIOQ_REG_F_FILE accepts.
+ */
+static int bad_fd(struct fq *q, int *fd, int *to_close, bool *regular)
 {
 	*to_close = -1;
+	*regular = false;
 	switch (rn(9)) {
 	case 0:		/* a number that was just closed */
 		*fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -712,6 +717,7 @@ static int bad_fd(struct fq *q, int *fd, int *to_close)
 		return -EINVAL;
 	case 3:
 		*fd = *to_close = memfd_create("fuzz", MFD_CLOEXEC);
+		*regular = true;
 		return -EINVAL;
 	case 4:
 		*fd = q->fd;		/* the queue's own file */
@@ -735,6 +741,7 @@ static void fuzz_register(void)
 {
 	int qi, kind = pick_ptr(), fd, to_close = -1, fd_err = 0, buf = -1, exp,
 	    ret;
+	bool regular = false, as_file;
 	struct fq *q = pick_q(&qi);
 	struct mkioq_handle_reg reg, out;
 	size_t split = 0;
@@ -742,7 +749,7 @@ static void fuzz_register(void)
 	void *p;
 
 	if (chance(1, 4)) {
-		fd_err = bad_fd(q, &fd, &to_close);
+		fd_err = bad_fd(q, &fd, &to_close, &regular);
 	} else {
 		buf = (int[]){ B_S, B_R, B_D, B_D, B_C, B_F }[rn(6)];
 		if (G.b[buf].fd < 0)
@@ -763,14 +770,27 @@ static void fuzz_register(void)
 	if (chance(1, 12))
 		reg.reserved = rnd() | 1;
 	p = place(G.guard, kind, &reg, sizeof(reg), &out, &split);
+	/* A file handle: the only file REGISTER may take here is the memfd. */
+	as_file = reg.flags == MKIOQ_REG_F_FILE;
 
 	if (!q->ready)
 		exp = -EBADFD;
 	else if (!ptr_readable(kind))
 		exp = -EFAULT;
-	else if (reg.flags || reg.reserved || !reg.access ||
-		 reg.access & ~MKIOQ_ACCESS_RW || !reg.length)
+	else if (reg.flags & ~MKIOQ_REG_F_FILE || reg.reserved ||
+		 !reg.access || reg.access & ~MKIOQ_ACCESS_RW || !reg.length)
 		exp = -EINVAL;
+	else if (as_file && fd_err == -EBADF)
+		exp = -EBADF;
+	else if (as_file && !regular)
+		exp = -EINVAL;	/* a dma-buf, a device, an anonymous file */
+	else if (as_file && __builtin_add_overflow(reg.offset, reg.length,
+						   &end))
+		exp = -EOVERFLOW;
+	else if (as_file && end > INT64_MAX)
+		exp = -ERANGE;	/* past tmpfs's largest file */
+	else if (as_file)
+		exp = q->nh == MAXH ? -ENOSPC : kind != P_VALID ? -EFAULT : 0;
 	else if (fd_err)
 		exp = fd_err;
 	else if (reg.access & MKIOQ_ACCESS_WRITE && !G.b[buf].wfd)
@@ -794,7 +814,13 @@ static void fuzz_register(void)
 		      buf >= 0 ? G.b[buf].name : "not a dma-buf", reg.access,
 		      reg.offset, reg.length, reg.flags,
 		      (uint64_t)reg.reserved, ret, exp);
-	if (!ret && kind == P_VALID) {
+	if (!ret && kind == P_VALID && as_file) {
+		/* The model has dma-bufs only: the memfd's handle goes. */
+		struct mkioq_handle_unreg u = { .handle = out.handle };
+
+		CHECK_EQ(sys_ret(ioctl(q->fd, MKIOQ_IOC_UNREGISTER, &u)), 0,
+			 "UNREGISTER of a fresh file handle");
+	} else if (!ret && kind == P_VALID) {
 		h_add(q, out.handle, buf, reg.access, reg.offset, reg.length);
 		/* Only the fuzzer's own buffers may be written through. */
 		if (!G.b[buf].may_write && reg.access & MKIOQ_ACCESS_WRITE) {
@@ -855,7 +881,8 @@ static void fuzz_doorbell(void)
 static void check_info(struct fq *q, const struct mkioq_info *in)
 {
 	if (in->size != sizeof(*in) || in->version != MKIOQ_ABI_VERSION ||
-	    in->max_handles != MAXH || in->features & ~MKIOQ_FEAT_WAIT_CANCEL ||
+	    in->max_handles != MAXH ||
+	    (in->features & ~MKIOQ_FEAT_WAIT_CANCEL) != MKIOQ_FEAT_FILE ||
 	    in->reserved)
 		FAILF("INFO header: size %u version %u", in->size, in->version);
 	if (!q->ready) {

@@ -35,8 +35,9 @@
 #
 # The guest (tests/vm/init.sh) loads vgem with the modules it needs (from
 # the kernel's modules.dep: drm and drm_shmem_helper on 6.1, also
-# drm_kms_helper on 6.12; .ko.xz/.zst/.gz are decompressed on the host)
-# and the optional mkioq.ko, runs the commands, checks dmesg and the taint
+# drm_kms_helper on 6.12; .ko.xz/.zst/.gz are decompressed on the host),
+# loop.ko where the kernel has it (block devices for storage_test) and
+# the optional mkioq.ko, runs the commands, checks dmesg and the taint
 # flags and reports through isa-debug-exit.  The console goes to stdout
 # and to $WORKDIR/console.log.
 #
@@ -269,6 +270,12 @@ else
 		add_module "$m" "${m##*/}"
 		echo "${m##*/}" >>"$stage/etc/mkioq-modules"
 	done < <(vgem_modules)
+	# The loop driver, when the kernel has it as a module: storage_test
+	# reads a loop device over a tmpfs file as a block device source.
+	if compgen -G "$moddir/kernel/drivers/block/loop.ko*" >/dev/null; then
+		add_module drivers/block/loop loop
+		echo loop >>"$stage/etc/mkioq-modules"
+	fi
 fi
 [ -z "$ko" ] || add_module "$ko" mkioq
 

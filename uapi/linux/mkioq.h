@@ -134,6 +134,9 @@ struct mkioq_slot {
  *   EFBIG	BYTE_COUNT > INT32_MAX (the result must fit a record)
  *   ENOENT	SRC or DST is not a handle of this file (both are looked
  *		up before either's access is checked)
+ *   EXDEV	a file handle anywhere but as READ's SRC or WRITE's DST
+ *		(a file-to-file request among them): the other side of a
+ *		file handle must be a dma-buf
  *   EACCES	SRC not registered for READ, or DST not for WRITE
  *   EOVERFLOW	offset + BYTE_COUNT overflows 64 bits
  *   ERANGE	offset + BYTE_COUNT > the range's length
@@ -149,6 +152,16 @@ struct mkioq_slot {
  * BYTE_COUNT 0 is validated alike, then completes OK with BYTE_COUNT 0
  * and moves nothing (its offset may equal the range's length). A failed
  * request changes no byte of any buffer and no word but TAG and STATUS.
+ *
+ * A request with a file handle (MKIOQ_REG_F_FILE) is validated as above
+ * when claimed, then stays CLAIMED while a worker moves its bytes, so a
+ * FENCE after it waits for it. It completes OK with BYTE_COUNT rewritten
+ * to the bytes moved (and the record's result the same): fewer than asked
+ * only for a READ that met the end of the file. Or it completes ERROR with
+ * the errno of the file's read or write (EIO, ENOSPC, EFBIG, EINTR...)
+ * or of the dma-buf's begin_cpu_access(), or ENOMEM (no bounce buffer for
+ * an I/O-memory dma-buf); a READ or WRITE that failed midway may have
+ * changed bytes of its destination before the error.
  */
 
 /*
@@ -281,13 +294,17 @@ struct mkioq_setup {
 #define MKIOQ_ACCESS_RW		(MKIOQ_ACCESS_READ | MKIOQ_ACCESS_WRITE)
 
 /**
- * struct mkioq_handle_reg - MKIOQ_IOC_REGISTER: a dma-buf range as a handle
- * @fd:		in: dma-buf file descriptor; may be closed after the call
+ * struct mkioq_handle_reg - MKIOQ_IOC_REGISTER: a dma-buf or file range as
+ * a handle
+ * @fd:		in: dma-buf file descriptor, or with MKIOQ_REG_F_FILE a
+ *		regular file or block device; may be closed after the call
  * @access:	in: MKIOQ_ACCESS_*; WRITE needs an fd opened for writing
- * @offset:	in: start of the range inside the dma-buf
+ *		(a file's READ one opened for reading)
+ * @offset:	in: start of the range inside the dma-buf or file
  * @length:	in: bytes in the range, > 0; offset + length <= dma-buf size
+ *		(file handles: see below)
  * @handle:	out: the handle, never MKIOQ_HANDLE_NONE
- * @flags:	in: must be 0
+ * @flags:	in: 0 for a dma-buf, MKIOQ_REG_F_FILE for a file handle
  * @reserved:	must be 0
  *
  * Handles are numbered 1..max_handles (struct mkioq_info: 4096); a file
@@ -300,8 +317,8 @@ struct mkioq_setup {
  *
  *   EBADFD, ENXIO  the queue's state
  *   EFAULT	the struct unreadable
- *   EINVAL	@flags or @reserved non-zero; @access 0 or with unknown
- *		bits; @length 0
+ *   EINVAL	@flags with unknown bits, @reserved non-zero; @access 0 or
+ *		with unknown bits; @length 0
  *   EBADF	@fd is not an open file descriptor (dma_buf_get())
  *   EINVAL	@fd is not a dma-buf (dma_buf_get())
  *   EACCES	MKIOQ_ACCESS_WRITE, dma-buf not opened for writing
@@ -311,6 +328,49 @@ struct mkioq_setup {
  *   (any)	the mapping failed: dma_buf_vmap()'s errno; without vmap,
  *		dma_buf_attach()'s or dma_buf_map_attachment()'s, ENOMEM
  *		(vmap()), EINVAL (fewer pages than the dma-buf's size)
+ *   ENOSPC	the file already holds max_handles handles
+ *   ENOMEM	the handle table could not grow
+ *   EFAULT	@handle could not be written back: nothing stays registered
+ *
+ * File handles (MKIOQ_REG_F_FILE, MKIOQ_FEAT_FILE): @offset and @length
+ * are a byte range of a regular file or a block device, and the handle
+ * holds its own reference to the open file (its struct file: the open
+ * mode, O_APPEND and O_DIRECT as they were when registered). A file handle
+ * can be only the source of a READ or the destination of a WRITE; the
+ * other side must be a dma-buf handle. Its requests are served
+ * asynchronously through the page cache, beside the memory requests
+ * (protocol.rst "File handles"). The range of a regular file may extend
+ * past its end: a READ past the end of file is short (OK, BYTE_COUNT the
+ * bytes read) and a WRITE extends the file. A truncation while registered
+ * makes later READs past the new end short (0 bytes at or past it); an
+ * unlink changes nothing (the handle keeps the inode, as an open fd does).
+ *
+ * The flag, rather than the type of @fd, says what is registered, so that
+ * a caller who passes a wrong descriptor where a dma-buf was meant still
+ * gets EINVAL (as before file handles existed) instead of a handle on
+ * some file, and a caller can probe a module without file handles by the
+ * flag's EINVAL.
+ *
+ * Errnos with MKIOQ_REG_F_FILE, in the order checked::
+ *
+ *   EBADFD, ENXIO  the queue's state
+ *   EFAULT	the struct unreadable
+ *   EINVAL	@flags with unknown bits, @reserved non-zero; @access 0 or
+ *		with unknown bits; @length 0
+ *   EBADF	@fd is not an open file descriptor (O_PATH ones included)
+ *   EISDIR	@fd is a directory
+ *   ESPIPE	@fd is a pipe, FIFO or socket (no offsets, as for pread())
+ *   EINVAL	@fd is neither a regular file nor a block device (a
+ *		character device, a dma-buf, an eventfd...), or its file
+ *		operations cannot read (write) for the access asked; it was opened
+ *		O_DIRECT (not supported yet); MKIOQ_ACCESS_WRITE on a file
+ *		opened O_APPEND (its writes ignore offsets)
+ *   EACCES	MKIOQ_ACCESS_READ and @fd not opened for reading, or
+ *		MKIOQ_ACCESS_WRITE and not opened for writing
+ *   EOVERFLOW	@offset + @length overflows 64 bits
+ *   ERANGE	a block device: @offset + @length > its size; a regular
+ *		file: > the largest file its file system allows
+ *   ENOMEM	no memory for the handle
  *   ENOSPC	the file already holds max_handles handles
  *   ENOMEM	the handle table could not grow
  *   EFAULT	@handle could not be written back: nothing stays registered
@@ -324,6 +384,9 @@ struct mkioq_handle_reg {
 	__u32 flags;
 	__u64 reserved;
 };
+
+/* mkioq_handle_reg.flags: @fd is a regular file or block device. */
+#define MKIOQ_REG_F_FILE	0x1U
 
 /**
  * struct mkioq_handle_unreg - MKIOQ_IOC_UNREGISTER: drop a handle
@@ -418,6 +481,11 @@ struct mkioq_info {
  * MKIOQ_WAIT_TIMEOUT_MS with -ETIME.
  */
 #define MKIOQ_FEAT_WAIT_CANCEL	0x1ULL
+/*
+ * MKIOQ_FEAT_FILE: MKIOQ_IOC_REGISTER takes MKIOQ_REG_F_FILE, and READs
+ * from and WRITEs to file handles are served (struct mkioq_handle_reg).
+ */
+#define MKIOQ_FEAT_FILE		0x2ULL
 
 #define MKIOQ_IOC_SETUP		_IOWR(MKIOQ_IOC_MAGIC, 0x00, struct mkioq_setup)
 #define MKIOQ_IOC_REGISTER	_IOWR(MKIOQ_IOC_MAGIC, 0x01, struct mkioq_handle_reg)

@@ -87,8 +87,11 @@ static unsigned int mkioq_poller_round(struct mkioq_poller *p)
 							poll));
 		cond_resched();
 	}
-	/* Whoever went first this round goes last in the next. */
-	if (!list_empty(&p->members))
+	/*
+	 * Whoever went first this round goes last in the next. A group of
+	 * one has no one to be fair to: no list surgery on its hot loop.
+	 */
+	if (!list_empty(&p->members) && !list_is_singular(&p->members))
 		list_rotate_left(&p->members);
 	mutex_unlock(&p->lock);
 	return work;

@@ -1505,11 +1505,39 @@ static double qset_idle_cpu(struct qset *s, double seconds)
  * its doorbell on one queue (a different one each time); doorbell to
  * completion seen, median of QB_WAKES, in microseconds.
  */
+/*
+ * The producer spins on STATUS, as a GPU does without taking a host CPU;
+ * here it takes a vCPU, and the scheduler would put a woken poll thread
+ * on that busy vCPU (its last one) and run it only at the next tick. So
+ * the producer stays on CPU 0 and the poll threads on CPU 1, as an
+ * operator pins them (Documentation/operator.rst): the figure is the
+ * module's wake-up, not the scheduler's placement. Returns whether it
+ * could pin; @saved gets the producer's old mask.
+ */
+static bool qset_pin(struct qset *s, cpu_set_t *saved)
+{
+	cpu_set_t cpu0, cpu1;
+	unsigned int g;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+	    sched_getaffinity(0, sizeof(*saved), saved))
+		return false;
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	CPU_ZERO(&cpu1);
+	CPU_SET(1, &cpu1);
+	for (g = 0; g < s->groups; g++)
+		sched_setaffinity((pid_t)s->thread[g], sizeof(cpu1), &cpu1);
+	return sched_setaffinity(0, sizeof(cpu0), &cpu0) == 0;
+}
+
 static int qset_wake(struct qset *s, double *p50_us)
 {
 	uint64_t t, lat[QB_WAKES];
 	unsigned int k, i, n = env.smoke ? 5 : QB_WAKES;
 	int ret = 0, st;
+	cpu_set_t saved;
+	bool pinned = qset_pin(s, &saved);
 
 	for (k = 0; k < n && !ret; k++) {
 		i = (k * 37) % s->n;
@@ -1526,6 +1554,8 @@ static int qset_wake(struct qset *s, double *p50_us)
 		if (!ret)
 			ret = mkioq_recycle(s->q[i], 0);
 	}
+	if (pinned)
+		sched_setaffinity(0, sizeof(saved), &saved);
 	qsort(lat, n, sizeof(lat[0]), cmp_u64);
 	*p50_us = lat[n / 2] / 1e3;
 	return ret;

@@ -208,7 +208,8 @@ TEST_F(st, info_reports_file_handles)
 
 TEST_F(st, register_errnos)
 {
-	int ro, wo, app, pipefd[2], sv[2], null, dir;
+	int ro, wo, app, pipefd[2], sv[2] = { -1, -1 }, null, dir;
+	bool have_sockets;
 	uint32_t h;
 	char p[64];
 
@@ -223,7 +224,11 @@ TEST_F(st, register_errnos)
 	ASSERT_LE(0, null);
 	ASSERT_LE(0, dir);
 	ASSERT_EQ(0, pipe(pipefd));
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	/* The debug lane's kernel has no AF_UNIX: no socket to try there. */
+	have_sockets = socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0;
+	if (!have_sockets)
+		TH_LOG("socketpair(AF_UNIX): %s: the socket case is skipped",
+		       strerror(errno));
 
 	/* The flag decides: a file without it is no dma-buf. */
 	EXPECT_EQ(-EINVAL, reg_raw(self->q, ro, 0, 4096, MKIOQ_ACCESS_READ, 0));
@@ -238,8 +243,9 @@ TEST_F(st, register_errnos)
 					       MKIOQ_ACCESS_READ, &h));
 	EXPECT_EQ(-ESPIPE, mkioq_register_file(self->q, pipefd[0], 0, 4096,
 					       MKIOQ_ACCESS_READ, &h));
-	EXPECT_EQ(-ESPIPE, mkioq_register_file(self->q, sv[0], 0, 4096,
-					       MKIOQ_ACCESS_READ, &h));
+	if (have_sockets)
+		EXPECT_EQ(-ESPIPE, mkioq_register_file(self->q, sv[0], 0, 4096,
+						       MKIOQ_ACCESS_READ, &h));
 	EXPECT_EQ(-EINVAL, mkioq_register_file(self->q, null, 0, 4096,
 					       MKIOQ_ACCESS_READ, &h));
 	EXPECT_EQ(-EINVAL, mkioq_register_file(self->q, self->src.fd, 0, 4096,
@@ -277,8 +283,10 @@ TEST_F(st, register_errnos)
 	close(dir);
 	close(pipefd[0]);
 	close(pipefd[1]);
-	close(sv[0]);
-	close(sv[1]);
+	if (have_sockets) {
+		close(sv[0]);
+		close(sv[1]);
+	}
 }
 
 /* The first byte of @n at @got that differs from the file at @off, or n. */

@@ -390,7 +390,7 @@ GPU_ARCHS ?= -gencode arch=compute_75,code=sm_75 \
 NVCC_FLAGS := -std=c++17 -O2 $(GPU_ARCHS) -Iuapi -Ilibmkioq/include \
 	-Xcompiler -Wall
 CUDA_HDRS := libmkioq/include/mkioq_cuda.cuh uapi/linux/mkioq.h
-GPU_TESTS := $(B)/gpu/gpu_ring_test
+GPU_TESTS := $(B)/gpu/gpu_ring_test $(B)/gpu/gpu_file_test
 GPU_BENCH := $(B)/gpu/mkioq-gpu-bench
 
 gpu: $(GPU_TESTS) $(GPU_BENCH)
@@ -399,7 +399,7 @@ $(B)/gpu/gpu_kernels.o: tests/gpu/gpu_kernels.cu tests/gpu/gpu_kernels.h $(CUDA_
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCC_FLAGS) -c -o $@ $<
 
-$(B)/gpu/gpu_ring_test: tests/gpu/gpu_ring_test.c $(B)/gpu/gpu_kernels.o $(LIBA) $(KSRC_STAMP)
+$(GPU_TESTS): $(B)/gpu/%: tests/gpu/%.c $(B)/gpu/gpu_kernels.o $(LIBA) $(KSRC_STAMP)
 	$(CC) $(TEST_CFLAGS) -I$(CUDA_INC) -c -o $@.o $<
 	$(NVCC) -o $@ $@.o $(B)/gpu/gpu_kernels.o $(LIBA) -lpthread
 

@@ -11,6 +11,7 @@
 #define _MKIOQ_COMPAT_H
 
 #include <linux/dma-buf.h>
+#include <linux/fs.h>
 #include <linux/mm.h>
 
 /* 6.7 moved the uring_cmd API out of <linux/io_uring.h>. */
@@ -113,5 +114,27 @@ static inline const void *mkioq_uring_payload(const struct io_uring_cmd *cmd)
 #else
 #define MKIOQ_URING_F_TASK_DEAD	0
 #endif
+
+/*
+ * 6.7 moved the write access to the file's superblock (its freeze
+ * protection) into vfs_iocb_iter_write(), in the series that added
+ * file_write_started(); before, the caller takes it, as 6.1's loop driver
+ * does around vfs_iter_write() (lo_write_bvec()).
+ */
+static inline ssize_t mkioq_iocb_iter_write(struct file *file,
+					    struct kiocb *iocb,
+					    struct iov_iter *iter)
+{
+#ifdef MKIOQ_HAVE_FILE_WRITE_STARTED
+	return vfs_iocb_iter_write(file, iocb, iter);
+#else
+	ssize_t ret;
+
+	file_start_write(file);
+	ret = vfs_iocb_iter_write(file, iocb, iter);
+	file_end_write(file);
+	return ret;
+#endif
+}
 
 #endif /* _MKIOQ_COMPAT_H */

@@ -14,9 +14,12 @@
  * lock, so a request claimed before it keeps its buffers (deferred
  * release, never a wait) and one claimed after it fails with -ENOENT.
  */
+#include <linux/blkdev.h>
 #include <linux/dma-buf.h>
+#include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/log2.h>
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
@@ -196,13 +199,48 @@ static struct mkioq_handle *mkioq_handle_alloc(const struct mkioq_handle_reg *re
 }
 
 /*
- * What a file must be to become a handle: something with offsets and a
- * page cache that kernel_read()/kernel_write() at a position reach.
+ * The direct-I/O alignment of a file opened O_DIRECT, which its file
+ * positions and byte counts must keep, or 0 if it cannot be told. A block
+ * device's is its logical block size (what blkdev_direct_IO() checks
+ * positions and lengths against); a regular file's is what its file
+ * system reports for STATX_DIOALIGN (ext4, f2fs and xfs do since 6.1).
+ * A file system that does not report it (tmpfs takes O_DIRECT opens since
+ * 6.6 without saying), reports 0 (no direct I/O for this file), or asks
+ * more than a page (the bounce buffer is of single pages, and a
+ * segment must hold whole blocks) gives 0: refused at registration, as
+ * guessing could only fail the requests later.
  */
-static int mkioq_file_check(struct file *file, u32 access)
+static u32 mkioq_file_dio_align(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	struct kstat st = {};
+	u32 align;
+
+	if (S_ISBLK(inode->i_mode)) {
+		align = bdev_logical_block_size(I_BDEV(file->f_mapping->host));
+	} else {
+		if (vfs_getattr(&file->f_path, &st, STATX_DIOALIGN,
+				AT_STATX_SYNC_AS_STAT) ||
+		    !(st.result_mask & STATX_DIOALIGN) ||
+		    st.dio_mem_align > PAGE_SIZE)
+			return 0;
+		align = st.dio_offset_align;
+	}
+	return is_power_of_2(align) && align <= PAGE_SIZE ? align : 0;
+}
+
+/*
+ * What a file must be to become a handle: something with offsets and a
+ * page cache that kernel_read()/kernel_write() at a position reach, or,
+ * opened O_DIRECT, a direct-I/O alignment that @offset keeps (in
+ * *@dio_align, else 0).
+ */
+static int mkioq_file_check(struct file *file, u32 access, u64 offset,
+			    u32 *dio_align)
 {
 	umode_t mode = file_inode(file)->i_mode;
 
+	*dio_align = 0;
 	if (S_ISDIR(mode))
 		return -EISDIR;
 	if (S_ISFIFO(mode) || S_ISSOCK(mode))
@@ -215,9 +253,11 @@ static int mkioq_file_check(struct file *file, u32 access)
 	    ((access & MKIOQ_ACCESS_WRITE) &&
 	     (file->f_mode & (FMODE_WRITE | FMODE_CAN_WRITE)) == FMODE_WRITE))
 		return -EINVAL;
-	/* The worker's bounce-free reads go to vmalloc addresses. */
-	if (file->f_flags & O_DIRECT)
-		return -EINVAL;
+	if (file->f_flags & O_DIRECT) {
+		*dio_align = mkioq_file_dio_align(file);
+		if (!*dio_align || !IS_ALIGNED(offset, *dio_align))
+			return -EINVAL;
+	}
 	if ((access & MKIOQ_ACCESS_WRITE) && (file->f_flags & O_APPEND))
 		return -EINVAL;
 	if (((access & MKIOQ_ACCESS_READ) && !(file->f_mode & FMODE_READ)) ||
@@ -245,12 +285,13 @@ static struct mkioq_handle *mkioq_handle_new_file(struct mkioq_handle_reg *reg)
 {
 	struct mkioq_handle *h;
 	struct file *file;
+	u32 dio_align;
 	int ret;
 
 	file = fget(reg->fd);
 	if (!file)
 		return ERR_PTR(-EBADF);
-	ret = mkioq_file_check(file, reg->access);
+	ret = mkioq_file_check(file, reg->access, reg->offset, &dio_align);
 	if (!ret)
 		ret = mkioq_reg_range(reg, mkioq_file_limit(file));
 	if (ret)
@@ -261,6 +302,7 @@ static struct mkioq_handle *mkioq_handle_new_file(struct mkioq_handle_reg *reg)
 		goto err_put;
 	}
 	h->file = file;
+	h->dio_align = dio_align;
 	return h;
 
 err_put:

@@ -34,6 +34,9 @@ struct sg_table;
  * @offset:	start of the range inside @dmabuf
  * @length:	bytes in the range
  * @access:	MKIOQ_ACCESS_*
+ * @dio_align:	a file handle registered O_DIRECT: the alignment (a power
+ *		of two) of its file positions and byte counts, whose
+ *		requests mkioq_storage.c serves with direct I/O; else 0
  *
  * Constant from registration until the last reference goes.
  */
@@ -47,6 +50,7 @@ struct mkioq_handle {
 	u64 offset;
 	u64 length;
 	u32 access;
+	u32 dio_align;
 };
 
 /**

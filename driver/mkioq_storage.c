@@ -8,9 +8,11 @@
  * lock (so a later unregister cannot fail them); then, instead of joining
  * the pass's batch, each goes to a worker of the module's storage
  * workqueue, which moves the bytes with kernel_read()/kernel_write()
- * through the page cache and completes the slot. Meanwhile the slot stays
- * CLAIMED: the passes that follow serve memory requests without waiting,
- * and a FENCE after it waits for it (mkioq_fences_saw_async()).
+ * through the page cache (or, for a file registered O_DIRECT, with direct
+ * I/O through a bounce buffer of pages: mkioq_storage_dio()) and
+ * completes the slot. Meanwhile the slot stays CLAIMED: the passes that
+ * follow serve memory requests without waiting, and a FENCE after it
+ * waits for it (mkioq_fences_saw_async()).
  *
  * Why a worker pool: reads through the page cache block (a cache miss
  * waits for the disk), and the kernel's asynchronous buffered read path
@@ -26,15 +28,19 @@
  * MKIOQ_STORAGE_MAX_ACTIVE; it is not WQ_MEM_RECLAIM, as nothing in
  * reclaim waits for a ring request.
  */
+#include <linux/bvec.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-direction.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/uio.h>
 
+#include "mkioq_compat.h"
 #include "mkioq_ctx.h"
 #include "mkioq_copy.h"
 #include "mkioq_cq.h"
@@ -45,6 +51,13 @@
 
 /* An I/O-memory dma-buf is reached through a bounce buffer this large. */
 #define MKIOQ_STORAGE_BOUNCE	SZ_64K
+/*
+ * Direct I/O goes through a bounce buffer of at most this many pages per
+ * request, so that MKIOQ_STORAGE_MAX_ACTIVE requests in flight hold at
+ * most 64 MiB, while each read or write is large enough (256 KiB) to keep
+ * a disk's queue busy.
+ */
+#define MKIOQ_STORAGE_DIO_PAGES	(SZ_256K / PAGE_SIZE)
 
 static struct workqueue_struct *mkioq_storage_wq;
 
@@ -96,6 +109,123 @@ static ssize_t mkioq_storage_rw(struct mkioq_storage_req *sr, void *bounce)
 	return done;
 }
 
+/*
+ * Copy @n bytes between the bounce pages @bv and the dma-buf's mapping at
+ * @off: into the mapping if @to_map, else out of it.
+ */
+static void mkioq_storage_dio_copy(struct iosys_map *map, u64 off,
+				   const struct bio_vec *bv, size_t n,
+				   bool to_map)
+{
+	unsigned int i;
+	size_t c;
+	void *p;
+
+	for (i = 0; n; i++, n -= c, off += c) {
+		c = min_t(size_t, n, PAGE_SIZE);
+		p = kmap_local_page(bv[i].bv_page);
+		if (to_map)
+			iosys_map_memcpy_to(map, off, p, c);
+		else
+			iosys_map_memcpy_from(p, map, off, c);
+		kunmap_local(p);
+	}
+}
+
+/*
+ * One direct read or write of @n bytes (aligned, at most the bounce
+ * buffer's) at @pos of the file, between the bounce pages and the
+ * dma-buf's mapping at @off. IOCB_DIRECT is the handle's, not the file's
+ * current flags: an fcntl(F_SETFL) after registration changes nothing.
+ */
+static ssize_t mkioq_storage_dio_one(struct mkioq_storage_req *sr,
+				     struct bio_vec *bv, size_t n, loff_t pos,
+				     u64 off)
+{
+	unsigned int segs = DIV_ROUND_UP(n, PAGE_SIZE);
+	struct iosys_map map = sr->mem->map;
+	struct file *file = sr->file->file;
+	struct iov_iter iter;
+	struct kiocb kiocb;
+	ssize_t ret;
+
+	init_sync_kiocb(&kiocb, file);
+	kiocb.ki_pos = pos;
+	kiocb.ki_flags |= IOCB_DIRECT;
+	if (sr->req.op == MKIOQ_OP_READ) {
+		iov_iter_bvec(&iter, ITER_DEST, bv, segs, n);
+		ret = vfs_iocb_iter_read(file, &kiocb, &iter);
+		if (ret > 0)
+			mkioq_storage_dio_copy(&map, off, bv, ret, true);
+	} else {
+		mkioq_storage_dio_copy(&map, off, bv, n, false);
+		iov_iter_bvec(&iter, ITER_SOURCE, bv, segs, n);
+		ret = mkioq_iocb_iter_write(file, &kiocb, &iter);
+	}
+	return ret;
+}
+
+/*
+ * A request on a file handle registered O_DIRECT. Direct I/O hands its
+ * memory's pages to the block layer, and a dma-buf importer must not use
+ * the exporter's struct pages (nor has an I/O-memory buffer any): the
+ * bytes go through a bounce buffer of pages of our own, as the loop
+ * driver's direct I/O passes bvecs of its pages (lo_rw_aio()). A bvec,
+ * not a kvec: 6.1's iov_iter_get_pages() cannot take pages from a kvec
+ * (-EFAULT). The claim checked the alignment, so every read and write
+ * but a READ's last one at the end of the file is whole; a READ that
+ * comes back short has met the end (the next position would not be
+ * aligned), as has a WRITE that wrote nothing.
+ */
+static ssize_t mkioq_storage_dio(struct mkioq_storage_req *sr)
+{
+	u32 len = sr->req.byte_count, done = 0;
+	unsigned int npages, i;
+	struct bio_vec *bv;
+	struct page *page;
+	ssize_t ret = 0;
+	size_t n;
+
+	if (!len)
+		return 0;
+	npages = min_t(unsigned int, DIV_ROUND_UP(len, PAGE_SIZE),
+		       MKIOQ_STORAGE_DIO_PAGES);
+	bv = kcalloc(npages, sizeof(*bv), GFP_KERNEL);
+	if (!bv)
+		return -ENOMEM;
+	for (i = 0; i < npages; i++) {
+		page = alloc_page(GFP_KERNEL);
+		if (!page) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		bvec_set_page(&bv[i], page, PAGE_SIZE, 0);
+	}
+	while (done < len) {
+		n = min_t(size_t, len - done, (size_t)npages << PAGE_SHIFT);
+		ret = mkioq_storage_dio_one(sr, bv, n, sr->file_pos + done,
+					    sr->mem_off + done);
+		if (ret < 0)
+			break;
+		done += ret;
+		/* Short: the end of the file, or a WRITE cut off its blocks. */
+		if ((size_t)ret < n &&
+		    (sr->req.op == MKIOQ_OP_READ || !ret ||
+		     !IS_ALIGNED(done, sr->file->dio_align)))
+			break;
+		cond_resched();
+	}
+	if (ret >= 0)
+		ret = done;
+	else if (ret == -ERESTARTSYS)
+		ret = -EINTR;
+out:
+	for (i = 0; i < npages && bv[i].bv_page; i++)
+		__free_page(bv[i].bv_page);
+	kfree(bv);
+	return ret;
+}
+
 /* The dma-buf side's CPU access, as the batch's for that side. */
 static ssize_t mkioq_storage_serve(struct mkioq_storage_req *sr)
 {
@@ -108,13 +238,26 @@ static ssize_t mkioq_storage_serve(struct mkioq_storage_req *sr)
 	ret = dma_buf_begin_cpu_access(dmabuf, dir);
 	if (ret)
 		return ret == -ERESTARTSYS ? -EINTR : ret;
-	if (sr->mem->map.is_iomem)
-		bounce = kvmalloc(MKIOQ_STORAGE_BOUNCE, GFP_KERNEL);
-	if (sr->mem->map.is_iomem && !bounce)
-		ret = -ENOMEM;
-	else
-		ret = mkioq_storage_rw(sr, bounce);
-	kvfree(bounce);
+	if (sr->file->dio_align) {
+		ret = mkioq_storage_dio(sr);
+	} else if (sr->file->file->f_flags & O_DIRECT) {
+		/*
+		 * The file gained O_DIRECT after it was registered
+		 * (fcntl(F_SETFL)): kernel_read() would hand the block
+		 * layer the dma-buf's pages. A racing fcntl() can still
+		 * slip between this test and the read; on 6.1 that read
+		 * fails (-EFAULT: no pages from a kvec).
+		 */
+		ret = -EINVAL;
+	} else {
+		if (sr->mem->map.is_iomem)
+			bounce = kvmalloc(MKIOQ_STORAGE_BOUNCE, GFP_KERNEL);
+		if (sr->mem->map.is_iomem && !bounce)
+			ret = -ENOMEM;
+		else
+			ret = mkioq_storage_rw(sr, bounce);
+		kvfree(bounce);
+	}
 	/* As in the batch: moved bytes must not turn into an error. */
 	if (dma_buf_end_cpu_access(dmabuf, dir))
 		pr_warn_ratelimited("mkioq: end_cpu_access failed\n");
@@ -201,6 +344,14 @@ int mkioq_storage_claim_locked(struct mkioq_ctx *ctx,
 		ret = mkioq_check_range(dst, dst_off, req->byte_count);
 	if (ret)
 		return ret;
+	/*
+	 * Direct I/O: the file position and the byte count keep the file's
+	 * alignment (the range's start does, REGISTER checked it). Last, so
+	 * that every other errno means what it means for any request.
+	 */
+	if (file->dio_align &&
+	    !IS_ALIGNED(req->offset | req->byte_count, file->dio_align))
+		return -EINVAL;
 
 	sr = &ctx->storage.req[req->slot];
 	sr->ctx = ctx;

@@ -255,8 +255,10 @@ void mkioq_engine_free(struct mkioq_engine *e)
 		return;
 	mkioq_engine_stop(e);
 	engine_handles_release(e);
-	for (i = 0; i < e->nworkers; i++)
+	for (i = 0; i < e->nworkers; i++) {
 		pthread_mutex_destroy(&e->workers[i].lock);
+		free(e->workers[i].dio_buf);
+	}
 	pthread_mutex_destroy(&e->fence_lock);
 	pthread_mutex_destroy(&e->buf_lock);
 	pthread_mutex_destroy(&e->table_lock);

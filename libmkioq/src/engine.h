@@ -69,7 +69,15 @@ struct engine_handle {
 	struct engine_buf *buf;	/* dma-buf, or NULL for host memory */
 	int fd;			/* a file handle's own descriptor, or -1 */
 	uint64_t offset;	/* a file handle's range start in the file */
+	uint32_t dio_align;	/* registered O_DIRECT: its alignment, else 0 */
 };
+
+/*
+ * A worker's bounce buffer for the O_DIRECT file handles' pread() and
+ * pwrite(), page-aligned, allocated at its first use: the module's
+ * MKIOQ_STORAGE_DIO_PAGES.
+ */
+#define ENGINE_DIO_BYTES	(256u << 10)
 
 /*
  * A worker's dma-buf bracket of one pass (engine_service.c): the buffers
@@ -104,6 +112,7 @@ struct engine_worker {
 	unsigned int id;
 	bool started;
 	pthread_mutex_t lock;	/* claim + handle lookups: see engine.h */
+	uint8_t *dio_buf;	/* ENGINE_DIO_BYTES, or NULL until used */
 	/* Counters, written by the worker only. */
 	_Atomic uint64_t passes, sleeps, claimed, claim_races, handed_back,
 			 bytes;

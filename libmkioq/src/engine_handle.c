@@ -22,6 +22,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/dma-buf.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 #include "engine.h"
 
@@ -75,7 +76,7 @@ static int engine_table_insert(struct mkioq_engine *e,
 static int engine_handle_add(struct mkioq_engine *e, uint8_t *base,
 			     uint64_t length, uint32_t access,
 			     struct engine_buf *buf, int fd, uint64_t offset,
-			     uint32_t *handle)
+			     uint32_t dio_align, uint32_t *handle)
 {
 	struct engine_handle *h = calloc(1, sizeof(*h));
 	int ret;
@@ -89,6 +90,7 @@ static int engine_handle_add(struct mkioq_engine *e, uint8_t *base,
 	h->buf = buf;
 	h->fd = fd;
 	h->offset = offset;
+	h->dio_align = dio_align;
 	ret = engine_table_insert(e, h, handle);
 	if (ret)
 		free(h);
@@ -129,7 +131,8 @@ int mkioq_engine_register_mem(struct mkioq_engine *e, void *addr,
 	if (__builtin_add_overflow((uint64_t)(uintptr_t)addr, length, &end) ||
 	    end > UINTPTR_MAX)
 		return -EOVERFLOW;
-	return engine_handle_add(e, addr, length, access, NULL, -1, 0, handle);
+	return engine_handle_add(e, addr, length, access, NULL, -1, 0, 0,
+				 handle);
 }
 
 /* Drop a handle's reference to its dma-buf; the last one unmaps it. */
@@ -253,26 +256,57 @@ int mkioq_engine_register_dmabuf(struct mkioq_engine *e, int dmabuf_fd,
 	if (ret)
 		return ret;
 	ret = engine_handle_add(e, b->map + offset, length, access, b, -1, 0,
-				handle);
+				0, handle);
 	if (ret)
 		engine_buf_put(e, b);
 	return ret;
 }
 
 /*
+ * The direct-I/O alignment of file @fd opened O_DIRECT, or 0 if it cannot
+ * be told: the module's mkioq_file_dio_align(). A block device's logical
+ * block size (BLKSSZGET is bdev_logical_block_size()), or a regular
+ * file's STATX_DIOALIGN offset alignment; none reported, 0, or a memory
+ * or offset alignment above a page (the bounce buffer is page-aligned)
+ * is 0.
+ */
+static uint32_t engine_dio_align(int fd, const struct stat *st)
+{
+	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE), align;
+	struct statx stx;
+	int lbs = 0;
+
+	if (S_ISBLK(st->st_mode)) {
+		if (ioctl(fd, BLKSSZGET, &lbs) || lbs <= 0)
+			return 0;
+		align = (uint32_t)lbs;
+	} else {
+		memset(&stx, 0, sizeof(stx));
+		if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) ||
+		    !(stx.stx_mask & STATX_DIOALIGN) ||
+		    stx.stx_dio_mem_align > page)
+			return 0;
+		align = stx.stx_dio_offset_align;
+	}
+	return align && !(align & (align - 1)) && align <= page ? align : 0;
+}
+
+/*
  * The module's MKIOQ_REG_F_FILE registration (driver/mkioq_handle.c), in
  * its order: the arguments (EINVAL), the descriptor (EBADF), its type
- * (EISDIR, ESPIPE, EINVAL), O_DIRECT and O_APPEND (EINVAL), the open mode
- * (EACCES), the range (EOVERFLOW; ERANGE past a block device's end, or
- * for a regular file past INT64_MAX, where the module has the file
- * system's largest file), then the number (ENOSPC). The handle keeps its
- * own descriptor of the open file, for pread() and pwrite().
+ * (EISDIR, ESPIPE, EINVAL), O_DIRECT without an alignment or with an
+ * offset off it, and O_APPEND (EINVAL), the open mode (EACCES), the range
+ * (EOVERFLOW; ERANGE past a block device's end, or for a regular file
+ * past INT64_MAX, where the module has the file system's largest file),
+ * then the number (ENOSPC). The handle keeps its own descriptor of the
+ * open file, for pread() and pwrite().
  */
 int mkioq_engine_register_file(struct mkioq_engine *e, int fd,
 			       uint64_t offset, uint64_t length,
 			       uint32_t access, uint32_t *handle)
 {
 	uint64_t end, limit = INT64_MAX;
+	uint32_t dio_align = 0;
 	struct stat st;
 	int ret, fl, own;
 
@@ -290,7 +324,12 @@ int mkioq_engine_register_file(struct mkioq_engine *e, int fd,
 		return -ESPIPE;
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return -EINVAL;
-	if ((fl & O_DIRECT) || ((access & MKIOQ_ACCESS_WRITE) && (fl & O_APPEND)))
+	if (fl & O_DIRECT) {
+		dio_align = engine_dio_align(fd, &st);
+		if (!dio_align || offset % dio_align)
+			return -EINVAL;
+	}
+	if ((access & MKIOQ_ACCESS_WRITE) && (fl & O_APPEND))
 		return -EINVAL;
 	if (((access & MKIOQ_ACCESS_READ) && (fl & O_ACCMODE) == O_WRONLY) ||
 	    ((access & MKIOQ_ACCESS_WRITE) && (fl & O_ACCMODE) == O_RDONLY))
@@ -311,7 +350,7 @@ int mkioq_engine_register_file(struct mkioq_engine *e, int fd,
 	if (own < 0)
 		return -errno;
 	ret = engine_handle_add(e, NULL, length, access, NULL, own, offset,
-				handle);
+				dio_align, handle);
 	if (ret)
 		close(own);
 	return ret;

@@ -43,6 +43,8 @@
  * ECANCELED.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -134,6 +136,7 @@ static int engine_check_range(const struct engine_handle *h, uint64_t off,
 static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
 			  struct engine_job *job)
 {
+	const struct engine_handle *file;
 	uint64_t src_off, dst_off;
 	int ret;
 
@@ -171,6 +174,11 @@ static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
 		ret = engine_check_range(job->dst, dst_off, req->rq.byte_count);
 	if (ret)
 		return ret;
+	/* O_DIRECT: OFFSET and BYTE_COUNT keep the alignment, checked last. */
+	file = job->src->fd >= 0 ? job->src : job->dst;
+	if (file->dio_align &&
+	    (req->rq.offset | req->rq.byte_count) % file->dio_align)
+		return -EINVAL;
 	if (job->src->fd >= 0) {
 		job->pos = job->src->offset + src_off;
 		job->to = job->dst->base;
@@ -256,11 +264,76 @@ static bool engine_batch_conflicts(struct engine_batch *b,
 }
 
 /*
+ * pread() or pwrite() of @n bytes at @pos of a file handle registered
+ * O_DIRECT, through the worker's page-aligned bounce buffer (direct I/O
+ * needs aligned memory; the module's mkioq_storage_dio()), until done,
+ * the end of the file (a short READ: the next position would not be
+ * aligned), or an error. Returns the bytes moved or a negative errno.
+ */
+static ssize_t engine_dio(struct engine_worker *w, int fd, bool rd,
+			  uint8_t *to, const uint8_t *from, size_t n,
+			  uint64_t pos, uint32_t align)
+{
+	size_t done = 0, c;
+	ssize_t r;
+
+	if (!n)
+		return 0;
+	if (!w->dio_buf &&
+	    posix_memalign((void **)&w->dio_buf,
+			   (size_t)sysconf(_SC_PAGESIZE), ENGINE_DIO_BYTES)) {
+		w->dio_buf = NULL;
+		return -ENOMEM;
+	}
+	while (done < n) {
+		c = n - done < ENGINE_DIO_BYTES ? n - done : ENGINE_DIO_BYTES;
+		if (!rd)
+			memcpy(w->dio_buf, from + done, c);
+		r = rd ? pread(fd, w->dio_buf, c, (off_t)(pos + done)) :
+			 pwrite(fd, w->dio_buf, c, (off_t)(pos + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (rd)
+			memcpy(to + done, w->dio_buf, (size_t)r);
+		done += (size_t)r;
+		if ((size_t)r < c && (rd || !r || done % align))
+			break;
+	}
+	return (ssize_t)done;
+}
+
+/* pread() or pwrite() through the page cache until done or end of file. */
+static ssize_t engine_buffered(int fd, bool rd, uint8_t *to,
+			       const uint8_t *from, size_t n, uint64_t pos)
+{
+	size_t done = 0;
+	ssize_t r;
+
+	while (done < n) {
+		r = rd ? pread(fd, to + done, n - done, (off_t)(pos + done)) :
+			 pwrite(fd, from + done, n - done,
+				(off_t)(pos + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		/* End of file (READ), or a file system that wrote nothing. */
+		if (!r)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+/*
  * A request on a file handle, served by worker @w now, as the module's
  * storage worker does (driver/mkioq_storage.c): CPU access to the dma-buf
  * side for this request alone (after ending @w's bracket if that has the
  * buffer open), pread() or pwrite() at the file position until done or
- * end of file, errno for errno. Other workers serve the ring meanwhile.
+ * end of file (through a bounce buffer for O_DIRECT), errno for errno.
+ * Other workers serve the ring meanwhile.
  */
 static int engine_file_io(struct mkioq_engine *e, struct engine_worker *w,
 			  const struct engine_req *req,
@@ -270,9 +343,9 @@ static int engine_file_io(struct mkioq_engine *e, struct engine_worker *w,
 	const struct engine_handle *file = rd ? job->src : job->dst;
 	const struct engine_buf *mb = (rd ? job->dst : job->src)->buf;
 	uint64_t dir = rd ? DMA_BUF_SYNC_WRITE : DMA_BUF_SYNC_READ;
-	size_t n = req->rq.byte_count, done = 0;
-	ssize_t r = 0;
-	int ret = 0;
+	size_t n = req->rq.byte_count;
+	ssize_t r;
+	int ret, fl;
 
 	if (mb && engine_batch_find(&w->batch, mb))
 		engine_batch_flush(e, &w->batch);
@@ -281,27 +354,25 @@ static int engine_file_io(struct mkioq_engine *e, struct engine_worker *w,
 		if (ret)
 			return ret;
 	}
-	while (done < n) {
-		r = rd ? pread(file->fd, job->to + done, n - done,
-			       (off_t)(job->pos + done)) :
-			 pwrite(file->fd, job->from + done, n - done,
-				(off_t)(job->pos + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			break;
-		}
-		/* End of file (READ), or a file system that wrote nothing. */
-		if (!r)
-			break;
-		done += (size_t)r;
+	if (file->dio_align) {
+		r = engine_dio(w, file->fd, rd, job->to, job->from, n,
+			       job->pos, file->dio_align);
+	} else {
+		/*
+		 * The module's EINVAL for a buffered handle whose file
+		 * gained O_DIRECT after registration (fcntl(F_SETFL) on the
+		 * shared description): its memory is not aligned for it.
+		 */
+		fl = fcntl(file->fd, F_GETFL);
+		if (fl >= 0 && (fl & O_DIRECT))
+			r = -EINVAL;
+		else
+			r = engine_buffered(file->fd, rd, job->to, job->from,
+					    n, job->pos);
 	}
-	if (r >= 0)
-		ret = (int)done;
 	if (mb)
 		engine_buf_sync(mb, DMA_BUF_SYNC_END | dir);
-	return ret;
+	return (int)r;
 }
 
 /*

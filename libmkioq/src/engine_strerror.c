@@ -87,8 +87,11 @@ static const struct call_text engine_texts[] = {
 	{ "mkioq_engine_register_file", EINVAL,
 	  "e or handle is NULL, access is 0 or has unknown bits, length is "
 	  "0, or fd is neither a regular file nor a block device, or was "
-	  "opened O_DIRECT, or O_APPEND with MKIOQ_ACCESS_WRITE. Fix: pass "
-	  "a file opened without O_DIRECT (and O_APPEND to write it) and a "
+	  "opened O_DIRECT with no alignment that statx(STATX_DIOALIGN) or "
+	  "BLKSSZGET reports or an offset off it, or O_APPEND with "
+	  "MKIOQ_ACCESS_WRITE. Fix: for O_DIRECT pass a block device or a "
+	  "file system that reports STATX_DIOALIGN and an aligned offset "
+	  "(else open without O_DIRECT), no O_APPEND to write it, and a "
 	  "non-empty range with MKIOQ_ACCESS_* rights" },
 	{ "mkioq_engine_register_file", EBADF,
 	  "fd is not an open file descriptor, or an O_PATH one. Fix: pass "

@@ -391,9 +391,12 @@ static const struct call_text call_texts[] = {
 	{ "mkioq_register_file", EINVAL,
 	  "q or handle is NULL, access is 0 or has bits beyond "
 	  "MKIOQ_ACCESS_RW, length is 0, or fd is neither a regular file "
-	  "nor a block device, was opened O_DIRECT, or O_APPEND with "
-	  "MKIOQ_ACCESS_WRITE. Fix: pass a file opened without O_DIRECT "
-	  "(and without O_APPEND to write it), a non-empty range and "
+	  "nor a block device, was opened O_DIRECT with no direct-I/O "
+	  "alignment the kernel reports (tmpfs) or an offset off it, or "
+	  "O_APPEND with MKIOQ_ACCESS_WRITE. Fix: pass a block device or "
+	  "a file of a file system with STATX_DIOALIGN for O_DIRECT, at an "
+	  "offset that is a multiple of its alignment (else open without "
+	  "O_DIRECT), without O_APPEND to write it, a non-empty range and "
 	  "MKIOQ_ACCESS_READ and/or WRITE" },
 	{ "mkioq_register_file", ENOTTY, T_HOST_QUEUE },
 	{ "mkioq_register_file", EBADF,
@@ -603,6 +606,13 @@ static const struct call_text call_texts[] = {
 	  "only a READ's SRC or a WRITE's DST, the other side a dma-buf "
 	  "handle (no file-to-file requests). Fix: stage file-to-file "
 	  "copies through a dma-buf, or use copy_file_range()" },
+	{ "request", EINVAL,
+	  "a request on a file handle registered O_DIRECT has an OFFSET or "
+	  "BYTE_COUNT that is not a multiple of the file's direct-I/O "
+	  "alignment, or a buffered handle's file was given O_DIRECT by "
+	  "fcntl() since. Fix: align OFFSET and BYTE_COUNT to the logical "
+	  "block size (BLKSSZGET) or STATX_DIOALIGN, and leave the flag "
+	  "alone" },
 	{ "request", EIO,
 	  "the file's read or write failed (a storage error), or the "
 	  "dma-buf's exporter reported one; a storage request may have "

@@ -97,7 +97,7 @@ struct gk_stress_args {
 	mkioq::ring ring;
 	mkioq::slot_pool *pool;
 	uint32_t per_warp, src, seed, dst_first, max_bytes;
-	uint64_t src_bytes, dst_stride, timeout_ns;
+	uint64_t src_base, src_bytes, dst_stride, timeout_ns;
 	uint8_t *dst;
 	struct gk_stress_stats *st;
 };
@@ -122,7 +122,7 @@ __global__ void gk_stress_kernel(struct gk_stress_args a)
 
 		if (len > a.max_bytes)
 			len = a.max_bytes;
-		off = (r >> 32) % (a.src_bytes - len + 1);
+		off = a.src_base + (r >> 32) % (a.src_bytes - len + 1);
 		ret = mkioq::warp_request(a.ring, a.pool, MKIOQ_OP_READ, a.src,
 					  a.dst_first + warp, off, len, tag,
 					  &res, a.timeout_ns, 200);
@@ -163,17 +163,19 @@ static int gk_cuda(cudaError_t err)
 	return err == cudaSuccess ? 0 : -EIO;
 }
 
-extern "C" int gk_stress(struct gk_ring *r, uint32_t warps,
-			 uint32_t warps_per_block, uint32_t per_warp,
-			 uint32_t src, uint64_t src_bytes, uint32_t seed,
-			 uint32_t dst_first, uint8_t *dst_dev,
-			 uint64_t dst_stride, uint32_t max_bytes,
-			 uint64_t timeout_ns, struct gk_stress_stats *st)
+extern "C" int gk_stress_at(struct gk_ring *r, uint32_t warps,
+			    uint32_t warps_per_block, uint32_t per_warp,
+			    uint32_t src, uint64_t src_base,
+			    uint64_t src_bytes, uint32_t seed,
+			    uint32_t dst_first, uint8_t *dst_dev,
+			    uint64_t dst_stride, uint32_t max_bytes,
+			    uint64_t timeout_ns, struct gk_stress_stats *st)
 {
 	struct gk_stress_args a = {
 		.ring = r->map.ring, .pool = r->pool, .per_warp = per_warp,
 		.src = src, .seed = seed, .dst_first = dst_first,
-		.max_bytes = max_bytes, .src_bytes = src_bytes,
+		.max_bytes = max_bytes, .src_base = src_base,
+		.src_bytes = src_bytes,
 		.dst_stride = dst_stride, .timeout_ns = timeout_ns,
 		.dst = dst_dev,
 	};
@@ -195,6 +197,18 @@ extern "C" int gk_stress(struct gk_ring *r, uint32_t warps,
 					 cudaMemcpyDeviceToHost));
 	cudaFree(a.st);
 	return ret;
+}
+
+extern "C" int gk_stress(struct gk_ring *r, uint32_t warps,
+			 uint32_t warps_per_block, uint32_t per_warp,
+			 uint32_t src, uint64_t src_bytes, uint32_t seed,
+			 uint32_t dst_first, uint8_t *dst_dev,
+			 uint64_t dst_stride, uint32_t max_bytes,
+			 uint64_t timeout_ns, struct gk_stress_stats *st)
+{
+	return gk_stress_at(r, warps, warps_per_block, per_warp, src, 0,
+			    src_bytes, seed, dst_first, dst_dev, dst_stride,
+			    max_bytes, timeout_ns, st);
 }
 
 __global__ void gk_one_kernel(mkioq::ring ring, mkioq::slot_pool *pool,

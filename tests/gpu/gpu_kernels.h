@@ -46,6 +46,15 @@ int gk_stress(struct gk_ring *r, uint32_t warps, uint32_t warps_per_block,
 	      uint32_t seed, uint32_t dst_first, uint8_t *dst_dev,
 	      uint64_t dst_stride, uint32_t max_bytes, uint64_t timeout_ns,
 	      struct gk_stress_stats *st);
+/*
+ * gk_stress() over bytes [@src_base, @src_base + @src_bytes) of @src, byte
+ * i being gk_pattern(@seed, i): offsets past 4 GiB of a file, say.
+ */
+int gk_stress_at(struct gk_ring *r, uint32_t warps, uint32_t warps_per_block,
+		 uint32_t per_warp, uint32_t src, uint64_t src_base,
+		 uint64_t src_bytes, uint32_t seed, uint32_t dst_first,
+		 uint8_t *dst_dev, uint64_t dst_stride, uint32_t max_bytes,
+		 uint64_t timeout_ns, struct gk_stress_stats *st);
 
 /* One request from one warp: its result (bytes or -errno) in *res. */
 struct gk_req {

@@ -770,10 +770,14 @@ TEST_F(st, block_device)
 	/* The device's own size, not its node's. */
 	EXPECT_EQ(-ERANGE, mkioq_register_file(self->q, bfd, 4096, 1 << 20,
 					       MKIOQ_ACCESS_RW, &h));
+	/* O_DIRECT: the range's start keeps the logical block size. */
 	dfd = open(dev, O_RDONLY | O_DIRECT);
 	if (dfd >= 0) {
-		EXPECT_EQ(-EINVAL, mkioq_register_file(self->q, dfd, 0, 4096,
+		EXPECT_EQ(-EINVAL, mkioq_register_file(self->q, dfd, 100, 4096,
 						       MKIOQ_ACCESS_READ, &h));
+		EXPECT_EQ(0, mkioq_register_file(self->q, dfd, 0, 4096,
+						 MKIOQ_ACCESS_READ, &h));
+		EXPECT_EQ(0, mkioq_unregister(self->q, h));
 		close(dfd);
 	}
 	ASSERT_EQ(0, mkioq_register_file(self->q, bfd, 4096, (1 << 20) - 4096,

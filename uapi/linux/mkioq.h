@@ -143,6 +143,10 @@ struct mkioq_slot {
  *		(these two per side: the source's range, both checks,
  *		before the destination's; READ's offset is the source's,
  *		WRITE's the destination's, the other side's is 0)
+ *   EINVAL	a file handle registered O_DIRECT: offset or BYTE_COUNT
+ *		is not a multiple of its direct-I/O alignment (see
+ *		struct mkioq_handle_reg); checked last, so that every
+ *		errno above keeps its meaning for such a request
  * then when the pass begins CPU access to its buffers (once per buffer;
  * every request of the pass that uses the buffer fails with it):
  *   EINTR	dma_buf_begin_cpu_access(), waiting for the buffer's fences,
@@ -157,10 +161,12 @@ struct mkioq_slot {
  * when claimed, then stays CLAIMED while a worker moves its bytes, so a
  * FENCE after it waits for it. It completes OK with BYTE_COUNT rewritten
  * to the bytes moved (and the record's result the same): fewer than asked
- * only for a READ that met the end of the file. Or it completes ERROR with
- * the errno of the file's read or write (EIO, ENOSPC, EFBIG, EINTR...)
- * or of the dma-buf's begin_cpu_access(), or ENOMEM (no bounce buffer for
- * an I/O-memory dma-buf); a READ or WRITE that failed midway may have
+ * only for a READ that met the end of the file (or device). Or it
+ * completes ERROR with the errno of the file's read or write (EIO, ENOSPC,
+ * EFBIG, EINTR...) or of the dma-buf's begin_cpu_access(), ENOMEM (no
+ * bounce buffer for an I/O-memory dma-buf or for direct I/O), or EINVAL
+ * (a handle registered without O_DIRECT whose file was given O_DIRECT
+ * since, by fcntl(F_SETFL)); a READ or WRITE that failed midway may have
  * changed bytes of its destination before the error.
  */
 
@@ -339,9 +345,17 @@ struct mkioq_setup {
  * can be only the source of a READ or the destination of a WRITE; the
  * other side must be a dma-buf handle. Its requests are served
  * asynchronously through the page cache, beside the memory requests
- * (protocol.rst "File handles"). The range of a regular file may extend
- * past its end: a READ past the end of file is short (OK, BYTE_COUNT the
- * bytes read) and a WRITE extends the file. A truncation while registered
+ * (protocol.rst "File handles"); those of a file opened O_DIRECT with
+ * direct I/O, bypassing the page cache, through a bounce buffer of the
+ * module's pages. A file opened O_DIRECT has a direct-I/O alignment: a
+ * block device's logical block size (BLKSSZGET), a regular file's
+ * STATX_DIOALIGN offset alignment as its file system reports it. @offset
+ * must be a multiple of it, and so must every request's offset and
+ * BYTE_COUNT (else the request fails EINVAL, see the request errnos);
+ * a READ that meets the end of the file or device is short, as without
+ * O_DIRECT. The range of a regular file may extend past its end: a READ
+ * past the end of file is short (OK, BYTE_COUNT the bytes read) and a
+ * WRITE extends the file. A truncation while registered
  * makes later READs past the new end short (0 bytes at or past it); an
  * unlink changes nothing (the handle keeps the inode, as an open fd does).
  *
@@ -362,9 +376,12 @@ struct mkioq_setup {
  *   ESPIPE	@fd is a pipe, FIFO or socket (no offsets, as for pread())
  *   EINVAL	@fd is neither a regular file nor a block device (a
  *		character device, a dma-buf, an eventfd...), or its file
- *		operations cannot read (write) for the access asked; it was opened
- *		O_DIRECT (not supported yet); MKIOQ_ACCESS_WRITE on a file
- *		opened O_APPEND (its writes ignore offsets)
+ *		operations cannot read (write) for the access asked; it was
+ *		opened O_DIRECT and its direct-I/O alignment cannot be told
+ *		(a regular file whose file system does not report
+ *		STATX_DIOALIGN, as tmpfs; one above a page), or @offset is
+ *		not a multiple of it; MKIOQ_ACCESS_WRITE on a file opened
+ *		O_APPEND (its writes ignore offsets)
  *   EACCES	MKIOQ_ACCESS_READ and @fd not opened for reading, or
  *		MKIOQ_ACCESS_WRITE and not opened for writing
  *   EOVERFLOW	@offset + @length overflows 64 bits

@@ -25,6 +25,11 @@
  *               thread and by two (MKIOQ_SETUP_ATTACH_POLL): requests/s
  *               and p99 of 64 B READs, the threads' CPU once all are
  *               idle, and the wake-up after idle (doorbell to completion).
+ *   storage     4 KiB random and 1 MiB sequential READs of a file on the
+ *               ext4 disk (run-vm.sh --disk-image) into a vgem dma-buf
+ *               at depth 1 and 64: mkioq file handles against io_uring
+ *               READ into the same mapped buffer and pread + memcpy, from
+ *               a warm page cache and from a dropped one.
  *
  * Every figure is printed in a table and as a "csv," line; ratios are to
  * peers measured in the same run. Under emulation only ratios mean much.
@@ -1630,6 +1635,374 @@ static int section_queues(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Storage: READs of a file on the ext4 disk into the vgem dma-buf.    */
+/* ------------------------------------------------------------------ */
+
+#define ST_FILE		"bench.bin"	/* tests/vm/make-disk.sh */
+#define ST_REGION	(1u << 20)	/* per-slot destination region */
+#define ST_DEPTH_MAX	MKIOQ_MAX_SLOTS
+
+/*
+ * The offsets a run reads: 1 MiB sequential, wrapping at the end of the
+ * file; or 4 KiB random, a permutation of the file's blocks (an odd
+ * stride over a power-of-two count of blocks visits each once before any
+ * twice), so that a pass over a cold file misses the page cache on each.
+ */
+struct st_io {
+	int fd;
+	uint64_t size;		/* of the file; a power of two */
+	uint32_t bytes;		/* per request */
+	bool random;
+	uint64_t next;		/* requests handed out */
+	uint64_t limit;		/* 0: until env.seconds pass, else this many */
+	uint64_t errors;	/* requests that did not read @bytes */
+};
+
+static uint64_t st_offset(struct st_io *io)
+{
+	uint64_t i = io->next++, n = io->size / io->bytes;
+
+	return (io->random ? (i * 40503u + 7) % n : i % n) * io->bytes;
+}
+
+/* More to send: within the time, or the pass not done. */
+static bool st_more(const struct st_io *io, uint64_t t, uint64_t t_end)
+{
+	return io->limit ? io->next < io->limit : t < t_end;
+}
+
+/*
+ * mkioq: a DOORBELL queue with the file registered as a READ source
+ * (MKIOQ_REG_F_FILE) and one 1 MiB region of the dma-buf per slot; keep
+ * @depth READs in flight, ring after each batch, and sleep in read() for
+ * the completion records (@spin: watch the STATUS words instead, as a GPU
+ * producer does).
+ */
+static int st_mkioq(struct st_io *io, uint32_t depth, bool spin,
+		    struct result *r)
+{
+	struct mkioq_cqe cqes[ST_DEPTH_MAX];
+	uint64_t done = 0, sent = 0, t_start, t_end, t = 0;
+	uint32_t hf, hd[ST_DEPTH_MAX], s;
+	struct mkioq_queue *q;
+	int ret, n, i;
+
+	ret = mkioq_queue_open(MKIOQ_DEV, ST_DEPTH_MAX, 0, &q);
+	if (ret)
+		return ret;
+	ret = mkioq_register_file(q, io->fd, 0, io->size, MKIOQ_ACCESS_READ,
+				  &hf);
+	for (s = 0; !ret && s < depth; s++)
+		ret = mkioq_register(q, env.dst.fd, (uint64_t)s * ST_REGION,
+				     ST_REGION, MKIOQ_ACCESS_WRITE, &hd[s]);
+	t_start = now_ns();
+	t_end = t_start + (uint64_t)(env.seconds * 1e9);
+	while (!ret) {
+		bool submitted = false;
+
+		t = now_ns();
+		for (s = 0; s < depth && st_more(io, t, t_end); s++) {
+			struct mkioq_request req = {
+				.op = MKIOQ_OP_READ, .src_handle = hf,
+				.dst_handle = hd[s], .byte_count = io->bytes,
+				.tag = (uint32_t)sent,
+			};
+
+			if (mkioq_slot_status(q, s) != MKIOQ_STATE_EMPTY)
+				continue;
+			req.offset = st_offset(io);
+			if (mkioq_submit(q, s, &req) == 0) {
+				submitted = true;
+				sent++;
+			}
+		}
+		if (submitted)
+			mkioq_doorbell(q);
+		if (done == sent)
+			break;
+		if (spin) {
+			for (s = 0; s < depth; s++) {
+				int st = mkioq_slot_status(q, s);
+
+				if (st != MKIOQ_RESULT_OK &&
+				    st != MKIOQ_RESULT_ERROR)
+					continue;
+				if (st != MKIOQ_RESULT_OK ||
+				    q->words[s * MKIOQ_SLOT_WORDS +
+					     MKIOQ_WORD_BYTE_COUNT] !=
+				    io->bytes)
+					io->errors++;
+				mkioq_recycle(q, s);
+				done++;
+			}
+			continue;
+		}
+		n = mkioq_read_cqes(q, cqes, ST_DEPTH_MAX, 10000);
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (cqes[i].slot >= depth)
+				continue;
+			if (cqes[i].result != (int32_t)io->bytes)
+				io->errors++;
+			mkioq_recycle(q, cqes[i].slot);
+			done++;
+		}
+	}
+	t = now_ns() - t_start;
+	mkioq_queue_free(q);
+	r->ops = done / (t / 1e9);
+	r->bytes_per_s = r->ops * io->bytes;
+	return ret;
+}
+
+/* io_uring: IORING_OP_READ of the file into the same mapped regions. */
+static int st_uring(struct st_io *io, uint32_t depth, struct result *r)
+{
+	uint64_t done = 0, sent = 0, t_start, t_end, t;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	unsigned int head, seen;
+	uint32_t s;
+	int ret;
+
+	ret = io_uring_queue_init(depth, &ring, 0);
+	if (ret)
+		return ret;
+	t_start = now_ns();
+	t_end = t_start + (uint64_t)(env.seconds * 1e9);
+	for (s = 0; s < depth && st_more(io, t_start, t_end); s++) {
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_read(sqe, io->fd,
+				   env.dst.map + (size_t)s * ST_REGION,
+				   io->bytes, st_offset(io));
+		io_uring_sqe_set_data64(sqe, s);
+		sent++;
+	}
+	while (done < sent) {
+		ret = io_uring_submit_and_wait(&ring, 1);
+		if (ret < 0)
+			break;
+		ret = 0;
+		seen = 0;
+		t = now_ns();
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			s = (uint32_t)io_uring_cqe_get_data64(cqe);
+			seen++;
+			done++;
+			if (cqe->res != (int)io->bytes)
+				io->errors++;
+			if (!st_more(io, t, t_end))
+				continue;
+			sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_read(sqe, io->fd,
+					   env.dst.map + (size_t)s * ST_REGION,
+					   io->bytes, st_offset(io));
+			io_uring_sqe_set_data64(sqe, s);
+			sent++;
+		}
+		io_uring_cq_advance(&ring, seen);
+	}
+	t = now_ns() - t_start;
+	io_uring_queue_exit(&ring);
+	r->ops = done / (t / 1e9);
+	r->bytes_per_s = r->ops * io->bytes;
+	return ret;
+}
+
+/* pread() into a buffer of our own, then memcpy() into the dma-buf. */
+static int st_pread(struct st_io *io, struct result *r)
+{
+	uint64_t done = 0, t_start, t_end, t;
+	uint8_t *buf = aligned_alloc(4096, ST_REGION);
+
+	if (!buf)
+		return -ENOMEM;
+	t_start = t = now_ns();
+	t_end = t_start + (uint64_t)(env.seconds * 1e9);
+	while (st_more(io, t, t_end)) {
+		if (pread(io->fd, buf, io->bytes, st_offset(io)) !=
+		    (ssize_t)io->bytes)
+			io->errors++;
+		memcpy(env.dst.map, buf, io->bytes);
+		done++;
+		t = now_ns();
+	}
+	t = now_ns() - t_start;
+	free(buf);
+	r->ops = done / (t / 1e9);
+	r->bytes_per_s = r->ops * io->bytes;
+	return 0;
+}
+
+enum { ST_MKIOQ, ST_MKIOQ_SPIN, ST_URING, ST_PREAD, ST_WAYS };
+
+static const char *const st_names[ST_WAYS] = {
+	"mkioq doorbell", "mkioq doorbell spin", "io_uring READ",
+	"pread + memcpy",
+};
+
+/*
+ * One point: @way at @depth. @cold: drop the file's pages first and read
+ * one pass of @passes requests, each missing the page cache; else read
+ * for env.seconds from a warm page cache. The best of @rounds.
+ */
+static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
+		    bool cold, uint64_t passes, double *best)
+{
+	unsigned int round, rounds = cold ? 1 : 3;
+	int ret = 0;
+
+	*best = 0;
+	for (round = 0; round < rounds && !ret; round++) {
+		struct result r = { 0 };
+
+		io->next = 0;
+		io->limit = cold ? passes : 0;
+		io->errors = 0;
+		if (cold && posix_fadvise(io->fd, 0, 0, POSIX_FADV_DONTNEED))
+			return -errno;
+		progress("storage");
+		switch (way) {
+		case ST_MKIOQ:
+		case ST_MKIOQ_SPIN:
+			ret = st_mkioq(io, depth, way == ST_MKIOQ_SPIN, &r);
+			break;
+		case ST_URING:
+			ret = st_uring(io, depth, &r);
+			break;
+		default:
+			ret = st_pread(io, &r);
+			break;
+		}
+		if (!ret && io->errors) {
+			fprintf(stderr, "mkioq-bench: storage: %s: %llu "
+				"short or failed READs\n", st_names[way],
+				(unsigned long long)io->errors);
+			ret = -EIO;
+		}
+		if (r.bytes_per_s > *best)
+			*best = r.bytes_per_s;
+	}
+	return ret;
+}
+
+/*
+ * 4 KiB random and 1 MiB sequential READs of bench.bin on the ext4 disk
+ * (64 MiB, on the virtio-blk disk run-vm.sh --disk-image attaches) into
+ * the vgem dma-buf: mkioq file handles against io_uring READ into the
+ * same mapped buffer, and pread + memcpy, depth 1 and 64.
+ *
+ * Warm: the file (64 MiB) sits in the guest's page cache, read once
+ * before; each point is the best of three runs of env.seconds, and
+ * measures what each path costs around a page-cache copy. Cold: the
+ * file's pages dropped (POSIX_FADV_DONTNEED) before one pass that misses
+ * on every READ (the first 4096 blocks of the permutation, or the whole
+ * file in 1 MiB READs), so each goes to the disk: a virtio-blk request
+ * that QEMU serves from the host's page cache (cache=writeback), the
+ * nearest this VM comes to a file larger than RAM; a real disk's latency
+ * would weigh more on depth 1.
+ */
+static int section_storage(void)
+{
+	static const struct {
+		uint32_t bytes;
+		bool random;
+		const char *name;
+	} kinds[] = {
+		{ 4096, true, "4KiB rand" },
+		{ 1u << 20, false, "1MiB seq" },
+	};
+	static const uint32_t depths[] = { 1, ST_DEPTH_MAX };
+	const char *dir = getenv("MKIOQ_DISK");
+	double bw[ST_WAYS];
+	unsigned int k, d, w, cold;
+	char path[256], param[64];
+	struct st_io io = { .fd = -1 };
+	uint8_t *buf;
+	int ret = 0;
+
+	printf("\nstorage: READs of a 64 MiB file on ext4 over virtio-blk "
+	       "into a vgem dma-buf, MiB/s;\nmkioq (file handle, DOORBELL) "
+	       "against io_uring READ into the same mapped buffer (target "
+	       "0.9x at depth 64)\n");
+	if (!env.have_dev || !dir) {
+		printf("  (needs %s, vgem and the disk: run-vm.sh "
+		       "--disk-image)\n", MKIOQ_DEV);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, ST_FILE);
+	io.fd = open(path, O_RDONLY);
+	if (io.fd < 0) {
+		fprintf(stderr, "mkioq-bench: %s: %s\n", path,
+			strerror(errno));
+		return -errno;
+	}
+	io.size = lseek(io.fd, 0, SEEK_END);
+	if (io.size < 64u << 20) {
+		close(io.fd);
+		return -EINVAL;
+	}
+	io.size = 64u << 20;
+	prefault(env.dst.map, (size_t)ST_DEPTH_MAX * ST_REGION, true);
+	/* Warm the page cache: one read of the whole file. */
+	buf = malloc(ST_REGION);
+	if (!buf) {
+		close(io.fd);
+		return -ENOMEM;
+	}
+	for (uint64_t off = 0; off < io.size; off += ST_REGION)
+		if (pread(io.fd, buf, ST_REGION, off) != ST_REGION)
+			ret = -EIO;
+	free(buf);
+	for (cold = 0; cold < 2 && !ret; cold++) {
+		if (cold && env.smoke)
+			break;
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && !ret; k++) {
+			uint64_t passes = kinds[k].random ? 4096 :
+					  io.size / kinds[k].bytes;
+
+			io.bytes = kinds[k].bytes;
+			io.random = kinds[k].random;
+			for (d = 0; d < sizeof(depths) / sizeof(depths[0]) &&
+				    !ret; d++) {
+				for (w = 0; w < ST_WAYS && !ret; w++) {
+					bw[w] = 0;
+					if (w == ST_PREAD && depths[d] > 1)
+						continue;
+					ret = st_point(&io, w, depths[d],
+						       cold, passes, &bw[w]);
+				}
+				if (ret)
+					break;
+				snprintf(param, sizeof(param), "%s qd%u%s",
+					 kinds[k].name, depths[d],
+					 cold ? " cold" : "");
+				emit("storage", st_names[ST_URING], param,
+				     bw[ST_URING] / 1048576, "MiB/s", 0,
+				     cold ? "page cache dropped, one pass" :
+					    "warm page cache");
+				for (w = 0; w < ST_WAYS; w++)
+					if (w != ST_URING && bw[w] > 0)
+						emit("storage", st_names[w],
+						     param, bw[w] / 1048576,
+						     "MiB/s",
+						     bw[w] / bw[ST_URING],
+						     "of io_uring READ");
+			}
+			if (cold)
+				/* Leave the file warm for what follows. */
+				posix_fadvise(io.fd, 0, 0, POSIX_FADV_WILLNEED);
+		}
+	}
+	close(io.fd);
+	return ret;
+}
+
 static void usage(void)
 {
 	printf("usage: mkioq-bench [--smoke] [--seconds S] [--only SECTION]\n"
@@ -1637,7 +2010,8 @@ static void usage(void)
 	       "  --seconds S   time per measured point (default 1)\n"
 	       "  --engine-workers N  worker threads of the userspace pump's\n"
 	       "                engine (default 1)\n"
-	       "  --only NAME   bandwidth, small, scaling, workers or queues\n"
+	       "  --only NAME   bandwidth, small, scaling, workers, queues or\n"
+	       "                storage\n"
 	       "  --filter TEXT small: only mkioq cases whose name contains TEXT,\n"
 	       "                e.g. \"doorbell spin 64 B qd64\"\n"
 	       "  --perf-ctl CTL,ACK  perf record's --control fifos: profile\n"
@@ -1731,7 +2105,7 @@ int main(int argc, char **argv)
 	pattern_fill(env.src.map, 1 << 20, 3, 0);
 	printf("mkioq-bench: %s, %.2f s per point\n",
 	       env.smoke ? "smoke" : "full", env.seconds);
-	run.sections = only ? 1 : 5;
+	run.sections = only ? 1 : 6;
 	run.start_ns = now_ns();
 	if (!ret && (!only || !strcmp(only, "bandwidth"))) {
 		section_begin("bandwidth");
@@ -1752,6 +2126,10 @@ int main(int argc, char **argv)
 	if (!ret && (!only || !strcmp(only, "queues"))) {
 		section_begin("queues");
 		ret = section_queues();
+	}
+	if (!ret && (!only || !strcmp(only, "storage"))) {
+		section_begin("storage");
+		ret = section_storage();
 	}
 	if (ret)
 		fprintf(stderr, "mkioq-bench: FAILED: %s\n", mkioq_strerror(ret));

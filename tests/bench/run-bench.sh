@@ -11,6 +11,9 @@
 #
 # In OUTDIR:
 #   boot-N.log, boot-N.csv  one boot's console and figures
+#   disk.img                the ext4 image each boot attaches (made afresh
+#                           by tests/vm/make-disk.sh): the storage section
+#                           reads its bench.bin
 #   bench.log, bench.csv    every boot's, one after the other; bench.csv has
 #                           the boot's number as its last column
 #   summary.csv             the headline ratios (HEADLINES below)
@@ -55,7 +58,13 @@ scaling,two queues,4KiB qd64|>= 1.7
 workers,mkioq poll 2 workers,1MiB qd64|>= 1.7
 queues,256 queues 1 thread,64B qd4/queue|
 queues,256 queues 2 threads,64B qd4/queue|
-queues,256 queues 1 thread wake-up,after idle|'
+queues,256 queues 1 thread wake-up,after idle|
+storage,mkioq doorbell,4KiB rand qd64|>= 0.9
+storage,mkioq doorbell,1MiB seq qd64|>= 0.9
+storage,mkioq doorbell,4KiB rand qd1|
+storage,mkioq doorbell,1MiB seq qd1|
+storage,pread + memcpy,4KiB rand qd1|
+storage,pread + memcpy,1MiB seq qd1|'
 
 status=0
 start=$(date +%s)
@@ -64,8 +73,10 @@ for ((b = 1; b <= boots; b++)); do
 	[ "$boots" -gt 1 ] && echo "run-bench: boot $b of $boots"
 	# A failed boot does not stop the others; the first failure is the
 	# exit status.
+	sh tests/vm/make-disk.sh "$out/disk.img"
 	set +e
 	bash tests/vm/run-vm.sh --ko "$ko" --workdir "$out/vm" --mem 3G \
+		--disk-image "$out/disk.img" \
 		--timeout 3000 -- "$bench $*" 2>&1 | tee "$out/boot-$b.log" |
 		grep -av '^csv,'
 	rc=${PIPESTATUS[0]}

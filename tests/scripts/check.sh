@@ -7,8 +7,10 @@
 #
 # The QEMU suite runs once per lane of MKIOQ_VM_LANES (make check sets it):
 # space-separated NAME:KVER:MODULE, e.g. "6.1:6.1.0-57-amd64:build/kmod/
-# 6.1.0-57-amd64/driver/mkioq.ko", each in its own $B/vm-NAME. A lane whose
-# kernel or module is missing, or whose VM does not report, fails.
+# 6.1.0-57-amd64/driver/mkioq.ko", each in its own $B/vm-NAME, with a
+# fresh ext4 image (tests/vm/make-disk.sh) attached as a virtio-blk disk
+# for storage_disk_test. A lane whose kernel or module is missing, whose
+# disk cannot be made or mounted, or whose VM does not report, fails.
 set -u
 
 B=${B:-build}
@@ -107,8 +109,15 @@ run_lane() {
 	fi
 	lane_start=$(date +%s)
 	rm -f "$wd/totals"
+	if ! sh tests/vm/make-disk.sh "$wd/disk.img" >"$log" 2>&1; then
+		cat "$log"
+		echo "lane $name: FAIL: no disk image (tests/vm/make-disk.sh)"
+		fail=$((fail + 1))
+		return
+	fi
 	# shellcheck disable=SC2086
 	if bash tests/vm/run-vm.sh --ko "$ko" --kver "$kver" --workdir "$wd" \
+			--disk-image "$wd/disk.img" \
 			--mem 3G --timeout 1800 -- "$B/demo/mkioq-stat" $vm_tests \
 			"$B/demo/mkioq-bench --smoke" >"$log" 2>&1; then
 		vm_status=0

@@ -9,6 +9,7 @@ pkgs="build-essential pkg-config clang libclang-rt-14-dev \
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 \
 	liburing-dev libdrm-dev sparse \
 	qemu-system-x86 busybox-static cpio xz-utils zstd kmod gnuplot-nox \
+	e2fsprogs \
 	flex bison bc libelf-dev libssl-dev dkms linux-perf"
 
 installed() {

@@ -1,14 +1,18 @@
 #!/bin/sh
 # /init of the mkioq test VM (busybox sh), installed by tests/vm/run-vm.sh.
 #
-# Loads vgem and the DRM modules it needs (listed in load order in
-# /etc/mkioq-modules by run-vm.sh), and mkioq.ko when present, runs
+# Loads vgem and the DRM modules it needs, and the storage modules the
+# kernel has as modules (listed in load order in /etc/mkioq-modules by
+# run-vm.sh), and mkioq.ko when present; mounts the virtio-blk disk at
+# the directory /etc/mkioq-disk names when run-vm.sh attached one
+# (--disk-image) and exports that directory as MKIOQ_DISK; runs
 # every line of /etc/mkioq-cmds in order, checks the kernel log and taint
 # flags, then leaves QEMU through isa-debug-exit (port 0xf4) with:
 #   0  every command exited 0 and the kernel log is clean
 #   1  some command exited non-zero
 #   2  the kernel log is dirty (warning, oops, bad taint, ...)
-#   3  a kernel module (mkioq.ko, or one of the DRM modules) failed to load
+#   3  a kernel module (mkioq.ko, or one of the DRM modules) failed to
+#      load, or the attached disk could not be mounted
 # When several apply the highest-numbered one wins.  The host side parses
 # the "# mkioq-vm:" marker lines printed here; keep their format stable.
 
@@ -101,6 +105,31 @@ if [ "$modules_ok" = 0 ]; then
 	result=3
 	dmesg | tail -n 20
 fi
+
+# --- The disk --------------------------------------------------------------
+
+# run-vm.sh attached an ext4 image as a virtio-blk disk: its first disk,
+# vda. The node appears when virtio_blk has probed it; give that a moment.
+if [ "$modules_ok" = 1 ] && [ -f /etc/mkioq-disk ]; then
+	mnt=$(cat /etc/mkioq-disk)
+	i=0
+	while [ ! -b /dev/vda ] && [ "$i" -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	mkdir -p "$mnt"
+	if mount -t ext4 /dev/vda "$mnt"; then
+		MKIOQ_DISK=$mnt
+		export MKIOQ_DISK
+		log "mounted /dev/vda (ext4) at $mnt"
+	else
+		log "FAIL: cannot mount /dev/vda as ext4 at $mnt (status $?)"
+		modules_ok=0
+		result=3
+		dmesg | tail -n 20
+	fi
+fi
+
 # Show which DRM nodes vgem created.
 log "dri nodes:$(for n in /dev/dri/*; do [ -e "$n" ] && printf ' %s' "${n##*/}"; done)"
 

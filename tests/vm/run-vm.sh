@@ -16,6 +16,10 @@
 #                      /boot has it, else the newest /boot/vmlinuz-*-amd64)
 #   --no-pvh           boot the compressed /boot/vmlinuz as is, instead of
 #                      the uncompressed vmlinux extracted from it (see below)
+#   --disk-image FILE  attach FILE, a raw ext4 image (tests/vm/make-disk.sh
+#                      makes one), read-write as a virtio-blk disk, which
+#                      the guest mounts at /mnt/ext4 (a run that asks for
+#                      it and cannot mount it fails with status 3)
 #   -h, --help         show this help
 #
 # Each cmd is one argument: the path of a host executable (normally static;
@@ -36,8 +40,10 @@
 # The guest (tests/vm/init.sh) loads vgem with the modules it needs (from
 # the kernel's modules.dep: drm and drm_shmem_helper on 6.1, also
 # drm_kms_helper on 6.12; .ko.xz/.zst/.gz are decompressed on the host),
-# loop.ko where the kernel has it (block devices for storage_test) and
-# the optional mkioq.ko, runs the commands, checks dmesg and the taint
+# the storage modules the kernel has as modules (loop for storage_test's
+# block devices; virtio_pci, virtio_blk, crc32c and ext4 for the disk;
+# dm_mod for storage_disk_test's injected errors), each with what it
+# needs, and the optional mkioq.ko, runs the commands, checks dmesg and the taint
 # flags and reports through isa-debug-exit.  The console goes to stdout
 # and to $WORKDIR/console.log.
 #
@@ -45,7 +51,8 @@
 #   0    all commands exited 0, kernel log clean
 #   1    some command exited non-zero
 #   2    kernel log dirty (WARNING, BUG, Oops, unexpected taint, ...)
-#   3    a kernel module failed to load (mkioq.ko or a DRM module)
+#   3    a kernel module failed to load (mkioq.ko or a DRM module), or
+#        the --disk-image disk could not be mounted
 #   4    the VM ended without the guest reporting a result (kernel panic,
 #        init died, QEMU failed to start, ...)
 #   124  timeout
@@ -83,6 +90,7 @@ workdir=build/vm
 kver=${KVER:-}
 own_kernel=""
 pvh=1
+disk=""
 qemu_bin=${QEMU:-qemu-system-x86_64}
 busybox=${BUSYBOX:-/bin/busybox}
 
@@ -109,7 +117,8 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 	case $opt in
-	--ko | --mem | --smp | --cpu | --timeout | --append | --workdir | --kver | --kernel)
+	--ko | --mem | --smp | --cpu | --timeout | --append | --workdir | --kver | --kernel | \
+		--disk-image)
 		if [ "$has_val" = 0 ]; then
 			[ $# -ge 2 ] || die "$opt needs an argument"
 			val=$2
@@ -125,6 +134,7 @@ while [ $# -gt 0 ]; do
 		--workdir) workdir=$val ;;
 		--kver) kver=$val ;;
 		--kernel) own_kernel=$val ;;
+		--disk-image) disk=$val ;;
 		esac
 		shift
 		;;
@@ -181,6 +191,7 @@ if ldd "$busybox" >/dev/null 2>&1; then
 	die "$busybox is dynamically linked (install busybox-static)"
 fi
 [ -f "$script_dir/init.sh" ] || die "$script_dir/init.sh missing"
+[ -z "$disk" ] || [ -f "$disk" ] || die "--disk-image $disk: no such file"
 if [ -n "$ko" ]; then
 	[ -f "$ko" ] || die "--ko $ko: no such file"
 	if command -v modinfo >/dev/null; then
@@ -241,23 +252,48 @@ add_module() {
 	done
 	die "kernel module $moddir/kernel/$src.ko not found"
 }
-# Print vgem and the modules it needs, as paths under $moddir/kernel
-# without the .ko suffix, in load order: modules.dep lists every module
-# vgem needs, each after the ones that need it, so loading goes backwards.
-vgem_modules() {
+# Print module $1 (a path under $moddir/kernel without the .ko suffix)
+# and the modules it needs, as such paths, in load order: modules.dep
+# lists every module a module needs, each after the ones that need it, so
+# loading goes backwards. Prints nothing when modules.dep has no such
+# module (built in, or not built).
+dep_chain() {
 	local dep=$moddir/modules.dep line deps=() i
-	line=$(grep -E '^kernel/drivers/gpu/drm/vgem/vgem\.ko(\.[a-z]+)?:' "$dep" 2>/dev/null || true)
-	if [ -z "$line" ]; then
-		# No modules.dep: what 6.1 needs.
-		printf '%s\n' drivers/gpu/drm/drm drivers/gpu/drm/drm_shmem_helper \
-			drivers/gpu/drm/vgem/vgem
-		return
-	fi
+	line=$(grep -E "^kernel/${1//./\\.}\.ko(\.[a-z]+)?:" "$dep" 2>/dev/null || true)
+	[ -n "$line" ] || return 0
 	read -r -a deps <<<"${line#*:}"
 	for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
 		echo "${deps[i]}"
 	done
 	echo "${line%%:*}"
+}
+# vgem and the modules it needs, the same way.
+vgem_modules() {
+	local chain
+	chain=$(dep_chain drivers/gpu/drm/vgem/vgem)
+	if [ -z "$chain" ]; then
+		# No modules.dep: what 6.1 needs.
+		printf '%s\n' drivers/gpu/drm/drm drivers/gpu/drm/drm_shmem_helper \
+			drivers/gpu/drm/vgem/vgem
+		return
+	fi
+	echo "$chain"
+}
+# The storage modules, those the kernel has as modules (each is built in,
+# or absent, on others): loop (storage_test's block devices); virtio_pci
+# (built in on 6.12, a module on 6.1) and virtio_blk for the disk; the
+# crc32c that ext4 asks the crypto API for at mount (metadata_csum: ext4
+# and jbd2 have it only as a softdep, which insmod does not follow, and
+# the guest has no modprobe to load it on demand); ext4; dm_mod, whose
+# "linear" and "error" targets storage_disk_test stacks its injected
+# errors from.
+storage_modules() {
+	local m
+	for m in drivers/block/loop drivers/virtio/virtio_pci \
+		drivers/block/virtio_blk crypto/crc32c_generic fs/ext4/ext4 \
+		drivers/md/dm-mod; do
+		dep_chain "$m"
+	done
 }
 if [ -n "$own_kernel" ]; then
 	touch "$stage/etc/mkioq-builtin-drm"
@@ -270,14 +306,22 @@ else
 		add_module "$m" "${m##*/}"
 		echo "${m##*/}" >>"$stage/etc/mkioq-modules"
 	done < <(vgem_modules)
-	# The loop driver, when the kernel has it as a module: storage_test
-	# reads a loop device over a tmpfs file as a block device source.
-	if compgen -G "$moddir/kernel/drivers/block/loop.ko*" >/dev/null; then
-		add_module drivers/block/loop loop
-		echo loop >>"$stage/etc/mkioq-modules"
-	fi
+	# Each once, in the first place a chain names it (virtio and
+	# virtio_ring come with both virtio_pci and virtio_blk).
+	declare -A listed=()
+	while IFS= read -r m; do
+		m=${m#kernel/}
+		m=${m%.ko*}
+		[ -z "${listed[$m]:-}" ] || continue
+		listed[$m]=1
+		add_module "$m" "${m##*/}"
+		echo "${m##*/}" >>"$stage/etc/mkioq-modules"
+	done < <(storage_modules)
 fi
 [ -z "$ko" ] || add_module "$ko" mkioq
+
+# The disk: init.sh mounts it when this file is there.
+[ -z "$disk" ] || echo /mnt/ext4 >"$stage/etc/mkioq-disk"
 
 # The commands: copy each executable to /bin/<basename>, write the list.
 declare -A copied=()
@@ -398,6 +442,10 @@ qemu=(
 	-no-reboot
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 )
+# The disk through the host's page cache (QEMU's default cache=writeback):
+# a guest read that misses its own page cache costs a virtio-blk request
+# and the emulator's pread(), not a trip to the host's disk.
+[ -z "$disk" ] || qemu+=(-drive "file=$disk,format=raw,if=virtio")
 
 qemu_pid=""
 tee_pid=""

@@ -190,6 +190,42 @@ series_dat() {
 	}' "$out/bench.csv" | sort -n
 }
 
+# The same against the number in the rows' names: a series is a name
+# with its first number written N (and plurals made singular), e.g.
+# "mkioq poll N worker" for "mkioq poll 2 workers".
+#   series_named SECTION SERIES... >FILE
+series_named() {
+	local section=$1
+	shift
+	echo "# x $*"
+	awk -F, -v section="$section" -v names="$(printf '%s;' "$@")" '
+	BEGIN { ns = split(names, name, ";") - 1 }
+	NR > 1 && $1 == section && match($2, /[0-9]+/) {
+		x = substr($2, RSTART, RLENGTH) + 0
+		k = substr($2, 1, RSTART - 1) "N" substr($2, RSTART + RLENGTH)
+		gsub(/workers/, "worker", k); gsub(/threads/, "thread", k)
+		gsub(/queues/, "queue", k)
+		v[x, k, ++n[x, k]] = $4; xs[x] = 1
+	}
+	function med(x, nm,   m, a, c, t, s) {
+		m = n[x, nm]
+		if (!m) return "NaN"
+		for (a = 1; a <= m; a++) s[a] = v[x, nm, a]
+		for (a = 2; a <= m; a++)
+			for (c = a; c > 1 && s[c - 1] > s[c]; c--) {
+				t = s[c]; s[c] = s[c - 1]; s[c - 1] = t
+			}
+		return m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
+	}
+	END {
+		for (x in xs) {
+			line = x
+			for (i = 1; i <= ns; i++) line = line " " med(x, name[i])
+			print line
+		}
+	}' "$out/bench.csv" | sort -n
+}
+
 # One PNG per plot: plot NAME TITLE XLABEL YLABEL LOGX TITLES...; the
 # series come from $out/NAME.dat, one column each after x.
 plot() {
@@ -231,5 +267,15 @@ plot latency "64 B requests: median latency, submit to completion seen" \
 	"requests in flight" "us" log "userspace pump (spin)" \
 	"POLL, spin" "DOORBELL, spin" "DOORBELL, uring_cmd WAIT" \
 	"POLL, uring_cmd WAIT" "DOORBELL, read()" "POLL, read()"
+
+series_named workers "mkioq poll N worker" "user copy N thread" >"$out/workers.dat"
+plot workers "1 MiB READs, depth 64, POLL: copy workers (target: 2 >= 1.7x of 1)" \
+	"copy workers (copy_workers) / threads" "MiB/s" lin \
+	"mkioq, producer asleep in poll()" "userspace memcpy threads (the ceiling)"
+
+series_named queues "N queue 1 thread" "N queue 2 thread" \
+	"N queue 1 thread p99" "N queue 2 thread p99" >"$out/queues.dat"
+plot queues "64 B READs, 4 in flight per queue: POLL queues on shared threads" \
+	"POLL queues" "completions/s" log "1 poll thread" "2 poll threads"
 
 exit "$status"

@@ -216,7 +216,8 @@ static u32 mkioq_file_dio_align(struct file *file)
 	struct kstat st = {};
 	u32 align;
 
-	if (S_ISBLK(inode->i_mode)) {
+	/* A kernel without CONFIG_BLOCK has no block device to open. */
+	if (IS_ENABLED(CONFIG_BLOCK) && S_ISBLK(inode->i_mode)) {
 		align = bdev_logical_block_size(I_BDEV(file->f_mapping->host));
 	} else {
 		if (vfs_getattr(&file->f_path, &st, STATX_DIOALIGN,

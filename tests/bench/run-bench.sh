@@ -157,20 +157,9 @@ awk -F, 'NR > 1 {
 [ "$(wc -l <"$out/summary.csv")" -gt 1 ] || echo "  (none of them in this run)"
 echo "run-bench: summary in $out/summary.csv, every ratio in $out/summary-all.csv"
 
-# A plot's data: medians over the boots of the values of the series
-# named (one column each, in order), against the number that follows
-# PREFIX in the param of SECTION's rows: one line per such number.
-#   series_dat SECTION PREFIX NAME... >FILE
-series_dat() {
-	local section=$1 prefix=$2
-	shift 2
-	echo "# x $*"
-	awk -F, -v section="$section" -v prefix="$prefix" -v names="$(printf '%s;' "$@")" '
-	BEGIN { ns = split(names, name, ";") - 1 }
-	NR > 1 && $1 == section && index($3, prefix) == 1 {
-		x = substr($3, length(prefix) + 1) + 0
-		v[x, $2, ++n[x, $2]] = $4; xs[x] = 1
-	}
+# The end of both series programs below: v[x, name, i] holds the boots'
+# values, n[x, name] how many; print x and each series' median.
+SERIES_END_AWK='
 	function med(x, nm,   m, a, c, t, s) {
 		m = n[x, nm]
 		if (!m) return "NaN"
@@ -187,7 +176,23 @@ series_dat() {
 			for (i = 1; i <= ns; i++) line = line " " med(x, name[i])
 			print line
 		}
-	}' "$out/bench.csv" | sort -n
+	}'
+
+# A plot's data: medians over the boots of the values of the series
+# named (one column each, in order), against the number that follows
+# PREFIX in the param of SECTION's rows: one line per such number.
+#   series_dat SECTION PREFIX NAME... >FILE
+series_dat() {
+	local section=$1 prefix=$2
+	shift 2
+	echo "# x $*"
+	awk -F, -v section="$section" -v prefix="$prefix" -v names="$(printf '%s;' "$@")" '
+	BEGIN { ns = split(names, name, ";") - 1 }
+	NR > 1 && $1 == section && index($3, prefix) == 1 {
+		x = substr($3, length(prefix) + 1) + 0
+		v[x, $2, ++n[x, $2]] = $4; xs[x] = 1
+	}
+	'"$SERIES_END_AWK" "$out/bench.csv" | sort -n
 }
 
 # The same against the number in the rows' names: a series is a name
@@ -207,23 +212,7 @@ series_named() {
 		gsub(/queues/, "queue", k)
 		v[x, k, ++n[x, k]] = $4; xs[x] = 1
 	}
-	function med(x, nm,   m, a, c, t, s) {
-		m = n[x, nm]
-		if (!m) return "NaN"
-		for (a = 1; a <= m; a++) s[a] = v[x, nm, a]
-		for (a = 2; a <= m; a++)
-			for (c = a; c > 1 && s[c - 1] > s[c]; c--) {
-				t = s[c]; s[c] = s[c - 1]; s[c - 1] = t
-			}
-		return m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
-	}
-	END {
-		for (x in xs) {
-			line = x
-			for (i = 1; i <= ns; i++) line = line " " med(x, name[i])
-			print line
-		}
-	}' "$out/bench.csv" | sort -n
+	'"$SERIES_END_AWK" "$out/bench.csv" | sort -n
 }
 
 # One PNG per plot: plot NAME TITLE XLABEL YLABEL LOGX TITLES...; the

@@ -163,24 +163,6 @@ FIXTURE_TEARDOWN(sd)
 	free(self->shadow);
 }
 
-static uint32_t word(struct mkioq_queue *q, uint32_t slot, unsigned int w)
-{
-	return __atomic_load_n(&q->words[slot * MKIOQ_SLOT_WORDS + w],
-			       __ATOMIC_ACQUIRE);
-}
-
-/* Publish without the library's checks. */
-static void publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
-		    uint32_t src, uint32_t dst, uint64_t off, uint32_t count)
-{
-	struct mkioq_request req = {
-		.op = op, .src_handle = src, .dst_handle = dst,
-		.offset = off, .byte_count = count, .tag = 1000 + slot,
-	};
-
-	publish_words(q->words, slot, &req);
-}
-
 /*
  * One request in slot 0 of @q (the module's, or @e's if set): its STATUS,
  * its result (BYTE_COUNT or -TAG) in *@result, the record's in *@rec.
@@ -193,14 +175,9 @@ static int run_on(struct mkioq_queue *q, struct mkioq_engine *e, uint32_t op,
 	struct mkioq_cqe cqe;
 	int st, n;
 
-	publish(q, 0, op, src, dst, off, count);
-	if (e ? mkioq_engine_doorbell(e) : mkioq_doorbell(q))
-		return -1;
-	st = wait_slot(q, 0, 20000);
-	if (st == MKIOQ_RESULT_OK)
-		*result = word(q, 0, MKIOQ_WORD_BYTE_COUNT);
-	else if (st == MKIOQ_RESULT_ERROR)
-		*result = -(int64_t)word(q, 0, MKIOQ_WORD_TAG);
+	st = run_request(q, e, op, src, dst, off, count, result);
+	if (st < 0)
+		return st;
 	/* A storage worker posts the record just after STATUS. */
 	*rec = INT32_MIN;
 	deadline = now_ns() + 5000000000ULL;
@@ -224,20 +201,6 @@ static int run(FIXTURE_DATA(sd) *self, uint32_t op, uint32_t src,
 	if (st > 0 && rec != *result)
 		return -2;
 	return st;
-}
-
-/* The first of @n bytes at @got that differs from @fd at @off, or n. */
-static size_t diff_fd(int fd, uint64_t off, const uint8_t *got, size_t n)
-{
-	uint8_t *want = malloc(n ? n : 1);
-	ssize_t r = pread(fd, want, n, off);
-	size_t i = 0;
-
-	if (r == (ssize_t)n)
-		for (; i < n && got[i] == want[i]; i++)
-			;
-	free(want);
-	return i;
 }
 
 /* Does the backing file still hold the shadow, every byte? */
@@ -453,7 +416,7 @@ TEST_F(sd, misaligned_requests_change_nothing)
 			      c[i].count, &res)) TH_LOG("case %u", i);
 		EXPECT_EQ(-c[i].err, res) TH_LOG("case %u", i);
 		/* A rejected request keeps its BYTE_COUNT word. */
-		EXPECT_EQ(c[i].count, word(self->q, 0, MKIOQ_WORD_BYTE_COUNT))
+		EXPECT_EQ(c[i].count, slot_word(self->q, 0, MKIOQ_WORD_BYTE_COUNT))
 			TH_LOG("case %u", i);
 		ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 	}
@@ -690,10 +653,10 @@ TEST_F_TIMEOUT(sd, engine_parity, 300)
 					     (long long)resm,
 					     (long long)rese);
 		EXPECT_EQ(recm, rece) TH_LOG("request %u", i);
-		EXPECT_EQ(word(self->q, 0, MKIOQ_WORD_BYTE_COUNT),
-			  word(eq, 0, MKIOQ_WORD_BYTE_COUNT));
-		EXPECT_EQ(word(self->q, 0, MKIOQ_WORD_TAG),
-			  word(eq, 0, MKIOQ_WORD_TAG));
+		EXPECT_EQ(slot_word(self->q, 0, MKIOQ_WORD_BYTE_COUNT),
+			  slot_word(eq, 0, MKIOQ_WORD_BYTE_COUNT));
+		EXPECT_EQ(slot_word(self->q, 0, MKIOQ_WORD_TAG),
+			  slot_word(eq, 0, MKIOQ_WORD_TAG));
 		EXPECT_EQ(0, memcmp(self->dst.map, edst.map, DEV_BYTES))
 			TH_LOG("request %u: destinations differ", i);
 		ASSERT_EQ(0, mkioq_recycle(self->q, 0));

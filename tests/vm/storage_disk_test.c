@@ -45,89 +45,6 @@
 #define NSLOTS		64
 #define REGION		(BUF_BYTES / NSLOTS)
 
-static uint32_t word(struct mkioq_queue *q, uint32_t slot, unsigned int w)
-{
-	return __atomic_load_n(&q->words[slot * MKIOQ_SLOT_WORDS + w],
-			       __ATOMIC_ACQUIRE);
-}
-
-/* Publish without the library's checks. */
-static void publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
-		    uint32_t src, uint32_t dst, uint64_t off, uint32_t count)
-{
-	uint32_t *w = &q->words[slot * MKIOQ_SLOT_WORDS];
-
-	w[MKIOQ_WORD_OP] = op;
-	w[MKIOQ_WORD_SRC_HANDLE] = src;
-	w[MKIOQ_WORD_DST_HANDLE] = dst;
-	w[MKIOQ_WORD_OFFSET_LO] = (uint32_t)off;
-	w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(off >> 32);
-	w[MKIOQ_WORD_BYTE_COUNT] = count;
-	w[MKIOQ_WORD_TAG] = 1000 + slot;
-	/* Release: pairs with the servicer's acquire load of STATUS. */
-	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_PUBLISHED,
-			 __ATOMIC_RELEASE);
-}
-
-/*
- * One request in slot 0 of @q, rung through the module (@e NULL) or the
- * engine: its STATUS; *result the bytes moved, or the negative errno.
- */
-static int run_on(struct mkioq_queue *q, struct mkioq_engine *e, uint32_t op,
-		  uint32_t src, uint32_t dst, uint64_t off, uint32_t count,
-		  int64_t *result)
-{
-	int st;
-
-	publish(q, 0, op, src, dst, off, count);
-	if (e ? mkioq_engine_doorbell(e) : mkioq_doorbell(q))
-		return -1;
-	st = wait_slot(q, 0, 20000);
-	if (st == MKIOQ_RESULT_OK)
-		*result = word(q, 0, MKIOQ_WORD_BYTE_COUNT);
-	else if (st == MKIOQ_RESULT_ERROR)
-		*result = -(int64_t)word(q, 0, MKIOQ_WORD_TAG);
-	return st;
-}
-
-static int run(struct mkioq_queue *q, uint32_t op, uint32_t src, uint32_t dst,
-	       uint64_t off, uint32_t count, int64_t *result)
-{
-	return run_on(q, NULL, op, src, dst, off, count, result);
-}
-
-/* The record of @slot, reading any others first: its result. */
-static int record_result(struct mkioq_queue *q, uint32_t slot, int32_t *res)
-{
-	uint64_t deadline = now_ns() + 5000000000ULL;
-	struct mkioq_cqe cqe[64];
-	int n, i, found = -ENOENT;
-
-	while (found && now_ns() < deadline) {
-		n = mkioq_read_cqes(q, cqe, 64, 1000);
-		for (i = 0; i < n; i++)
-			if (cqe[i].slot == slot) {
-				*res = cqe[i].result;
-				found = 0;
-			}
-	}
-	return found;
-}
-
-/* The first byte of @n at @got that differs from the file at @off, or n. */
-static size_t diff_file(int fd, uint64_t off, const uint8_t *got, size_t n)
-{
-	uint8_t *want = malloc(n ? n : 1);
-	ssize_t r = pread(fd, want, n, off);
-	size_t i = 0;
-
-	if (r == (ssize_t)n)
-		for (; i < n && got[i] == want[i]; i++)
-			;
-	free(want);
-	return i;
-}
-
 /* The first byte of @n at @p that is not FILL, or n. */
 static size_t fill_check(const uint8_t *p, size_t n)
 {
@@ -270,10 +187,10 @@ TEST_F_TIMEOUT(disk, read_every_byte, 300)
 
 			memset(self->dst.map, FILL, BUF_BYTES);
 			ASSERT_EQ(MKIOQ_RESULT_OK,
-				  run(self->q, MKIOQ_OP_READ, self->hseed,
+				  run_request(self->q, NULL, MKIOQ_OP_READ, self->hseed,
 				      self->hdst, offsets[j], n, &res));
 			ASSERT_EQ(n, res);
-			ASSERT_EQ(n, diff_file(self->seed, offsets[j],
+			ASSERT_EQ(n, diff_fd(self->seed, offsets[j],
 					       self->dst.map, n))
 				TH_LOG("size %zu at %llu", n,
 				       (unsigned long long)offsets[j]);
@@ -295,13 +212,13 @@ TEST_F(disk, read_at_end_of_file_is_short)
 	ASSERT_EQ(0, drop_cache(self->seed));
 	memset(self->dst.map, FILL, 65536);
 	drain_cqes(self->q);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hseed,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hseed,
 				       self->hdst, SEED_BYTES - 4093, 65536,
 				       &res));
 	EXPECT_EQ(4093, res);
 	ASSERT_EQ(0, record_result(self->q, 0, &rec));
 	EXPECT_EQ(4093, rec);
-	EXPECT_EQ(4093, diff_file(self->seed, SEED_BYTES - 4093,
+	EXPECT_EQ(4093, diff_fd(self->seed, SEED_BYTES - 4093,
 				  self->dst.map, 4093));
 	EXPECT_EQ(65536 - 4093, fill_check(self->dst.map + 4093,
 					   65536 - 4093));
@@ -309,11 +226,11 @@ TEST_F(disk, read_at_end_of_file_is_short)
 
 	/* At and past the end: 0 bytes, OK. */
 	memset(self->dst.map, FILL, 65536);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hseed,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hseed,
 				       self->hdst, SEED_BYTES, 100, &res));
 	EXPECT_EQ(0, res);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hseed,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hseed,
 				       self->hdst, 1ULL << 31, 100, &res));
 	EXPECT_EQ(0, res);
 	EXPECT_EQ(FILL, self->dst.map[0]);
@@ -340,7 +257,7 @@ TEST_F(disk, written_file_through_the_disk)
 	ASSERT_EQ(0, mkioq_register_file(self->q, fd, 0, 1ULL << 32,
 					 MKIOQ_ACCESS_RW, &h));
 	memset(self->dst.map, FILL, BUF_BYTES);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, h, self->hdst,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, h, self->hdst,
 				       0, BUF_BYTES, &res));
 	EXPECT_EQ(size, res);
 	EXPECT_EQ(size, pattern_check(self->dst.map, size, 41, 0));
@@ -349,20 +266,20 @@ TEST_F(disk, written_file_through_the_disk)
 
 	/* Over the middle and past the end, into a hole. */
 	pattern_fill(self->src.map, 1 << 20, 42, 0);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_WRITE, self->hsrc, h,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_WRITE, self->hsrc, h,
 				       (1u << 20) + 17, 1 << 20, &res));
 	EXPECT_EQ(1 << 20, res);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_WRITE, self->hsrc, h,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_WRITE, self->hsrc, h,
 				       8u << 20, 65536, &res));
 	EXPECT_EQ(65536, res);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 	ASSERT_EQ(0, fstat(fd, &sb));
 	EXPECT_EQ((8u << 20) + 65536, sb.st_size);
 	ASSERT_EQ(0, drop_cache(fd));
-	EXPECT_EQ(1 << 20, diff_file(fd, (1u << 20) + 17, self->src.map,
+	EXPECT_EQ(1 << 20, diff_fd(fd, (1u << 20) + 17, self->src.map,
 				     1 << 20));
-	EXPECT_EQ(65536, diff_file(fd, 8u << 20, self->src.map, 65536));
+	EXPECT_EQ(65536, diff_fd(fd, 8u << 20, self->src.map, 65536));
 	/* The bytes around the first WRITE are the file's own. */
 	memset(self->dst.map, FILL, 64);
 	ASSERT_EQ(8, pread(fd, self->dst.map, 8, (1u << 20) + 9));
@@ -386,13 +303,13 @@ TEST_F(disk, truncate_and_unlink_while_registered)
 					 MKIOQ_ACCESS_READ, &h));
 	ASSERT_EQ(0, ftruncate(fd, 3000));
 	memset(self->dst.map, FILL, 65536);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, h, self->hdst,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, h, self->hdst,
 				       1000, 8192, &res));
 	EXPECT_EQ(2000, res);
 	EXPECT_EQ(2000, pattern_check(self->dst.map, 2000, 43, 1000));
 	EXPECT_EQ(FILL, self->dst.map[2000]);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, h, self->hdst,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, h, self->hdst,
 				       (2u << 20), 8192, &res));
 	EXPECT_EQ(0, res);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
@@ -403,7 +320,7 @@ TEST_F(disk, truncate_and_unlink_while_registered)
 	self->path[0] = 0;
 	close(fd);
 	memset(self->dst.map, FILL, 65536);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, h, self->hdst,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, h, self->hdst,
 				       0, 8192, &res));
 	EXPECT_EQ(3000, res);
 	EXPECT_EQ(3000, pattern_check(self->dst.map, 3000, 43, 0));
@@ -449,10 +366,10 @@ TEST_F_TIMEOUT(disk, many_storage_reads_in_flight, 120)
 			o %= BUF_BYTES - REGION;
 		off[s] = s % 3 ? o & ~4095ULL : o;
 		if (s % 4 == 1)
-			publish(self->q, s, MKIOQ_OP_READ, self->hsrc, hd[s],
+			publish_raw(self->q, s, MKIOQ_OP_READ, self->hsrc, hd[s],
 				off[s], REGION);
 		else
-			publish(self->q, s, MKIOQ_OP_READ, self->hseed, hd[s],
+			publish_raw(self->q, s, MKIOQ_OP_READ, self->hseed, hd[s],
 				off[s], REGION);
 	}
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
@@ -461,13 +378,13 @@ TEST_F_TIMEOUT(disk, many_storage_reads_in_flight, 120)
 
 		ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, s, 30000))
 			TH_LOG("slot %u", s);
-		EXPECT_EQ(REGION, word(self->q, s, MKIOQ_WORD_BYTE_COUNT));
+		EXPECT_EQ(REGION, slot_word(self->q, s, MKIOQ_WORD_BYTE_COUNT));
 		if (s % 4 == 1) {
 			EXPECT_EQ(REGION, pattern_check(got, REGION, 44,
 							off[s]))
 				TH_LOG("memory READ, slot %u", s);
 		} else {
-			EXPECT_EQ(REGION, diff_file(self->seed, off[s], got,
+			EXPECT_EQ(REGION, diff_fd(self->seed, off[s], got,
 						    REGION))
 				TH_LOG("storage READ, slot %u at %llu", s,
 				       (unsigned long long)off[s]);
@@ -711,37 +628,37 @@ TEST_F(dm, error_range_completes_eio)
 
 	memset(self->dst.map, FILL, DM_BYTES);
 	drain_cqes(self->q);
-	ASSERT_EQ(MKIOQ_RESULT_ERROR, run(self->q, MKIOQ_OP_READ, self->hdm,
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, run_request(self->q, NULL, MKIOQ_OP_READ, self->hdm,
 					  self->hdst, ERR_START, 4096, &res));
 	EXPECT_EQ(-EIO, res);
 	EXPECT_EQ(-err, res);
 	EXPECT_EQ(0, record_result(self->q, 0, &rec));
 	EXPECT_EQ(-EIO, rec);
 	/* The request kept its BYTE_COUNT, and nothing reached dst. */
-	EXPECT_EQ(4096, word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
+	EXPECT_EQ(4096, slot_word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
 	EXPECT_EQ(DM_BYTES, fill_check(self->dst.map, DM_BYTES));
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 
 	/* The whole error range, and its last byte alone. */
-	ASSERT_EQ(MKIOQ_RESULT_ERROR, run(self->q, MKIOQ_OP_READ, self->hdm,
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, run_request(self->q, NULL, MKIOQ_OP_READ, self->hdm,
 					  self->hdst, ERR_START,
 					  ERR_END - ERR_START, &res));
 	EXPECT_EQ(-EIO, res);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
-	ASSERT_EQ(MKIOQ_RESULT_ERROR, run(self->q, MKIOQ_OP_READ, self->hdm,
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, run_request(self->q, NULL, MKIOQ_OP_READ, self->hdm,
 					  self->hdst, ERR_END - 1, 1, &res));
 	EXPECT_EQ(-EIO, res);
 	EXPECT_EQ(DM_BYTES, fill_check(self->dst.map, DM_BYTES));
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 
 	/* The linear ranges on either side read as ever. */
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hdm,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hdm,
 				       self->hdst, 0, ERR_START, &res));
 	EXPECT_EQ(ERR_START, res);
 	EXPECT_EQ(ERR_START, pattern_check(self->dst.map, ERR_START, DM_SEED,
 					   0));
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hdm,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hdm,
 				       self->hdst, ERR_END, DM_BYTES - ERR_END,
 				       &res));
 	EXPECT_EQ(DM_BYTES - ERR_END, res);
@@ -776,7 +693,7 @@ TEST_F(dm, read_into_the_error_range)
 				       count - (ERR_START - at)));
 	free(buf);
 	memset(self->dst.map, FILL, DM_BYTES);
-	ASSERT_EQ(MKIOQ_RESULT_ERROR, run(self->q, MKIOQ_OP_READ, self->hdm,
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, run_request(self->q, NULL, MKIOQ_OP_READ, self->hdm,
 					  self->hdst, at, count, &res));
 	EXPECT_EQ(-EIO, res);
 	EXPECT_EQ(DM_BYTES - count, fill_check(self->dst.map + count,
@@ -806,16 +723,16 @@ TEST_F(dm, error_beside_other_requests)
 	pattern_fill(self->src.map, DM_BYTES, 52, 0);
 	memset(self->dst.map, FILL, DM_BYTES);
 	drain_cqes(self->q);
-	publish(self->q, 3, MKIOQ_OP_READ, self->hdm, part[0], 4096, 65536);
-	publish(self->q, 7, MKIOQ_OP_READ, self->hdm, part[1], ERR_START + 8192,
+	publish_raw(self->q, 3, MKIOQ_OP_READ, self->hdm, part[0], 4096, 65536);
+	publish_raw(self->q, 7, MKIOQ_OP_READ, self->hdm, part[1], ERR_START + 8192,
 		65536);
-	publish(self->q, 8, MKIOQ_OP_READ, self->hsrc, part[2], 0, 65536);
-	publish(self->q, 9, MKIOQ_OP_READ, self->hdm, part[3], ERR_END + 4096,
+	publish_raw(self->q, 8, MKIOQ_OP_READ, self->hsrc, part[2], 0, 65536);
+	publish_raw(self->q, 9, MKIOQ_OP_READ, self->hdm, part[3], ERR_END + 4096,
 		65536);
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 3, 20000));
 	EXPECT_EQ(MKIOQ_RESULT_ERROR, wait_slot(self->q, 7, 20000));
-	EXPECT_EQ(EIO, word(self->q, 7, MKIOQ_WORD_TAG));
+	EXPECT_EQ(EIO, slot_word(self->q, 7, MKIOQ_WORD_TAG));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 8, 20000));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 9, 20000));
 	EXPECT_EQ(0, record_result(self->q, 7, &rec));
@@ -837,8 +754,8 @@ TEST_F(dm, error_beside_other_requests)
 			TH_LOG("part %u", i);
 	}
 	/* Slots nobody published stay EMPTY. */
-	EXPECT_EQ(MKIOQ_STATE_EMPTY, word(self->q, 0, MKIOQ_WORD_STATUS));
-	EXPECT_EQ(MKIOQ_STATE_EMPTY, word(self->q, 10, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_EMPTY, slot_word(self->q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_EMPTY, slot_word(self->q, 10, MKIOQ_WORD_STATUS));
 	drain_cqes(self->q);
 }
 
@@ -857,7 +774,7 @@ TEST_F(dm, engine_gives_the_same_errno)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	ASSERT_EQ(MKIOQ_RESULT_ERROR, run(self->q, MKIOQ_OP_READ, self->hdm,
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, run_request(self->q, NULL, MKIOQ_OP_READ, self->hdm,
 					  self->hdst, ERR_START, 8192, &mres));
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 
@@ -870,13 +787,13 @@ TEST_F(dm, engine_gives_the_same_errno)
 						MKIOQ_ACCESS_READ, &hf));
 	ASSERT_EQ(0, mkioq_engine_start(e));
 	memset(self->dst.map, FILL, DM_BYTES);
-	EXPECT_EQ(MKIOQ_RESULT_ERROR, run_on(eq, e, MKIOQ_OP_READ, hf, hd,
+	EXPECT_EQ(MKIOQ_RESULT_ERROR, run_request(eq, e, MKIOQ_OP_READ, hf, hd,
 					     ERR_START, 8192, &res));
 	EXPECT_EQ(mres, res);
 	EXPECT_EQ(-EIO, res);
 	EXPECT_EQ(DM_BYTES, fill_check(self->dst.map, DM_BYTES));
 	ASSERT_EQ(0, mkioq_recycle(eq, 0));
-	EXPECT_EQ(MKIOQ_RESULT_OK, run_on(eq, e, MKIOQ_OP_READ, hf, hd,
+	EXPECT_EQ(MKIOQ_RESULT_OK, run_request(eq, e, MKIOQ_OP_READ, hf, hd,
 					  ERR_END, 65536, &res));
 	EXPECT_EQ(65536, res);
 	EXPECT_EQ(65536, pattern_check(self->dst.map, 65536, DM_SEED,

@@ -135,68 +135,6 @@ static int reg_raw(struct mkioq_queue *q, int fd, uint64_t off, uint64_t len,
 	return ioctl(mkioq_queue_fd(q), MKIOQ_IOC_REGISTER, &reg) ? -errno : 0;
 }
 
-static uint32_t word(struct mkioq_queue *q, uint32_t slot, unsigned int w)
-{
-	return __atomic_load_n(&q->words[slot * MKIOQ_SLOT_WORDS + w],
-			       __ATOMIC_ACQUIRE);
-}
-
-/* Publish without the library's checks, into a slot of any state. */
-static void publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
-		    uint32_t src, uint32_t dst, uint64_t off, uint32_t count)
-{
-	uint32_t *w = &q->words[slot * MKIOQ_SLOT_WORDS];
-
-	w[MKIOQ_WORD_OP] = op;
-	w[MKIOQ_WORD_SRC_HANDLE] = src;
-	w[MKIOQ_WORD_DST_HANDLE] = dst;
-	w[MKIOQ_WORD_OFFSET_LO] = (uint32_t)off;
-	w[MKIOQ_WORD_OFFSET_HI] = (uint32_t)(off >> 32);
-	w[MKIOQ_WORD_BYTE_COUNT] = count;
-	w[MKIOQ_WORD_TAG] = 1000 + slot;
-	/* Release: pairs with the module's acquire load of STATUS. */
-	__atomic_store_n(&w[MKIOQ_WORD_STATUS], MKIOQ_STATE_PUBLISHED,
-			 __ATOMIC_RELEASE);
-}
-
-/* One request in slot 0: its STATUS, the result in *result. */
-static int run(struct mkioq_queue *q, uint32_t op, uint32_t src, uint32_t dst,
-	       uint64_t off, uint32_t count, int64_t *result)
-{
-	int st;
-
-	publish(q, 0, op, src, dst, off, count);
-	if (mkioq_doorbell(q))
-		return -1;
-	st = wait_slot(q, 0, 20000);
-	if (st == MKIOQ_RESULT_OK)
-		*result = word(q, 0, MKIOQ_WORD_BYTE_COUNT);
-	else if (st == MKIOQ_RESULT_ERROR)
-		*result = -(int64_t)word(q, 0, MKIOQ_WORD_TAG);
-	return st;
-}
-
-/*
- * The record of slot @slot, reading the others waiting before it: its
- * result. A storage worker posts it just after STATUS, so wait a while.
- */
-static int record_result(struct mkioq_queue *q, uint32_t slot, int32_t *res)
-{
-	uint64_t deadline = now_ns() + 5000000000ULL;
-	struct mkioq_cqe cqe[64];
-	int n, i, found = -ENOENT;
-
-	while (found && now_ns() < deadline) {
-		n = mkioq_read_cqes(q, cqe, 64, 1000);
-		for (i = 0; i < n; i++)
-			if (cqe[i].slot == slot) {
-				*res = cqe[i].result;
-				found = 0;
-			}
-	}
-	return found;
-}
-
 TEST_F(st, info_reports_file_handles)
 {
 	struct mkioq_info info;
@@ -289,22 +227,6 @@ TEST_F(st, register_errnos)
 	}
 }
 
-/* The first byte of @n at @got that differs from the file at @off, or n. */
-static size_t diff_file(int fd, uint64_t off, const uint8_t *got, size_t n)
-{
-	uint8_t *want = malloc(n ? n : 1);
-	ssize_t r = pread(fd, want, n, off);
-	size_t i = 0;
-
-	if (r != (ssize_t)n)
-		i = 0;
-	else
-		for (; i < n && got[i] == want[i]; i++)
-			;
-	free(want);
-	return i;
-}
-
 TEST_F_TIMEOUT(st, read_every_byte, 300)
 {
 	static const uint32_t sizes[] = {
@@ -321,10 +243,10 @@ TEST_F_TIMEOUT(st, read_every_byte, 300)
 
 			memset(self->dst.map, FILL, BUF_BYTES);
 			ASSERT_EQ(MKIOQ_RESULT_OK,
-				  run(self->q, MKIOQ_OP_READ, self->hfile,
+				  run_request(self->q, NULL, MKIOQ_OP_READ, self->hfile,
 				      self->hdst, offsets[j], n, &res));
 			ASSERT_EQ(n, res);
-			ASSERT_EQ(n, diff_file(self->fd, offsets[j],
+			ASSERT_EQ(n, diff_fd(self->fd, offsets[j],
 					       self->dst.map, n));
 			/* Not a byte more. */
 			ASSERT_EQ(FILL, self->dst.map[n]);
@@ -342,13 +264,13 @@ TEST_F(st, read_at_end_of_file_is_short)
 	memset(self->dst.map, FILL, 65536);
 	drain_cqes(self->q);
 	/* 4093 bytes are left at FILE_BYTES - 4093. */
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hfile,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hfile,
 				       self->hdst, FILE_BYTES - 4093, 65536,
 				       &res));
 	EXPECT_EQ(4093, res);
 	ASSERT_EQ(0, record_result(self->q, 0, &rec));
 	EXPECT_EQ(4093, rec);
-	EXPECT_EQ(4093, diff_file(self->fd, FILE_BYTES - 4093, self->dst.map,
+	EXPECT_EQ(4093, diff_fd(self->fd, FILE_BYTES - 4093, self->dst.map,
 				  4093));
 	EXPECT_EQ(FILL, self->dst.map[4093]);
 	EXPECT_EQ(FILL, self->dst.map[65535]);
@@ -356,11 +278,11 @@ TEST_F(st, read_at_end_of_file_is_short)
 
 	/* At and past the end: 0 bytes, OK. */
 	memset(self->dst.map, FILL, 65536);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hfile,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hfile,
 				       self->hdst, FILE_BYTES, 100, &res));
 	EXPECT_EQ(0, res);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hfile,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hfile,
 				       self->hdst, 1ULL << 31, 100, &res));
 	EXPECT_EQ(0, res);
 	EXPECT_EQ(FILL, self->dst.map[0]);
@@ -372,13 +294,13 @@ TEST_F(st, truncate_and_unlink_while_registered)
 
 	ASSERT_EQ(0, ftruncate(self->fd, 3000));
 	memset(self->dst.map, FILL, 65536);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hfile,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hfile,
 				       self->hdst, 1000, 8192, &res));
 	EXPECT_EQ(2000, res);
-	EXPECT_EQ(2000, diff_file(self->fd, 1000, self->dst.map, 2000));
+	EXPECT_EQ(2000, diff_fd(self->fd, 1000, self->dst.map, 2000));
 	EXPECT_EQ(FILL, self->dst.map[2000]);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hfile,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hfile,
 				       self->hdst, 3000, 8192, &res));
 	EXPECT_EQ(0, res);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
@@ -388,7 +310,7 @@ TEST_F(st, truncate_and_unlink_while_registered)
 	close(self->fd);
 	self->fd = -1;
 	memset(self->dst.map, FILL, 65536);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hfile,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hfile,
 				       self->hdst, 0, 8192, &res));
 	EXPECT_EQ(3000, res);
 	EXPECT_EQ(3000, pattern_check(self->dst.map, 3000, 7, 0));
@@ -407,10 +329,10 @@ TEST_F(st, write_to_file)
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		pattern_fill(self->src.map, sizes[i], 100 + i, 0);
 		ASSERT_EQ(MKIOQ_RESULT_OK,
-			  run(self->q, MKIOQ_OP_WRITE, self->hsrc, self->hfile,
+			  run_request(self->q, NULL, MKIOQ_OP_WRITE, self->hsrc, self->hfile,
 			      offsets[i], sizes[i], &res));
 		ASSERT_EQ(sizes[i], res);
-		ASSERT_EQ(sizes[i], diff_file(self->fd, offsets[i],
+		ASSERT_EQ(sizes[i], diff_fd(self->fd, offsets[i],
 					      self->src.map, sizes[i]));
 		ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 	}
@@ -465,22 +387,22 @@ TEST_F(st, request_errnos)
 	memset(self->dst.map, FILL, 8192);
 	for (i = 0; i < ARRAY_SIZE(c); i++) {
 		ASSERT_EQ(MKIOQ_RESULT_ERROR,
-			  run(self->q, c[i].op, c[i].src, c[i].dst, c[i].off,
+			  run_request(self->q, NULL, c[i].op, c[i].src, c[i].dst, c[i].off,
 			      c[i].count, &res)) TH_LOG("case %u", i);
 		EXPECT_EQ(-c[i].err, res) TH_LOG("case %u", i);
 		/* A rejected request keeps its BYTE_COUNT word. */
-		EXPECT_EQ(c[i].count, word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
+		EXPECT_EQ(c[i].count, slot_word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
 		ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 	}
 	EXPECT_EQ(FILL, self->dst.map[0]);
 	/* A range's offset counts: hsmall starts at byte 4096 of the file. */
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, hsmall,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, hsmall,
 				       self->hdst, 8000, 192, &res));
 	EXPECT_EQ(192, res);
 	EXPECT_EQ(192, pattern_check(self->dst.map, 192, 7, 4096 + 8000));
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 	/* BYTE_COUNT 0: OK, nothing moved. */
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, hsmall,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, hsmall,
 				       self->hdst, 8192, 0, &res));
 	EXPECT_EQ(0, res);
 	drain_cqes(self->q);
@@ -553,7 +475,7 @@ static int hold_release(struct hold *h)
 static bool stays_claimed(struct mkioq_queue *q, uint32_t slot)
 {
 	usleep(100000);
-	return word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_STATE_CLAIMED;
+	return slot_word(q, slot, MKIOQ_WORD_STATUS) == MKIOQ_STATE_CLAIMED;
 }
 
 /*
@@ -579,37 +501,37 @@ TEST_F_TIMEOUT(st, memory_and_storage_requests_pass_a_held_one, 120)
 	drain_cqes(self->q);
 	ASSERT_EQ(0, hold_start(&h, self->held_fd));
 
-	publish(self->q, 0, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 4096);
-	publish(self->q, 5, MKIOQ_OP_WRITE, self->hsrc, self->hheld, 65536,
+	publish_raw(self->q, 0, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 4096);
+	publish_raw(self->q, 5, MKIOQ_OP_WRITE, self->hsrc, self->hheld, 65536,
 		PAGE);
-	publish(self->q, 2, MKIOQ_OP_FENCE, 1, 0, 0, 0);
-	publish(self->q, 6, MKIOQ_OP_FENCE, 1, 0, 0, 0);
+	publish_raw(self->q, 2, MKIOQ_OP_FENCE, 1, 0, 0, 0);
+	publish_raw(self->q, 6, MKIOQ_OP_FENCE, 1, 0, 0, 0);
 	for (i = 0; i < 32; i++)
-		publish(self->q, 8 + i, MKIOQ_OP_READ, self->hfile, hd[i],
+		publish_raw(self->q, 8 + i, MKIOQ_OP_READ, self->hfile, hd[i],
 			i * 65536 + 5, 65536);
-	publish(self->q, 40, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 8192);
+	publish_raw(self->q, 40, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 8192);
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
 
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 0, 20000));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 40, 20000));
 	for (i = 0; i < 32; i++) {
 		ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 8 + i, 20000));
-		EXPECT_EQ(65536, word(self->q, 8 + i, MKIOQ_WORD_BYTE_COUNT));
-		EXPECT_EQ(65536, diff_file(self->fd, i * 65536 + 5,
+		EXPECT_EQ(65536, slot_word(self->q, 8 + i, MKIOQ_WORD_BYTE_COUNT));
+		EXPECT_EQ(65536, diff_fd(self->fd, i * 65536 + 5,
 					   self->dst.map + 65536 * (i + 1),
 					   65536));
 	}
 	EXPECT_EQ(8192, pattern_check(self->dst.map, 8192, 3, 0));
 	EXPECT_TRUE(stays_claimed(self->q, 5));
-	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 2, MKIOQ_WORD_STATUS));
-	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 6, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, slot_word(self->q, 2, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, slot_word(self->q, 6, MKIOQ_WORD_STATUS));
 
 	ASSERT_EQ(0, hold_release(&h));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 5, 20000));
-	EXPECT_EQ(PAGE, word(self->q, 5, MKIOQ_WORD_BYTE_COUNT));
+	EXPECT_EQ(PAGE, slot_word(self->q, 5, MKIOQ_WORD_BYTE_COUNT));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 2, 20000));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 6, 20000));
-	EXPECT_EQ(PAGE, diff_file(self->held_fd, 65536, self->src.map, PAGE));
+	EXPECT_EQ(PAGE, diff_fd(self->held_fd, 65536, self->src.map, PAGE));
 	rec = -1;
 	EXPECT_EQ(0, record_result(self->q, 5, &rec));
 	EXPECT_EQ(PAGE, rec);
@@ -620,9 +542,9 @@ TEST_F(st, fence_after_completed_storage_request)
 {
 	int64_t res;
 
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, self->hfile,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, self->hfile,
 				       self->hdst, 0, 4096, &res));
-	publish(self->q, 1, MKIOQ_OP_FENCE, 1, 0, 0, 0);
+	publish_raw(self->q, 1, MKIOQ_OP_FENCE, 1, 0, 0, 0);
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 1, 5000));
 	drain_cqes(self->q);
@@ -634,17 +556,17 @@ TEST_F_TIMEOUT(st, unregister_with_request_in_flight, 60)
 
 	pattern_fill(self->src.map, PAGE, 11, 0);
 	ASSERT_EQ(0, hold_start(&h, self->held_fd));
-	publish(self->q, 0, MKIOQ_OP_WRITE, self->hsrc, self->hheld, 8192,
+	publish_raw(self->q, 0, MKIOQ_OP_WRITE, self->hsrc, self->hheld, 8192,
 		PAGE);
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
 	EXPECT_TRUE(stays_claimed(self->q, 0));
 	/* Neither waits; the request keeps both handles. */
 	EXPECT_EQ(0, mkioq_unregister(self->q, self->hheld));
 	EXPECT_EQ(0, mkioq_unregister(self->q, self->hsrc));
-	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(self->q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, slot_word(self->q, 0, MKIOQ_WORD_STATUS));
 	ASSERT_EQ(0, hold_release(&h));
 	EXPECT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 0, 20000));
-	EXPECT_EQ(PAGE, diff_file(self->held_fd, 8192, self->src.map, PAGE));
+	EXPECT_EQ(PAGE, diff_fd(self->held_fd, 8192, self->src.map, PAGE));
 	drain_cqes(self->q);
 }
 
@@ -674,7 +596,7 @@ TEST_F_TIMEOUT(st, close_with_request_in_flight, 60)
 	struct hold h;
 
 	ASSERT_EQ(0, hold_start(&h, self->held_fd));
-	publish(self->q, 0, MKIOQ_OP_WRITE, self->hsrc, self->hheld, 0, PAGE);
+	publish_raw(self->q, 0, MKIOQ_OP_WRITE, self->hsrc, self->hheld, 0, PAGE);
 	ASSERT_EQ(0, mkioq_doorbell(self->q));
 	EXPECT_TRUE(stays_claimed(self->q, 0));
 	ASSERT_EQ(0, pthread_create(&t, NULL, close_queue, &c));
@@ -683,8 +605,8 @@ TEST_F_TIMEOUT(st, close_with_request_in_flight, 60)
 	ASSERT_EQ(0, hold_release(&h));
 	pthread_join(t, NULL);
 	EXPECT_EQ(0, c.ret);
-	EXPECT_EQ(MKIOQ_RESULT_OK, word(self->q, 0, MKIOQ_WORD_STATUS));
-	EXPECT_EQ(PAGE, word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
+	EXPECT_EQ(MKIOQ_RESULT_OK, slot_word(self->q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(PAGE, slot_word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
 	/* The library must not close the number again. */
 	self->q->fd = -1;
 }
@@ -713,13 +635,13 @@ TEST_F(st, write_error_is_its_errno)
 	ASSERT_EQ(0, mkioq_register_file(self->q, fd, 0, 1 << 20,
 					 MKIOQ_ACCESS_RW, &h));
 	pattern_fill(self->src.map, 1 << 20, 31, 0);
-	ASSERT_EQ(MKIOQ_RESULT_ERROR, run(self->q, MKIOQ_OP_WRITE, self->hsrc,
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, run_request(self->q, NULL, MKIOQ_OP_WRITE, self->hsrc,
 					  h, 0, 1 << 20, &res));
 	EXPECT_EQ(-ENOSPC, res);
 	/* A rejected-at-I/O request keeps its BYTE_COUNT word too. */
-	EXPECT_EQ(1 << 20, word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
+	EXPECT_EQ(1 << 20, slot_word(self->q, 0, MKIOQ_WORD_BYTE_COUNT));
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, h, self->hdst,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, h, self->hdst,
 				       0, 4096, &res));
 	EXPECT_EQ(4096, res);
 	EXPECT_EQ(4096, pattern_check(self->dst.map, 4096, 31, 0));
@@ -783,24 +705,24 @@ TEST_F(st, block_device)
 	ASSERT_EQ(0, mkioq_register_file(self->q, bfd, 4096, (1 << 20) - 4096,
 					 MKIOQ_ACCESS_RW, &h));
 	memset(self->dst.map, FILL, 1 << 20);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_READ, h, self->hdst,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_READ, h, self->hdst,
 				       13, 100000, &res));
 	EXPECT_EQ(100000, res);
-	EXPECT_EQ(100000, diff_file(bfd, 4096 + 13, self->dst.map, 100000));
+	EXPECT_EQ(100000, diff_fd(bfd, 4096 + 13, self->dst.map, 100000));
 	EXPECT_EQ(100000, pattern_check(self->dst.map, 100000, 21, 4096 + 13));
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 	/* Past the range, which lies inside the device: ERANGE. */
-	ASSERT_EQ(MKIOQ_RESULT_ERROR, run(self->q, MKIOQ_OP_READ, h,
+	ASSERT_EQ(MKIOQ_RESULT_ERROR, run_request(self->q, NULL, MKIOQ_OP_READ, h,
 					  self->hdst, (1 << 20) - 4096 - 10,
 					  100, &res));
 	EXPECT_EQ(-ERANGE, res);
 	ASSERT_EQ(0, mkioq_recycle(self->q, 0));
 	pattern_fill(self->src.map, 8192, 22, 0);
-	ASSERT_EQ(MKIOQ_RESULT_OK, run(self->q, MKIOQ_OP_WRITE, self->hsrc, h,
+	ASSERT_EQ(MKIOQ_RESULT_OK, run_request(self->q, NULL, MKIOQ_OP_WRITE, self->hsrc, h,
 				       8192, 8192, &res));
 	EXPECT_EQ(8192, res);
 	EXPECT_EQ(0, fsync(bfd));
-	EXPECT_EQ(8192, diff_file(back, 4096 + 8192, self->src.map, 8192));
+	EXPECT_EQ(8192, diff_fd(back, 4096 + 8192, self->src.map, 8192));
 	ASSERT_EQ(0, mkioq_unregister(self->q, h));
 	drain_cqes(self->q);
 	ioctl(bfd, LOOP_CLR_FD, 0);

@@ -210,6 +210,16 @@ static bool device_is_shadow(FIXTURE_DATA(sd) *self)
 	       DEV_BYTES;
 }
 
+/*
+ * 6.1's harness runs a test whose setup skipped: each test skips again
+ * itself when the setup found no loop device.
+ */
+#define NEED_LOOP()							\
+	do {								\
+		if (self->lo.dfd < 0)					\
+			SKIP(return, "no loop device (loop.ko not loaded)"); \
+	} while (0)
+
 TEST_F(sd, register_rules)
 {
 	struct loopdev big;
@@ -218,6 +228,7 @@ TEST_F(sd, register_rules)
 	uint32_t h;
 	int fd, ret;
 
+	NEED_LOOP();
 	/* 512-byte blocks: the range's start must be a multiple. */
 	EXPECT_EQ(-EINVAL, mkioq_register_file(self->q, self->lo.dfd, 100,
 					       4096, MKIOQ_ACCESS_READ, &h));
@@ -295,6 +306,7 @@ TEST_F_TIMEOUT(sd, read_every_byte, 300)
 	unsigned int i, j;
 	int64_t res;
 
+	NEED_LOOP();
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		for (j = 0; j < ARRAY_SIZE(offsets); j++) {
 			size_t n = sizes[i];
@@ -328,6 +340,7 @@ TEST_F_TIMEOUT(sd, write_every_byte, 300)
 	unsigned int i, j;
 	int64_t res;
 
+	NEED_LOOP();
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		uint32_t n = sizes[i];
 		const uint64_t offsets[] = { 0, 3 * 512, 12288,
@@ -373,6 +386,7 @@ TEST_F(sd, misaligned_requests_change_nothing)
 	int64_t res;
 	unsigned int i;
 
+	NEED_LOOP();
 	ASSERT_EQ(0, mkioq_register_file(self->q, self->lo.dfd, 0, DEV_BYTES,
 					 MKIOQ_ACCESS_READ, &hro));
 	ASSERT_EQ(0, mkioq_register_file(self->q, self->lo.dfd, 4096, 8192,
@@ -456,6 +470,7 @@ TEST_F(sd, end_of_device_short_read)
 	const uint64_t end = DEV_BYTES - 5120;
 	int64_t res;
 
+	NEED_LOOP();
 	ASSERT_EQ(0, ftruncate(self->lo.back, end));
 	ASSERT_EQ(0, ioctl(self->lo.bfd, LOOP_SET_CAPACITY, 0));
 	memset(self->dst.map, FILL, 1 << 20);
@@ -502,6 +517,7 @@ TEST_F(sd, flag_changed_after_registration)
 	int64_t res;
 	uint32_t hb;
 
+	NEED_LOOP();
 	ASSERT_EQ(0, mkioq_register_file(self->q, self->lo.bfd, 0, DEV_BYTES,
 					 MKIOQ_ACCESS_READ, &hb));
 	ASSERT_EQ(0, fcntl(self->lo.bfd, F_SETFL, fl | O_DIRECT));
@@ -552,6 +568,7 @@ TEST_F_TIMEOUT(sd, engine_parity, 300)
 	int ret, rm, re, tfd;
 	char path[64];
 
+	NEED_LOOP();
 	ret = loop_new(&le, "sd-loop-e", DEV_BYTES, SEED, 0);
 	ASSERT_EQ(0, ret) TH_LOG("second loop device: %s", strerror(-ret));
 	ASSERT_EQ(0, mkioq_queue_new(64, &eq));

@@ -2003,6 +2003,21 @@ static int section_storage(void)
 	return ret;
 }
 
+/* The sections, in the order a full run measures them. */
+static const struct {
+	const char *name;	/* for --only */
+	const char *title;	/* for the progress lines */
+	int (*run)(void);
+} sections[] = {
+	{ "bandwidth", "bandwidth", section_bandwidth },
+	{ "small", "small requests", section_small },
+	{ "scaling", "scaling", section_scaling },
+	{ "workers", "workers", section_workers },
+	{ "queues", "queues", section_queues },
+	{ "storage", "storage", section_storage },
+};
+#define NSECTIONS	(sizeof(sections) / sizeof(sections[0]))
+
 static void usage(void)
 {
 	printf("usage: mkioq-bench [--smoke] [--seconds S] [--only SECTION]\n"
@@ -2034,6 +2049,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *only = NULL;
+	unsigned int i;
 	int opt, ret = 0;
 
 #if defined(__x86_64__)
@@ -2105,31 +2121,21 @@ int main(int argc, char **argv)
 	pattern_fill(env.src.map, 1 << 20, 3, 0);
 	printf("mkioq-bench: %s, %.2f s per point\n",
 	       env.smoke ? "smoke" : "full", env.seconds);
-	run.sections = only ? 1 : 6;
+	for (i = 0; i < NSECTIONS; i++)
+		if (!only || !strcmp(only, sections[i].name))
+			run.sections++;
+	if (!run.sections) {
+		fprintf(stderr, "mkioq-bench: --only %s: no such section\n",
+			only);
+		usage();
+		return 2;
+	}
 	run.start_ns = now_ns();
-	if (!ret && (!only || !strcmp(only, "bandwidth"))) {
-		section_begin("bandwidth");
-		ret = section_bandwidth();
-	}
-	if (!ret && (!only || !strcmp(only, "small"))) {
-		section_begin("small requests");
-		ret = section_small();
-	}
-	if (!ret && (!only || !strcmp(only, "scaling"))) {
-		section_begin("scaling");
-		ret = section_scaling();
-	}
-	if (!ret && (!only || !strcmp(only, "workers"))) {
-		section_begin("workers");
-		ret = section_workers();
-	}
-	if (!ret && (!only || !strcmp(only, "queues"))) {
-		section_begin("queues");
-		ret = section_queues();
-	}
-	if (!ret && (!only || !strcmp(only, "storage"))) {
-		section_begin("storage");
-		ret = section_storage();
+	for (i = 0; i < NSECTIONS && !ret; i++) {
+		if (only && strcmp(only, sections[i].name))
+			continue;
+		section_begin(sections[i].title);
+		ret = sections[i].run();
 	}
 	if (ret)
 		fprintf(stderr, "mkioq-bench: FAILED: %s\n", mkioq_strerror(ret));

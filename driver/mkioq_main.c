@@ -176,6 +176,7 @@ static long mkioq_ioctl_info(struct mkioq_ctx *ctx, void __user *argp)
 		info.ring_bytes = PAGE_SIZE;
 		info.cq_entries = MKIOQ_CQ_ENTRIES;
 		info.handles = mkioq_handles_count(&ctx->handles);
+		info.copy_workers = ctx->service.copy_workers ?: 1;
 		mkioq_cq_stats(ctx, &info);
 	}
 	if (copy_to_user(argp, &info, info.size))

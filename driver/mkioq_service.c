@@ -47,8 +47,8 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 	struct mkioq_batch *b = &svc->pass->batch;
 	struct mkioq_cqe *cqe = svc->pass->cqe;
 	unsigned int n, fences = 0;
+	u64 candidates, storage = 0;
 	struct mkioq_req req;
-	u64 candidates;
 	u32 i;
 	int ret;
 
@@ -76,12 +76,14 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 			mkioq_fence_hold(&svc->fences, &ctx->ring, &req);
 			fences++;
 		} else {
-			/* Storage requests go to workers (mkioq_storage.c). */
+			/* Storage requests start after the batch. */
 			ret = mkioq_storage_claim_locked(ctx, &req);
 			if (ret < 0)
 				mkioq_batch_add_failed(b, &req, ret);
 			else if (!ret)
 				mkioq_batch_add_locked(b, &ctx->handles, &req);
+			else
+				storage |= BIT_ULL(i);
 		}
 	}
 	xa_unlock(&ctx->handles.table);
@@ -97,8 +99,11 @@ static unsigned int mkioq_service_pass(struct mkioq_ctx *ctx)
 	for (i = 0; i < b->nr; i++)
 		mkioq_ring_complete(&ctx->ring, &b->req[i], b->result[i],
 				    &cqe[i]);
-	n = b->nr + mkioq_fences_complete(&svc->fences, &ctx->ring,
-					  &cqe[b->nr]);
+	n = b->nr;
+	/* After the batch: memory requests never wait for storage. */
+	if (storage)
+		n += mkioq_storage_start(ctx, storage, &cqe[n]);
+	n += mkioq_fences_complete(&svc->fences, &ctx->ring, &cqe[n]);
 	if (n)
 		mkioq_cq_post(ctx, cqe, n);
 	/* Only passes that did something: an idle POLL queue spins. */

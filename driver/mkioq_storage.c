@@ -6,18 +6,21 @@
  * A pass claims them like any request and validates them at claim time,
  * with their handles looked up and referenced under the handle table's
  * lock (so a later unregister cannot fail them); then, instead of joining
- * the pass's batch, each goes to a worker of the module's storage
- * workqueue, which moves the bytes with kernel_read()/kernel_write()
- * through the page cache (or, for a file registered O_DIRECT, with direct
- * I/O through a bounce buffer of pages: mkioq_storage_dio()) and
- * completes the slot. Meanwhile the slot stays CLAIMED: the passes that
- * follow serve memory requests without waiting, and a FENCE after it
- * waits for it (mkioq_fences_saw_async()).
+ * the pass's batch, they are started after it (mkioq_storage_start()). A
+ * small READ through the page cache is first tried in the pass itself,
+ * taking only what the page cache already holds (mkioq_storage_inline());
+ * what that leaves, and every other storage request, goes to a worker of
+ * the module's storage workqueue, which moves the bytes with
+ * kernel_read()/kernel_write() through the page cache (or, for a file
+ * registered O_DIRECT, with direct I/O through a bounce buffer of pages:
+ * mkioq_storage_dio()) and completes the slot. Meanwhile the slot stays
+ * CLAIMED: the passes that follow serve memory requests without waiting,
+ * and a FENCE after it waits for it (mkioq_fences_saw_async()).
  *
  * Why a worker pool: reads through the page cache block (a cache miss
  * waits for the disk), and the kernel's asynchronous buffered read path
- * (IOCB_NOWAIT plus the page-cache waitqueue callbacks io_uring uses) is
- * not exported to modules. A pool of sleeping workers is what the kernel's
+ * (IOCB_WAITQ, the page-cache waitqueue callbacks io_uring uses to go on
+ * when a page arrives) is not exported to modules. A pool of sleeping workers is what the kernel's
  * own file-backed block targets do: nvme-target's file backend queues
  * buffered I/O to its "nvmet-buffered-io-wq" (drivers/nvme/target/
  * io-cmd-file.c, nvmet_file_submit_buffered_io() from
@@ -27,6 +30,19 @@
  * storage requests run on any CPU and many at once, at most
  * MKIOQ_STORAGE_MAX_ACTIVE; it is not WQ_MEM_RECLAIM, as nothing in
  * reclaim waits for a ring request.
+ *
+ * Why try small READs in the pass first: a hand-off to a worker costs a
+ * wake-up and a context switch on each side, several times the copy of
+ * 4 KiB from the page cache, so page-cache hits served only by workers
+ * ran at a fraction of io_uring's rate, which serves them inline (its
+ * first, IOCB_NOWAIT attempt in io_read()). The pass's try never sleeps
+ * for the disk: IOCB_NOWAIT | IOCB_NOIO make the read copy what the page
+ * cache holds and stop at the first page it lacks, or that would start
+ * readahead, so a request that needs the disk costs the pass one lookup
+ * before it goes to a worker, and memory requests never wait for storage
+ * (they run first, in the pass's batch). Large READs go to the workers
+ * at once: their copy dwarfs the hand-off, and several workers copy them
+ * on several CPUs.
  */
 #include <linux/bvec.h>
 #include <linux/dma-buf.h>
@@ -58,22 +74,25 @@
  * a disk's queue busy.
  */
 #define MKIOQ_STORAGE_DIO_PAGES	(SZ_256K / PAGE_SIZE)
+/* READs at most this large are tried in the pass before a worker. */
+#define MKIOQ_STORAGE_INLINE_MAX	SZ_64K
 
 static struct workqueue_struct *mkioq_storage_wq;
 
 /*
  * Move the request's bytes between the file and the dma-buf's kernel
  * mapping (through @bounce if that is I/O memory, which kernel_read()
- * cannot write to). Returns the bytes moved, fewer than asked only at a
- * READ's end of file, or a negative errno.
+ * cannot write to), from where the pass's try left off. Returns the bytes
+ * moved, fewer than asked only at a READ's end of file, or a negative
+ * errno.
  */
 static ssize_t mkioq_storage_rw(struct mkioq_storage_req *sr, void *bounce)
 {
 	const struct iosys_map *map = &sr->mem->map;
 	bool is_read = sr->req.op == MKIOQ_OP_READ;
 	struct file *file = sr->file->file;
-	u32 len = sr->req.byte_count, done = 0;
-	loff_t pos = sr->file_pos;
+	u32 len = sr->req.byte_count, done = sr->done;
+	loff_t pos = sr->file_pos + done;
 	u64 off = sr->mem_off;
 	ssize_t ret;
 	size_t n;
@@ -227,15 +246,26 @@ out:
 }
 
 /* The dma-buf side's CPU access, as the batch's for that side. */
+static enum dma_data_direction
+mkioq_storage_dir(const struct mkioq_storage_req *sr)
+{
+	return sr->req.op == MKIOQ_OP_READ ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+}
+
+static void mkioq_storage_end_cpu_access(struct mkioq_storage_req *sr)
+{
+	/* As in the batch: moved bytes must not turn into an error. */
+	if (dma_buf_end_cpu_access(sr->mem->dmabuf, mkioq_storage_dir(sr)))
+		pr_warn_ratelimited("mkioq: end_cpu_access failed\n");
+}
+
+/* In a worker: the request, or what the pass's try left of it. */
 static ssize_t mkioq_storage_serve(struct mkioq_storage_req *sr)
 {
-	enum dma_data_direction dir = sr->req.op == MKIOQ_OP_READ ?
-				      DMA_TO_DEVICE : DMA_FROM_DEVICE;
-	struct dma_buf *dmabuf = sr->mem->dmabuf;
 	void *bounce = NULL;
 	ssize_t ret;
 
-	ret = dma_buf_begin_cpu_access(dmabuf, dir);
+	ret = dma_buf_begin_cpu_access(sr->mem->dmabuf, mkioq_storage_dir(sr));
 	if (ret)
 		return ret == -ERESTARTSYS ? -EINTR : ret;
 	if (sr->file->dio_align) {
@@ -258,10 +288,48 @@ static ssize_t mkioq_storage_serve(struct mkioq_storage_req *sr)
 			ret = mkioq_storage_rw(sr, bounce);
 		kvfree(bounce);
 	}
-	/* As in the batch: moved bytes must not turn into an error. */
-	if (dma_buf_end_cpu_access(dmabuf, dir))
-		pr_warn_ratelimited("mkioq: end_cpu_access failed\n");
+	mkioq_storage_end_cpu_access(sr);
 	return ret;
+}
+
+/*
+ * In the pass, out of the handle table's lock: serve a small READ through
+ * the page cache as far as the page cache holds it, without sleeping for
+ * the disk (why: the comment at the top). Only for a file whose read path
+ * honours IOCB_NOWAIT (FMODE_NOWAIT: ext4, XFS, block devices; not 6.1's
+ * tmpfs, whose reads may wait for swap), into a dma-buf in system memory.
+ * Returns true if the request is served; else @sr->done says how far it
+ * got, and a worker does the rest. A failure here is not the request's:
+ * the worker's read, which may wait, decides its errno.
+ */
+static bool mkioq_storage_inline(struct mkioq_storage_req *sr)
+{
+	struct file *file = sr->file->file;
+	u32 len = sr->req.byte_count;
+	struct iov_iter iter;
+	struct kiocb kiocb;
+	struct kvec kvec;
+	ssize_t ret;
+
+	if (sr->req.op != MKIOQ_OP_READ || len > MKIOQ_STORAGE_INLINE_MAX ||
+	    sr->file->dio_align || (file->f_flags & O_DIRECT) ||
+	    !(file->f_mode & FMODE_NOWAIT) || sr->mem->map.is_iomem)
+		return false;
+	if (dma_buf_begin_cpu_access(sr->mem->dmabuf, DMA_TO_DEVICE))
+		return false;
+	init_sync_kiocb(&kiocb, file);
+	kiocb.ki_pos = sr->file_pos;
+	kiocb.ki_flags |= IOCB_NOWAIT | IOCB_NOIO;
+	kvec.iov_base = sr->mem->map.vaddr + sr->mem_off;
+	kvec.iov_len = len;
+	iov_iter_kvec(&iter, ITER_DEST, &kvec, 1, len);
+	ret = vfs_iocb_iter_read(file, &kiocb, &iter);
+	mkioq_storage_end_cpu_access(sr);
+	if (ret == len)
+		return true;
+	/* Short: a page missing, readahead due, or the end of the file. */
+	sr->done = ret > 0 ? ret : 0;
+	return false;
 }
 
 /*
@@ -298,10 +366,10 @@ static void mkioq_storage_work(struct work_struct *work)
 /*
  * Request @req, just claimed by a pass: if it names a file handle, check
  * it in the order the uapi lists the request errnos, reference its
- * handles and hand it to a worker (1), or return its errno. 0 if it is
- * not a storage request, or fails before its handles are known to name
- * a file (EOPNOTSUPP, EFBIG, ENOENT), which the batch decides as for
- * any request.
+ * handles and keep it for mkioq_storage_start() (1), or return its errno.
+ * 0 if it is not a storage request, or fails before its handles are known
+ * to name a file (EOPNOTSUPP, EFBIG, ENOENT), which the batch decides as
+ * for any request.
  */
 int mkioq_storage_claim_locked(struct mkioq_ctx *ctx,
 			       const struct mkioq_req *req)
@@ -360,10 +428,41 @@ int mkioq_storage_claim_locked(struct mkioq_ctx *ctx,
 	sr->mem = mkioq_handle_hold(mem);
 	sr->file_pos = file->offset + req->offset;
 	sr->mem_off = mem->offset;
+	sr->done = 0;
 	mkioq_fences_saw_async(&ctx->service.fences, req->slot);
-	/* Its stores to *sr are the worker's to see: queue_work() orders. */
-	queue_work(mkioq_storage_wq, &sr->work);
 	return 1;
+}
+
+/*
+ * After the pass's batch: start the storage requests it claimed, the
+ * slots in @pending. Each is served here if mkioq_storage_inline() can,
+ * with its record in @cqe; else it goes to a worker. Returns the records
+ * written.
+ */
+unsigned int mkioq_storage_start(struct mkioq_ctx *ctx, u64 pending,
+				 struct mkioq_cqe *cqe)
+{
+	struct mkioq_storage *st = &ctx->storage;
+	struct mkioq_storage_req *sr;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&ctx->service.lock);
+	for (; pending; pending &= pending - 1) {
+		sr = &st->req[__ffs64(pending)];
+		if (mkioq_storage_inline(sr)) {
+			mkioq_handle_put(sr->file);
+			mkioq_handle_put(sr->mem);
+			/* Counted before the release store of STATUS. */
+			WRITE_ONCE(st->inline_served, st->inline_served + 1);
+			mkioq_ring_complete(&ctx->ring, &sr->req,
+					    sr->req.byte_count, &cqe[n++]);
+			continue;
+		}
+		WRITE_ONCE(st->to_workers, st->to_workers + 1);
+		/* Our stores to *sr are the worker's to see: queue_work() orders. */
+		queue_work(mkioq_storage_wq, &sr->work);
+	}
+	return n;
 }
 
 /* At open: the work items, one per slot. */

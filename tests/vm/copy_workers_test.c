@@ -111,24 +111,7 @@ static void publish_read(struct mkioq_queue *q, uint32_t slot, uint32_t src,
 /* A number from the queue's fdinfo, or -1. */
 static long fdinfo_num(struct mkioq_queue *q, const char *key)
 {
-	char path[64], buf[8192], *p;
-	size_t klen = strlen(key);
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", q->fd);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, key, klen) && p[klen] == ':')
-			return strtol(p + klen + 1, NULL, 0);
-	return -1;
+	return fdinfo_number(mkioq_queue_fd(q), key);
 }
 
 /* Ring, then wait for slots 0..n-1; returns how many ended OK. */
@@ -481,7 +464,10 @@ TEST_F_TIMEOUT(cw, close_and_exit_with_requests_in_flight, 600)
 	EXPECT_EQ(BIG_BYTES, pattern_check(self->dst.map, BIG_BYTES, 71, 0));
 }
 
-/* 0..MKIOQ_MAX_COPY_WORKERS are taken, in both modes; above is EINVAL. */
+/*
+ * 0..MKIOQ_MAX_COPY_WORKERS are taken, in both modes, and INFO and fdinfo
+ * report them; above is EINVAL.
+ */
 TEST(copy_workers_above_max)
 {
 	static const uint32_t good[] = { 0, 1, 2, MKIOQ_MAX_COPY_WORKERS };
@@ -494,7 +480,11 @@ TEST(copy_workers_above_max)
 
 	for (mode = MKIOQ_MODE_DOORBELL; mode <= MKIOQ_MODE_POLL; mode++) {
 		for (i = 0; i < ARRAY_SIZE(good); i++) {
+			struct mkioq_info info = { .size = sizeof(info) };
+
 			ASSERT_EQ(0, open_queue(mode, good[i], &q));
+			ASSERT_EQ(0, mkioq_info(q, &info));
+			EXPECT_EQ(good[i] ?: 1, info.copy_workers);
 			EXPECT_EQ(good[i] ?: 1, fdinfo_num(q, "copy-workers"));
 			EXPECT_EQ(0, fdinfo_num(q, "shared-passes"));
 			mkioq_queue_free(q);

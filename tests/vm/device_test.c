@@ -64,6 +64,7 @@ TEST(setup_slot_counts)
 		info.size = sizeof(info);
 		ASSERT_EQ(0, ioctl(fd, MKIOQ_IOC_INFO, &info));
 		EXPECT_EQ(0, info.reserved);
+		EXPECT_EQ(1, info.copy_workers);
 		EXPECT_EQ(4096, info.max_handles);
 		EXPECT_EQ(MKIOQ_FEAT_FILE,
 			  info.features & ~MKIOQ_FEAT_WAIT_CANCEL);

@@ -393,6 +393,83 @@ TEST_F_TIMEOUT(disk, many_storage_reads_in_flight, 120)
 	drain_cqes(self->q);
 }
 
+/*
+ * Which path a READ takes (fdinfo's storage-inline and storage-workers):
+ * small READs of pages in the page cache are served in the pass; a READ
+ * of a page the cache lacks, and a large one, go to a worker. Every READ
+ * is counted once, and every byte is right whichever path served it.
+ */
+TEST_F(disk, page_cache_hits_are_served_in_the_pass)
+{
+	int fd = mkioq_queue_fd(self->q);
+	long inl, wrk, hits;
+	uint8_t warm[256 << 10];
+	uint32_t hd[16];
+	int64_t res;
+	unsigned int s;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	for (s = 0; s < 16; s++)
+		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
+					    (uint64_t)s * REGION, REGION,
+					    MKIOQ_ACCESS_WRITE, &hd[s]));
+	ASSERT_EQ(0, drop_cache(self->seed));
+	ASSERT_EQ(sizeof(warm), pread(self->seed, warm, sizeof(warm), 0));
+	inl = fdinfo_number(fd, "storage-inline");
+	wrk = fdinfo_number(fd, "storage-workers");
+	ASSERT_LE(0, inl);
+	ASSERT_LE(0, wrk);
+
+	/* Sixteen 4 KiB READs of pages just read: hits. */
+	memset(self->dst.map, FILL, BUF_BYTES);
+	for (s = 0; s < 16; s++)
+		publish_raw(self->q, s, MKIOQ_OP_READ, self->hseed, hd[s],
+			    (uint64_t)s * 16384, 4096);
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	for (s = 0; s < 16; s++) {
+		ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, s, 20000));
+		EXPECT_EQ(4096, slot_word(self->q, s, MKIOQ_WORD_BYTE_COUNT));
+		EXPECT_EQ(0, memcmp(self->dst.map + (size_t)s * REGION,
+				    warm + (size_t)s * 16384, 4096))
+			TH_LOG("slot %u", s);
+		mkioq_recycle(self->q, s);
+	}
+	hits = fdinfo_number(fd, "storage-inline") - inl;
+	/*
+	 * Each READ once; a page that carries the readahead mark goes to a
+	 * worker (the pass starts no I/O), so not necessarily all sixteen.
+	 */
+	EXPECT_EQ(16, hits + fdinfo_number(fd, "storage-workers") - wrk);
+	EXPECT_LT(0, hits);
+	TH_LOG("warm 4 KiB READs: %ld of 16 in the pass", hits);
+
+	/* A page the cache lacks: a worker reads it from the disk. */
+	inl += hits;
+	wrk = fdinfo_number(fd, "storage-workers");
+	ASSERT_EQ(0, drop_cache(self->seed));
+	ASSERT_EQ(MKIOQ_RESULT_OK,
+		  run_request(self->q, NULL, MKIOQ_OP_READ, self->hseed,
+			      self->hdst, 8192, 4096, &res));
+	EXPECT_EQ(4096, res);
+	EXPECT_EQ(4096, diff_fd(self->seed, 8192, self->dst.map, 4096));
+	EXPECT_EQ(inl, fdinfo_number(fd, "storage-inline"));
+	EXPECT_EQ(wrk + 1, fdinfo_number(fd, "storage-workers"));
+	mkioq_recycle(self->q, 0);
+
+	/* 1 MiB, cached: a worker's all the same (too large for the pass). */
+	ASSERT_EQ(sizeof(warm), pread(self->seed, warm, sizeof(warm), 0));
+	ASSERT_EQ(MKIOQ_RESULT_OK,
+		  run_request(self->q, NULL, MKIOQ_OP_READ, self->hseed,
+			      self->hdst, 0, 1 << 20, &res));
+	EXPECT_EQ(1 << 20, res);
+	EXPECT_EQ(1 << 20, diff_fd(self->seed, 0, self->dst.map, 1 << 20));
+	EXPECT_EQ(inl, fdinfo_number(fd, "storage-inline"));
+	EXPECT_EQ(wrk + 2, fdinfo_number(fd, "storage-workers"));
+	mkioq_recycle(self->q, 0);
+	drain_cqes(self->q);
+}
+
 /* ------------------------------------------------------------------ */
 /* Injected I/O errors: device-mapper's "error" target                 */
 /* ------------------------------------------------------------------ */

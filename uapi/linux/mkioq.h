@@ -442,6 +442,8 @@ struct mkioq_handle_unreg {
  * @cq_overflow: out: completion records dropped because the record queue
  *		was full; the slots' STATUS words still hold every result
  * @features:	out: MKIOQ_FEAT_* this module supports
+ * @copy_workers: out: CPUs that may copy one pass, as set up (1 for a queue
+ *		set up without copy_workers; 0 before setup)
  * @reserved:	out: 0
  *
  * Works in every state: before setup (the queue's fields read 0) and after
@@ -466,7 +468,8 @@ struct mkioq_info {
 	__u64 errors;
 	__u64 cq_overflow;
 	__u64 features;
-	__u64 reserved;
+	__u32 copy_workers;
+	__u32 reserved;
 };
 
 /*

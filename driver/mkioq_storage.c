@@ -35,14 +35,15 @@
  * wake-up and a context switch on each side, several times the copy of
  * 4 KiB from the page cache, so page-cache hits served only by workers
  * ran at a fraction of io_uring's rate, which serves them inline (its
- * first, IOCB_NOWAIT attempt in io_read()). The pass's try never sleeps
- * for the disk: IOCB_NOWAIT | IOCB_NOIO make the read copy what the page
- * cache holds and stop at the first page it lacks, or that would start
- * readahead, so a request that needs the disk costs the pass one lookup
- * before it goes to a worker, and memory requests never wait for storage
- * (they run first, in the pass's batch). Large READs go to the workers
- * at once: their copy dwarfs the hand-off, and several workers copy them
- * on several CPUs.
+ * first, IOCB_NOWAIT attempt in io_read()). The pass's try never waits
+ * for the disk: IOCB_NOWAIT makes the read copy what the page cache holds
+ * and stop at the first page that is not there and up to date. Like
+ * io_uring's attempt, it starts the reads that are due on its way
+ * (readahead, or the missing page's read), so a cache miss costs the pass
+ * the submission of its I/O, and its worker only waits for that I/O to
+ * finish. Memory requests never wait for storage: they run first, in the
+ * pass's batch. Large READs go to the workers at once: their copy dwarfs
+ * the hand-off, and several workers copy them on several CPUs.
  */
 #include <linux/bvec.h>
 #include <linux/dma-buf.h>
@@ -294,7 +295,7 @@ static ssize_t mkioq_storage_serve(struct mkioq_storage_req *sr)
 
 /*
  * In the pass, out of the handle table's lock: serve a small READ through
- * the page cache as far as the page cache holds it, without sleeping for
+ * the page cache as far as the page cache holds it, without waiting for
  * the disk (why: the comment at the top). Only for a file whose read path
  * honours IOCB_NOWAIT (FMODE_NOWAIT: ext4, XFS, block devices; not 6.1's
  * tmpfs, whose reads may wait for swap), into a dma-buf in system memory.
@@ -319,7 +320,7 @@ static bool mkioq_storage_inline(struct mkioq_storage_req *sr)
 		return false;
 	init_sync_kiocb(&kiocb, file);
 	kiocb.ki_pos = sr->file_pos;
-	kiocb.ki_flags |= IOCB_NOWAIT | IOCB_NOIO;
+	kiocb.ki_flags |= IOCB_NOWAIT;
 	kvec.iov_base = sr->mem->map.vaddr + sr->mem_off;
 	kvec.iov_len = len;
 	iov_iter_kvec(&iter, ITER_DEST, &kvec, 1, len);
@@ -327,7 +328,7 @@ static bool mkioq_storage_inline(struct mkioq_storage_req *sr)
 	mkioq_storage_end_cpu_access(sr);
 	if (ret == len)
 		return true;
-	/* Short: a page missing, readahead due, or the end of the file. */
+	/* Short: a page missing or in I/O, or the end of the file. */
 	sr->done = ret > 0 ? ret : 0;
 	return false;
 }

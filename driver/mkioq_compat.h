@@ -137,4 +137,18 @@ static inline ssize_t mkioq_iocb_iter_write(struct file *file,
 #endif
 }
 
+/*
+ * Whether the file's buffered reads can wait for a page without sleeping
+ * (IOCB_WAITQ). 6.10 moved the flag from the open file's f_mode
+ * (FMODE_BUF_RASYNC) to its file_operations (FOP_BUFFER_RASYNC).
+ */
+static inline bool mkioq_file_buf_rasync(const struct file *file)
+{
+#ifdef FOP_BUFFER_RASYNC
+	return file->f_op->fop_flags & FOP_BUFFER_RASYNC;
+#else
+	return file->f_mode & FMODE_BUF_RASYNC;
+#endif
+}
+
 #endif /* _MKIOQ_COMPAT_H */

@@ -72,8 +72,10 @@ void mkioq_fdinfo_show(struct seq_file *m, struct file *file)
 	/* Which path each storage request took (mkioq_storage.c). */
 	seq_printf(m, "storage-inline:\t%lu\n",
 		   READ_ONCE(ctx->storage.inline_served));
-	seq_printf(m, "storage-workers:\t%lu\n",
-		   READ_ONCE(ctx->storage.to_workers));
+	seq_printf(m, "storage-page-waits:\t%ld\n",
+		   atomic_long_read(&ctx->storage.page_waits));
+	seq_printf(m, "storage-workers:\t%ld\n",
+		   atomic_long_read(&ctx->storage.to_workers));
 	mkioq_ring_census(&ctx->ring, &census);
 	for (i = 0; i < MKIOQ_CENSUS_KINDS; i++)
 		seq_printf(m, "%s:\t%u\n", mkioq_census_names[i],

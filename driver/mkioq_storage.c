@@ -35,16 +35,23 @@
  * wake-up and a context switch on each side, several times the copy of
  * 4 KiB from the page cache, so page-cache hits served only by workers
  * ran at a fraction of io_uring's rate, which serves them inline (its
- * first, IOCB_NOWAIT attempt in io_read()). The pass's try never waits
- * for the disk: IOCB_NOWAIT makes the read copy what the page cache holds
- * and stop at the first page that is not there and up to date. Like
- * io_uring's attempt, it starts the reads that are due on its way
- * (readahead, or the missing page's read), so a cache miss costs the pass
- * the submission of its I/O, and its worker only waits for that I/O to
- * finish. Memory requests never wait for storage: they run first, in the
- * pass's batch. Large READs go to the workers at once: their copy dwarfs
- * the hand-off, and several workers copy them on several CPUs.
+ * first attempt in io_read()). The pass's try never waits for the disk:
+ * it copies what the page cache holds and, like io_uring's attempt,
+ * starts the reads that are due on its way (readahead, or the missing
+ * page's read). Where the file's read path can wait for a page without
+ * sleeping (IOCB_WAITQ: ext4, XFS, block devices), a READ that meets a
+ * page still being read leaves a wait entry on that page and no thread
+ * behind: the page's unlock (the I/O's completion) marks the slot ready
+ * and queues the queue's retry work, which goes on with every ready slot
+ * in one run, as io_uring's task work does with the reads it retries
+ * (io_async_buf_func()). So 64 cold READs cost one hand-off per batch of
+ * completions, not a sleeping worker each. Elsewhere (IOCB_NOWAIT only),
+ * a miss goes to a worker, which waits for the I/O the pass started.
+ * Memory requests never wait for storage: they run first, in the pass's
+ * batch. Large READs go to the workers at once: their copy dwarfs the
+ * hand-off, and several workers copy them on several CPUs.
  */
+#include <linux/blkdev.h>
 #include <linux/bvec.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-direction.h>
@@ -53,9 +60,11 @@
 #include <linux/io.h>
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/wait.h>
 
 #include "mkioq_compat.h"
 #include "mkioq_ctx.h"
@@ -253,10 +262,11 @@ mkioq_storage_dir(const struct mkioq_storage_req *sr)
 	return sr->req.op == MKIOQ_OP_READ ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 }
 
-static void mkioq_storage_end_cpu_access(struct mkioq_storage_req *sr)
+static void mkioq_storage_end_cpu_access(struct mkioq_handle *mem,
+					 enum dma_data_direction dir)
 {
 	/* As in the batch: moved bytes must not turn into an error. */
-	if (dma_buf_end_cpu_access(sr->mem->dmabuf, mkioq_storage_dir(sr)))
+	if (dma_buf_end_cpu_access(mem->dmabuf, dir))
 		pr_warn_ratelimited("mkioq: end_cpu_access failed\n");
 }
 
@@ -289,48 +299,204 @@ static ssize_t mkioq_storage_serve(struct mkioq_storage_req *sr)
 			ret = mkioq_storage_rw(sr, bounce);
 		kvfree(bounce);
 	}
-	mkioq_storage_end_cpu_access(sr);
+	mkioq_storage_end_cpu_access(sr->mem, mkioq_storage_dir(sr));
 	return ret;
 }
 
 /*
- * In the pass, out of the handle table's lock: serve a small READ through
- * the page cache as far as the page cache holds it, without waiting for
- * the disk (why: the comment at the top). Only for a file whose read path
- * honours IOCB_NOWAIT (FMODE_NOWAIT: ext4, XFS, block devices; not 6.1's
- * tmpfs, whose reads may wait for swap), into a dma-buf in system memory.
- * Returns true if the request is served; else @sr->done says how far it
- * got, and a worker does the rest. A failure here is not the request's:
- * the worker's read, which may wait, decides its errno.
+ * A page a READ waits for was unlocked: its read finished (or failed).
+ * Called under the page's waitqueue lock, interrupts off, often from the
+ * I/O's completion: take the entry off, mark the slot ready, queue the
+ * retry. As io_uring's io_async_buf_func().
  */
-static bool mkioq_storage_inline(struct mkioq_storage_req *sr)
+static int mkioq_storage_page_wake(struct wait_queue_entry *wait,
+				   unsigned int mode, int sync, void *key)
+{
+	struct mkioq_storage_req *sr =
+		container_of(wait, struct mkioq_storage_req, wpq.wait);
+	struct mkioq_storage *st = &sr->ctx->storage;
+
+	if (!wake_page_match(&sr->wpq, key))
+		return 0;
+	list_del_init(&wait->entry);
+	/*
+	 * The slot's bit before the retry is queued: queue_work() orders
+	 * it before the retry's test_and_clear_bit().
+	 */
+	set_bit(sr->req.slot, st->ready);
+	queue_work(mkioq_storage_wq, &st->retry);
+	return 1;
+}
+
+/* A wait entry left on a page is gone (woken and handled, or never set). */
+static void mkioq_storage_wait_put(struct mkioq_storage *st)
+{
+	if (atomic_dec_and_test(&st->waits))
+		wake_up(&st->waits_done);
+}
+
+/*
+ * One read of the rest of the request into the dma-buf's mapping, with
+ * @flags (IOCB_NOWAIT, or IOCB_WAITQ with @sr->wpq): the bytes read, 0 at
+ * the end of the file, -EAGAIN at a page missing or in I/O, or
+ * -EIOCBQUEUED once the wait entry is on such a page.
+ */
+static ssize_t mkioq_storage_read(struct mkioq_storage_req *sr,
+				  struct mkioq_handle *mem, int flags)
 {
 	struct file *file = sr->file->file;
-	u32 len = sr->req.byte_count;
 	struct iov_iter iter;
 	struct kiocb kiocb;
 	struct kvec kvec;
+
+	init_sync_kiocb(&kiocb, file);
+	kiocb.ki_pos = sr->file_pos + sr->done;
+	kiocb.ki_flags |= flags;
+	if (flags & IOCB_WAITQ)
+		kiocb.ki_waitq = &sr->wpq;
+	kvec.iov_base = mem->map.vaddr + sr->mem_off + sr->done;
+	kvec.iov_len = sr->req.byte_count - sr->done;
+	iov_iter_kvec(&iter, ITER_DEST, &kvec, 1, kvec.iov_len);
+	return vfs_iocb_iter_read(file, &kiocb, &iter);
+}
+
+/*
+ * Serve a small READ through the page cache as far as the page cache
+ * holds it, without waiting for the disk (why: the comment at the top),
+ * from where an earlier try left off: in the pass, out of the handle
+ * table's lock, and in the retry work. Only for a file whose read path
+ * honours IOCB_NOWAIT (FMODE_NOWAIT: ext4, XFS, block devices; not 6.1's
+ * tmpfs, whose reads may wait for swap), into a dma-buf in system memory.
+ * First with IOCB_NOWAIT, all a hit needs; at a miss, where the file
+ * allows, again with IOCB_WAITQ, as io_uring's io_rw_should_retry().
+ *
+ * Returns MKIOQ_TRY_DONE if the request is served (to its end, or to the
+ * end of the file): @sr->done bytes; MKIOQ_TRY_WAITING if it waits on a
+ * page, whose unlock hands it to the retry work, which may run at once:
+ * nothing of @sr is ours then; else MKIOQ_TRY_WORKER, and @sr->done says
+ * how far it got. A failure here is not the request's: the worker's read,
+ * which may sleep, decides its errno.
+ */
+static enum mkioq_try mkioq_storage_try(struct mkioq_storage_req *sr)
+{
+	struct mkioq_storage *st = &sr->ctx->storage;
+	enum mkioq_try res = MKIOQ_TRY_WORKER;
+	struct file *file = sr->file->file;
+	struct mkioq_handle *mem, *file_h;
+	u32 len = sr->req.byte_count;
 	ssize_t ret;
 
 	if (sr->req.op != MKIOQ_OP_READ || len > MKIOQ_STORAGE_INLINE_MAX ||
 	    sr->file->dio_align || (file->f_flags & O_DIRECT) ||
 	    !(file->f_mode & FMODE_NOWAIT) || sr->mem->map.is_iomem)
-		return false;
+		return MKIOQ_TRY_WORKER;
 	if (dma_buf_begin_cpu_access(sr->mem->dmabuf, DMA_TO_DEVICE))
-		return false;
-	init_sync_kiocb(&kiocb, file);
-	kiocb.ki_pos = sr->file_pos;
-	kiocb.ki_flags |= IOCB_NOWAIT;
-	kvec.iov_base = sr->mem->map.vaddr + sr->mem_off;
-	kvec.iov_len = len;
-	iov_iter_kvec(&iter, ITER_DEST, &kvec, 1, len);
-	ret = vfs_iocb_iter_read(file, &kiocb, &iter);
-	mkioq_storage_end_cpu_access(sr);
-	if (ret == len)
-		return true;
-	/* Short: a page missing or in I/O, or the end of the file. */
-	sr->done = ret > 0 ? ret : 0;
-	return false;
+		return MKIOQ_TRY_WORKER;
+	do {
+		ret = mkioq_storage_read(sr, sr->mem, IOCB_NOWAIT);
+		if (ret > 0)
+			sr->done += ret;
+	} while (ret > 0 && sr->done < len);
+	if (ret >= 0 || sr->done == len || !mkioq_file_buf_rasync(file)) {
+		mkioq_storage_end_cpu_access(sr->mem, DMA_TO_DEVICE);
+		return ret >= 0 || sr->done == len ? MKIOQ_TRY_DONE :
+						     MKIOQ_TRY_WORKER;
+	}
+
+	/*
+	 * A miss: wait on the page. Our own references to the handles
+	 * first: once the entry is queued the retry may complete the
+	 * request and drop its references, while this read returns
+	 * (file_accessed() of the file) and we end CPU access.
+	 */
+	mem = mkioq_handle_hold(sr->mem);
+	file_h = mkioq_handle_hold(sr->file);
+	do {
+		/* Counted before the entry is queued: the retry drops it. */
+		atomic_inc(&st->waits);
+		init_waitqueue_func_entry(&sr->wpq.wait,
+					  mkioq_storage_page_wake);
+		ret = mkioq_storage_read(sr, mem, IOCB_WAITQ);
+		if (ret == -EIOCBQUEUED) {
+			res = MKIOQ_TRY_WAITING;
+			break;
+		}
+		mkioq_storage_wait_put(st);
+		if (ret > 0)
+			sr->done += ret;
+	} while (ret > 0 && sr->done < len);
+	/* Not a look at *sr once it waits: the retry may own it now. */
+	if (res == MKIOQ_TRY_WORKER && (!ret || sr->done == len))
+		res = MKIOQ_TRY_DONE;
+	mkioq_storage_end_cpu_access(mem, DMA_TO_DEVICE);
+	mkioq_handle_put(file_h);
+	mkioq_handle_put(mem);
+	return res;
+}
+
+/*
+ * The request is served: drop its references and complete its slot with
+ * @ret, posting the record (a worker or the retry; the pass posts its
+ * records together).
+ */
+static void mkioq_storage_finish(struct mkioq_storage_req *sr, ssize_t ret)
+{
+	struct mkioq_ctx *ctx = sr->ctx;
+	struct mkioq_cqe cqe;
+	struct mkioq_req req;
+
+	mkioq_handle_put(sr->file);
+	mkioq_handle_put(sr->mem);
+	/*
+	 * Once STATUS is written the slot may be re-published and claimed
+	 * again, rewriting *sr: nothing reads *sr after this copy.
+	 */
+	req = sr->req;
+	mkioq_ring_complete(&ctx->ring, &req, ret, &cqe);
+	mkioq_cq_post(ctx, &cqe, 1);
+}
+
+/* To a worker, from where the tries left off. */
+static void mkioq_storage_to_worker(struct mkioq_storage_req *sr)
+{
+	atomic_long_inc(&sr->ctx->storage.to_workers);
+	/* Our stores to *sr are the worker's to see: queue_work() orders. */
+	queue_work(mkioq_storage_wq, &sr->work);
+}
+
+/*
+ * The retry work: go on with every READ whose page was unlocked. Not
+ * under the service's lock, as a worker (see mkioq_storage_work()).
+ */
+static void mkioq_storage_retry(struct work_struct *work)
+{
+	struct mkioq_storage *st =
+		container_of(work, struct mkioq_storage, retry);
+	struct mkioq_storage_req *sr;
+	struct blk_plug plug;
+	unsigned int slot;
+
+	/* Readahead the tries start goes out together, as in the pass. */
+	blk_start_plug(&plug);
+	for_each_set_bit(slot, st->ready, MKIOQ_MAX_SLOTS) {
+		if (!test_and_clear_bit(slot, st->ready))
+			continue;
+		sr = &st->req[slot];
+		switch (mkioq_storage_try(sr)) {
+		case MKIOQ_TRY_DONE:
+			mkioq_storage_finish(sr, sr->done);
+			break;
+		case MKIOQ_TRY_WAITING:
+			atomic_long_inc(&st->page_waits);
+			break;
+		case MKIOQ_TRY_WORKER:
+			mkioq_storage_to_worker(sr);
+			break;
+		}
+		/* The wake that brought it here is handled. */
+		mkioq_storage_wait_put(st);
+	}
+	blk_finish_plug(&plug);
 }
 
 /*
@@ -347,21 +513,8 @@ static void mkioq_storage_work(struct work_struct *work)
 {
 	struct mkioq_storage_req *sr =
 		container_of(work, struct mkioq_storage_req, work);
-	struct mkioq_ctx *ctx = sr->ctx;
-	struct mkioq_cqe cqe;
-	struct mkioq_req req;
-	ssize_t ret;
 
-	ret = mkioq_storage_serve(sr);
-	mkioq_handle_put(sr->file);
-	mkioq_handle_put(sr->mem);
-	/*
-	 * Once STATUS is written the slot may be re-published and claimed
-	 * again, rewriting *sr: nothing reads *sr after this copy.
-	 */
-	req = sr->req;
-	mkioq_ring_complete(&ctx->ring, &req, ret, &cqe);
-	mkioq_cq_post(ctx, &cqe, 1);
+	mkioq_storage_finish(sr, mkioq_storage_serve(sr));
 }
 
 /*
@@ -436,56 +589,77 @@ int mkioq_storage_claim_locked(struct mkioq_ctx *ctx,
 
 /*
  * After the pass's batch: start the storage requests it claimed, the
- * slots in @pending. Each is served here if mkioq_storage_inline() can,
- * with its record in @cqe; else it goes to a worker. Returns the records
- * written.
+ * slots in @pending. Each is served here if mkioq_storage_try() can, with
+ * its record in @cqe; else it waits on a page or goes to a worker.
+ * Returns the records written.
  */
 unsigned int mkioq_storage_start(struct mkioq_ctx *ctx, u64 pending,
 				 struct mkioq_cqe *cqe)
 {
 	struct mkioq_storage *st = &ctx->storage;
 	struct mkioq_storage_req *sr;
+	struct blk_plug plug;
 	unsigned int n = 0;
 
 	lockdep_assert_held(&ctx->service.lock);
+	/*
+	 * The reads the tries start go to the disk together, at the end,
+	 * as io_uring plugs a submission's: one notification of the device
+	 * for the pass, not one per request.
+	 */
+	blk_start_plug(&plug);
 	for (; pending; pending &= pending - 1) {
 		sr = &st->req[__ffs64(pending)];
-		if (mkioq_storage_inline(sr)) {
+		switch (mkioq_storage_try(sr)) {
+		case MKIOQ_TRY_DONE:
 			mkioq_handle_put(sr->file);
 			mkioq_handle_put(sr->mem);
 			/* Counted before the release store of STATUS. */
 			WRITE_ONCE(st->inline_served, st->inline_served + 1);
-			mkioq_ring_complete(&ctx->ring, &sr->req,
-					    sr->req.byte_count, &cqe[n++]);
-			continue;
+			mkioq_ring_complete(&ctx->ring, &sr->req, sr->done,
+					    &cqe[n++]);
+			break;
+		case MKIOQ_TRY_WAITING:
+			atomic_long_inc(&st->page_waits);
+			break;
+		case MKIOQ_TRY_WORKER:
+			mkioq_storage_to_worker(sr);
+			break;
 		}
-		WRITE_ONCE(st->to_workers, st->to_workers + 1);
-		/* Our stores to *sr are the worker's to see: queue_work() orders. */
-		queue_work(mkioq_storage_wq, &sr->work);
 	}
+	blk_finish_plug(&plug);
 	return n;
 }
 
-/* At open: the work items, one per slot. */
+/* At open: the work items, one per slot, and the retry. */
 void mkioq_storage_init_queue(struct mkioq_ctx *ctx)
 {
+	struct mkioq_storage *st = &ctx->storage;
 	unsigned int i;
 
 	for (i = 0; i < MKIOQ_MAX_SLOTS; i++)
-		INIT_WORK(&ctx->storage.req[i].work, mkioq_storage_work);
+		INIT_WORK(&st->req[i].work, mkioq_storage_work);
+	INIT_WORK(&st->retry, mkioq_storage_retry);
+	init_waitqueue_head(&st->waits_done);
 }
 
 /*
- * At shutdown, after the service stopped (no pass queues more): wait for
+ * At shutdown, after the service stopped (no pass starts more): wait for
  * every storage request in flight to complete into its slot, before the
  * WAITs are cancelled and the records shut, so none loses its result.
+ * First the READs waiting on pages (their I/O always ends, in an unlock
+ * that wakes them), then the retry work, which hands what it cannot
+ * finish to workers before it drops their count, then the workers.
  */
 void mkioq_storage_drain(struct mkioq_ctx *ctx)
 {
+	struct mkioq_storage *st = &ctx->storage;
 	unsigned int i;
 
+	wait_event(st->waits_done, !atomic_read(&st->waits));
+	flush_work(&st->retry);
 	for (i = 0; i < MKIOQ_MAX_SLOTS; i++)
-		flush_work(&ctx->storage.req[i].work);
+		flush_work(&st->req[i].work);
 }
 
 int mkioq_storage_init(void)

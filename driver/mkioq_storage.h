@@ -6,7 +6,10 @@
 #ifndef _MKIOQ_STORAGE_H
 #define _MKIOQ_STORAGE_H
 
+#include <linux/atomic.h>
+#include <linux/pagemap.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/mkioq.h>
 
@@ -28,7 +31,9 @@ struct mkioq_handle;
  * @mem:	the dma-buf handle's side, referenced
  * @file_pos:	where in the file
  * @mem_off:	where in the dma-buf
- * @done:	bytes the pass's try moved; the worker goes on from there
+ * @done:	bytes the tries moved; the next try or the worker goes on
+ *		from there
+ * @wpq:	the wait entry a try leaves on a page still being read
  *
  * One per slot: a slot stays CLAIMED, so unused, until its pass or its
  * worker has completed it. Written by the pass that claims the slot,
@@ -44,20 +49,37 @@ struct mkioq_storage_req {
 	u64 file_pos;
 	u64 mem_off;
 	u32 done;
+	struct wait_page_queue wpq;
 };
 
 /**
  * struct mkioq_storage - a queue's storage requests
  * @req:		the request in flight in each slot
- * @inline_served:	requests served whole in their pass (fdinfo)
+ * @ready:		slots whose page wait ended, for @retry
+ * @retry:		goes on with the @ready slots (one run for many)
+ * @waits:		wait entries left on pages and not yet handled
+ * @waits_done:		where shutdown waits for @waits to reach 0
+ * @inline_served:	requests served whole in their pass, under the
+ *			service's lock (fdinfo)
+ * @page_waits:		times a request waited on a page (fdinfo)
  * @to_workers:		requests handed to a worker (fdinfo)
- *
- * The counters are written under the service's lock and read locklessly.
  */
 struct mkioq_storage {
 	struct mkioq_storage_req req[MKIOQ_MAX_SLOTS];
+	DECLARE_BITMAP(ready, MKIOQ_MAX_SLOTS);
+	struct work_struct retry;
+	atomic_t waits;
+	wait_queue_head_t waits_done;
 	unsigned long inline_served;
-	unsigned long to_workers;
+	atomic_long_t page_waits;
+	atomic_long_t to_workers;
+};
+
+/* What a try in the pass or the retry work made of a request. */
+enum mkioq_try {
+	MKIOQ_TRY_DONE,		/* served: complete it */
+	MKIOQ_TRY_WAITING,	/* waits on a page; its unlock retries it */
+	MKIOQ_TRY_WORKER,	/* hand it to a worker */
 };
 
 int mkioq_storage_init(void);

@@ -61,6 +61,8 @@ queues,256 queues 2 threads,64B qd4/queue|
 queues,256 queues 1 thread wake-up,after idle|
 storage,mkioq doorbell,4KiB rand qd64|>= 0.9
 storage,mkioq doorbell,1MiB seq qd64|>= 0.9
+storage,mkioq doorbell,4KiB rand qd64 cold|>= 0.9
+storage,mkioq doorbell,1MiB seq qd64 cold|>= 0.9
 storage,mkioq doorbell,4KiB rand qd1|
 storage,mkioq doorbell,1MiB seq qd1|
 storage,pread + memcpy,4KiB rand qd1|

@@ -458,8 +458,10 @@ static void mkioq_handle_show(struct seq_file *m, unsigned long id,
 		return;
 	}
 	inode = file_inode(h->file);
-	seq_printf(m, "file-dev=%u:%u file-ino=%lu\n", MAJOR(inode->i_sb->s_dev),
-		   MINOR(inode->i_sb->s_dev), inode->i_ino);
+	/* dio-align: the direct I/O alignment, 0 through the page cache. */
+	seq_printf(m, "file-dev=%u:%u file-ino=%lu dio-align=%u\n",
+		   MAJOR(inode->i_sb->s_dev), MINOR(inode->i_sb->s_dev),
+		   inode->i_ino, h->dio_align);
 }
 
 /*

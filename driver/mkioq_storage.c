@@ -8,24 +8,27 @@
  * lock (so a later unregister cannot fail them); then, instead of joining
  * the pass's batch, they are started after it (mkioq_storage_start()). A
  * small READ through the page cache is first tried in the pass itself,
- * taking only what the page cache already holds (mkioq_storage_inline());
- * what that leaves, and every other storage request, goes to a worker of
- * the module's storage workqueue, which moves the bytes with
+ * taking only what the page cache already holds (mkioq_storage_try()); at
+ * a page still being read it waits on the page without a thread, and the
+ * queue's retry work goes on with it when the page is unlocked
+ * (mkioq_storage_retry()). What the tries cannot finish, and every other
+ * storage request, goes to a worker of the module's storage workqueue,
+ * which moves the bytes with
  * kernel_read()/kernel_write() through the page cache (or, for a file
  * registered O_DIRECT, with direct I/O through a bounce buffer of pages:
  * mkioq_storage_dio()) and completes the slot. Meanwhile the slot stays
  * CLAIMED: the passes that follow serve memory requests without waiting,
  * and a FENCE after it waits for it (mkioq_fences_saw_async()).
  *
- * Why a worker pool: reads through the page cache block (a cache miss
- * waits for the disk), and the kernel's asynchronous buffered read path
- * (IOCB_WAITQ, the page-cache waitqueue callbacks io_uring uses to go on
- * when a page arrives) is not exported to modules. A pool of sleeping workers is what the kernel's
- * own file-backed block targets do: nvme-target's file backend queues
- * buffered I/O to its "nvmet-buffered-io-wq" (drivers/nvme/target/
- * io-cmd-file.c, nvmet_file_submit_buffered_io() from
- * nvmet_file_execute_rw()), and the loop driver serves
- * buffered requests from a worker (drivers/block/loop.c, loop_queue_work()).
+ * Why a worker pool as well: WRITEs (a buffered write sleeps on the inode
+ * lock, page allocation, write-back), large READs, direct I/O, files
+ * whose reads cannot wait for a page without a thread, and what a try
+ * fails to finish need a thread that may sleep. A pool of workers is what
+ * the kernel's own file-backed block targets use: nvme-target's file
+ * backend queues buffered I/O to its "nvmet-buffered-io-wq"
+ * (drivers/nvme/target/io-cmd-file.c, nvmet_file_submit_buffered_io()
+ * from nvmet_file_execute_rw()), and the loop driver serves buffered
+ * requests from a worker (drivers/block/loop.c, loop_queue_work()).
  * The pool is one unbound workqueue for the module, so that a queue's
  * storage requests run on any CPU and many at once, at most
  * MKIOQ_STORAGE_MAX_ACTIVE; it is not WQ_MEM_RECLAIM, as nothing in

@@ -21,25 +21,6 @@
 #define BUF_BYTES	(1u << 20)
 #define STAT_TOOL	"/bin/mkioq-stat"
 
-/* The fdinfo of @fd, read whole into @buf. */
-static int read_fdinfo(int fd, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -errno;
-	n = read(f, buf, len - 1);
-	close(f);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 /* The value of "key:\tvalue" in @info, copied to @out; NULL if absent. */
 static const char *field(const char *info, const char *key, char *out,
 			 size_t len)
@@ -160,7 +141,7 @@ TEST_F(obs, fdinfo_shows_slots_handles_counters)
 	 */
 	usleep(100 * 1000);
 
-	ASSERT_EQ(0, read_fdinfo(fd, info, sizeof(info)));
+	ASSERT_EQ(0, fdinfo_read(fd, info, sizeof(info)));
 	TH_LOG("fdinfo:\n%s", info);
 	EXPECT_LT(0, num(info, "queue"));
 	ASSERT_NE(NULL, field(info, "state", v, sizeof(v)));
@@ -200,7 +181,7 @@ TEST_F(obs, fdinfo_shows_slots_handles_counters)
 
 	/* Ages grow between looks; the module's claim is timed from itself. */
 	usleep(400 * 1000);
-	ASSERT_EQ(0, read_fdinfo(fd, info, sizeof(info)));
+	ASSERT_EQ(0, fdinfo_read(fd, info, sizeof(info)));
 	ASSERT_NE(NULL, field(info, "oldest-claimed", v, sizeof(v)));
 	EXPECT_LE(300, strtol(strchr(v, ' ') + 1, NULL, 10));
 	ASSERT_NE(NULL, field(info, "oldest-published", v, sizeof(v)));
@@ -210,7 +191,7 @@ TEST_F(obs, fdinfo_shows_slots_handles_counters)
 	unreserve(self->q, 0);
 	ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, 6, 5000));
 	ASSERT_EQ(5, drain_cqes(self->q));
-	ASSERT_EQ(0, read_fdinfo(fd, info, sizeof(info)));
+	ASSERT_EQ(0, fdinfo_read(fd, info, sizeof(info)));
 	EXPECT_EQ(0, num(info, "cq-backlog"));
 	EXPECT_EQ(0, num(info, "fences-held"));
 	EXPECT_EQ(0, num(info, "claimed"));
@@ -225,7 +206,7 @@ TEST(fdinfo_before_setup)
 	int fd = open(MKIOQ_DEV, O_RDWR);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, read_fdinfo(fd, info, sizeof(info)));
+	ASSERT_EQ(0, fdinfo_read(fd, info, sizeof(info)));
 	ASSERT_NE(NULL, field(info, "state", v, sizeof(v)));
 	EXPECT_STREQ("new", v);
 	EXPECT_LT(0, num(info, "queue"));
@@ -290,7 +271,7 @@ static long queue_id(struct mkioq_queue *q)
 {
 	static char info[16384];
 
-	if (read_fdinfo(mkioq_queue_fd(q), info, sizeof(info)))
+	if (fdinfo_read(mkioq_queue_fd(q), info, sizeof(info)))
 		return -1;
 	return num(info, "queue");
 }
@@ -434,7 +415,7 @@ TEST_F(obs, stat_tool_flags_stuck_slot)
 		TH_LOG("%s missing: the VM lane runs it as a command", STAT_TOOL);
 	reserve(self->q, 3, 77);
 	/* The first look starts the clock of a slot the module did not claim. */
-	ASSERT_EQ(0, read_fdinfo(mkioq_queue_fd(self->q), info, sizeof(info)));
+	ASSERT_EQ(0, fdinfo_read(mkioq_queue_fd(self->q), info, sizeof(info)));
 	usleep(300 * 1000);
 
 	f = popen(STAT_TOOL " -t 200", "r");

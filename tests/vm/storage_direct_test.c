@@ -220,6 +220,23 @@ static bool device_is_shadow(FIXTURE_DATA(sd) *self)
 			SKIP(return, "no loop device (loop.ko not loaded)"); \
 	} while (0)
 
+/* Handle @h's fdinfo line (the queue's file) says @what. */
+static bool handle_shows(struct mkioq_queue *q, uint32_t h, const char *what)
+{
+	char info[16384], head[32], *line, *end;
+
+	if (fdinfo_read(mkioq_queue_fd(q), info, sizeof(info)))
+		return false;
+	snprintf(head, sizeof(head), "handle:\t%u ", h);
+	line = strstr(info, head);
+	if (!line)
+		return false;
+	end = strchr(line, '\n');
+	if (end)
+		*end = '\0';
+	return strstr(line, what);
+}
+
 TEST_F(sd, register_rules)
 {
 	struct loopdev big;
@@ -236,6 +253,7 @@ TEST_F(sd, register_rules)
 					       4096, MKIOQ_ACCESS_READ, &h));
 	EXPECT_EQ(0, mkioq_register_file(self->q, self->lo.dfd, 512, 4096,
 					 MKIOQ_ACCESS_READ, &h));
+	EXPECT_TRUE(handle_shows(self->q, h, " dio-align=512"));
 	/* Before ERANGE: the order of the uapi. */
 	EXPECT_EQ(-EINVAL, mkioq_register_file(self->q, self->lo.dfd, 100,
 					       1ULL << 60, MKIOQ_ACCESS_READ,
@@ -247,6 +265,7 @@ TEST_F(sd, register_rules)
 	/* Without O_DIRECT no alignment applies. */
 	EXPECT_EQ(0, mkioq_register_file(self->q, self->lo.bfd, 100, 4096,
 					 MKIOQ_ACCESS_READ, &h));
+	EXPECT_TRUE(handle_shows(self->q, h, " dio-align=0"));
 
 	/* A 4096-byte block device: 512 is no longer a multiple. */
 	ret = loop_new(&big, "sd-4k", 1 << 20, 43, 4096);
@@ -255,6 +274,7 @@ TEST_F(sd, register_rules)
 					       MKIOQ_ACCESS_READ, &h));
 	ASSERT_EQ(0, mkioq_register_file(self->q, big.dfd, 4096, 65536,
 					 MKIOQ_ACCESS_READ, &h));
+	EXPECT_TRUE(handle_shows(self->q, h, " dio-align=4096"));
 	memset(self->dst.map, FILL, 65536);
 	EXPECT_EQ(MKIOQ_RESULT_ERROR, run(self, MKIOQ_OP_READ, h, self->hdst,
 					  512, 4096, &res));

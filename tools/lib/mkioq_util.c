@@ -3,10 +3,13 @@
  * Byte patterns, the clock, record draining and /proc readings for the
  * tools and tests.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mkioq_util.h"
 
@@ -45,6 +48,25 @@ int drain_cqes(struct mkioq_queue *q)
 	while ((n = mkioq_read_cqes(q, cqes, 64, 0)) > 0)
 		total += n;
 	return total;
+}
+
+/* The fdinfo of @fd, read whole into @buf of @len bytes: 0 or -errno. */
+int fdinfo_read(int fd, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -errno;
+	n = read(f, buf, len - 1);
+	close(f);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
 }
 
 /* The number after "@key:\t" in the fdinfo of @fd, or -1. */

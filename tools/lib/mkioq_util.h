@@ -31,6 +31,8 @@ size_t pattern_check(const uint8_t *p, size_t n, uint32_t seed,
 uint64_t now_ns(void);
 /* Drain every completion record waiting; returns how many. */
 int drain_cqes(struct mkioq_queue *q);
+/* The fdinfo of our @fd, read whole into @buf of @len bytes: 0 or -errno. */
+int fdinfo_read(int fd, char *buf, size_t len);
 /* The number after "@key:<TAB>" in the fdinfo of our @fd, or -1. */
 long fdinfo_number(int fd, const char *key);
 /* utime + stime of task @pid, in clock ticks; -1 if unreadable. */

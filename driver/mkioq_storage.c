@@ -468,6 +468,27 @@ static void mkioq_storage_to_worker(struct mkioq_storage_req *sr)
 }
 
 /*
+ * A try, then what it leaves: true if the request is served, for the
+ * caller to complete; else it waits on a page or has gone to a worker.
+ */
+static bool mkioq_storage_advance(struct mkioq_storage_req *sr)
+{
+	struct mkioq_storage *st = &sr->ctx->storage;
+
+	switch (mkioq_storage_try(sr)) {
+	case MKIOQ_TRY_DONE:
+		return true;
+	case MKIOQ_TRY_WAITING:
+		atomic_long_inc(&st->page_waits);
+		break;
+	case MKIOQ_TRY_WORKER:
+		mkioq_storage_to_worker(sr);
+		break;
+	}
+	return false;
+}
+
+/*
  * The retry work: go on with every READ whose page was unlocked. Not
  * under the service's lock, as a worker (see mkioq_storage_work()).
  */
@@ -485,17 +506,8 @@ static void mkioq_storage_retry(struct work_struct *work)
 		if (!test_and_clear_bit(slot, st->ready))
 			continue;
 		sr = &st->req[slot];
-		switch (mkioq_storage_try(sr)) {
-		case MKIOQ_TRY_DONE:
+		if (mkioq_storage_advance(sr))
 			mkioq_storage_finish(sr, sr->done);
-			break;
-		case MKIOQ_TRY_WAITING:
-			atomic_long_inc(&st->page_waits);
-			break;
-		case MKIOQ_TRY_WORKER:
-			mkioq_storage_to_worker(sr);
-			break;
-		}
 		/* The wake that brought it here is handled. */
 		mkioq_storage_wait_put(st);
 	}
@@ -613,22 +625,13 @@ unsigned int mkioq_storage_start(struct mkioq_ctx *ctx, u64 pending,
 	blk_start_plug(&plug);
 	for (; pending; pending &= pending - 1) {
 		sr = &st->req[__ffs64(pending)];
-		switch (mkioq_storage_try(sr)) {
-		case MKIOQ_TRY_DONE:
-			mkioq_handle_put(sr->file);
-			mkioq_handle_put(sr->mem);
-			/* Counted before the release store of STATUS. */
-			WRITE_ONCE(st->inline_served, st->inline_served + 1);
-			mkioq_ring_complete(&ctx->ring, &sr->req, sr->done,
-					    &cqe[n++]);
-			break;
-		case MKIOQ_TRY_WAITING:
-			atomic_long_inc(&st->page_waits);
-			break;
-		case MKIOQ_TRY_WORKER:
-			mkioq_storage_to_worker(sr);
-			break;
-		}
+		if (!mkioq_storage_advance(sr))
+			continue;
+		mkioq_handle_put(sr->file);
+		mkioq_handle_put(sr->mem);
+		/* Counted before the release store of STATUS. */
+		WRITE_ONCE(st->inline_served, st->inline_served + 1);
+		mkioq_ring_complete(&ctx->ring, &sr->req, sr->done, &cqe[n++]);
 	}
 	blk_finish_plug(&plug);
 	return n;

@@ -402,15 +402,16 @@ TEST_F_TIMEOUT(disk, many_storage_reads_in_flight, 120)
  */
 TEST_F(disk, page_cache_hits_are_served_in_the_pass)
 {
-	int fd = mkioq_queue_fd(self->q);
 	long inl, wrk, waits, hits;
 	uint8_t warm[256 << 10];
 	uint32_t hd[16];
 	int64_t res;
 	unsigned int s;
+	int fd;
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
+	fd = mkioq_queue_fd(self->q);
 	for (s = 0; s < 16; s++)
 		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
 					    (uint64_t)s * REGION, REGION,

@@ -263,6 +263,7 @@ static void kmsg_scan(struct inj *in, const char *path, unsigned int n)
 /* What a sweep saw. */
 struct tally {
 	unsigned int points, ok, enomem, other, bad;
+	unsigned int kinds;		/* distinct errnos in other_err[] */
 	int other_err[8];
 };
 
@@ -280,13 +281,18 @@ static void tally_add(struct tally *t, int ret, const int *allowed)
 		return;
 	}
 	for (i = 0; allowed[i]; i++)
-		if (ret == allowed[i]) {
-			if (t->other < 8)
-				t->other_err[t->other] = ret;
-			t->other++;
+		if (ret == allowed[i])
+			break;
+	if (!allowed[i]) {
+		t->bad++;
+		return;
+	}
+	t->other++;
+	for (i = 0; i < (int)t->kinds; i++)
+		if (t->other_err[i] == ret)
 			return;
-		}
-	t->bad++;
+	if (t->kinds < 8)
+		t->other_err[t->kinds++] = ret;
 }
 
 static void tally_print(const char *path, const struct inj *in,
@@ -296,7 +302,8 @@ static void tally_print(const char *path, const struct inj *in,
 	unsigned int i;
 	int n = 0;
 
-	for (i = 0; i < t->other && i < 8; i++)
+	/* snprintf() returns what it would have written: stop when full. */
+	for (i = 0; i < t->kinds && n < (int)sizeof(extra); i++)
 		n += snprintf(extra + n, sizeof(extra) - n, " %s",
 			      strerror(-t->other_err[i]));
 	ksft_print_msg("%-22s %s: %3u failure points hit: %3u failed with ENOMEM, %u other%s%s, %u absorbed (call succeeded), %u wrong\n",

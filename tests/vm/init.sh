@@ -167,6 +167,9 @@ fi
 # --- Kernel log check ------------------------------------------------------
 
 dirty=0
+# A test killed by a signal: where, for the callers' summaries.
+dmesg | grep -E ': segfault at |: trap |: general protection fault ip' |
+	sed 's/^/# mkioq-vm: kernel: /'
 # A debug kernel: ask kmemleak for what the run left behind. Objects are
 # reported once older than 5 s, and a scan needs a second one to settle.
 if [ -f /sys/kernel/debug/kmemleak ]; then
@@ -196,7 +199,8 @@ bad=$(dmesg | awk '/mkioq-fault-injection: start/ { inj = 1 }
 	grep -E "$BAD_RE" | grep -vE "$BENIGN_RE")
 if [ -n "$bad" ]; then
 	log "FAIL: suspicious kernel log lines:"
-	echo "$bad"
+	# Prefixed: the callers' summaries keep "# mkioq-vm" lines only.
+	echo "$bad" | sed 's/^/# mkioq-vm: kernel: /'
 	dirty=1
 fi
 if [ "$dirty" = 1 ]; then

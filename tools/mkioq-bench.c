@@ -1847,47 +1847,57 @@ static const char *const st_names[ST_WAYS] = {
 };
 
 /*
- * One point: @way at @depth. @cold: drop the file's pages first and read
- * one pass of @passes requests, each missing the page cache; else read
- * for env.seconds from a warm page cache. The best of @rounds.
+ * --filter in the storage section: only the points whose "way, param"
+ * (as the CSV names them) contain the text, and under --perf-ctl only
+ * those are profiled.
+ */
+static bool st_selected(unsigned int way, const char *param)
+{
+	char name[128];
+
+	if (!env.filter)
+		return true;
+	snprintf(name, sizeof(name), "%s, %s", st_names[way], param);
+	return strstr(name, env.filter) != NULL;
+}
+
+/*
+ * One run of a point: @way at @depth. @cold: drop the file's pages first
+ * and read one pass of @passes requests, each missing the page cache;
+ * else read for env.seconds from a warm page cache. Raises *@best.
  */
 static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
 		    bool cold, uint64_t passes, double *best)
 {
-	unsigned int round, rounds = cold ? 1 : 3;
-	int ret = 0;
+	struct result r = { 0 };
+	int ret;
 
-	*best = 0;
-	for (round = 0; round < rounds && !ret; round++) {
-		struct result r = { 0 };
-
-		io->next = 0;
-		io->limit = cold ? passes : 0;
-		io->errors = 0;
-		if (cold && posix_fadvise(io->fd, 0, 0, POSIX_FADV_DONTNEED))
-			return -errno;
-		progress("storage");
-		switch (way) {
-		case ST_MKIOQ:
-		case ST_MKIOQ_SPIN:
-			ret = st_mkioq(io, depth, way == ST_MKIOQ_SPIN, &r);
-			break;
-		case ST_URING:
-			ret = st_uring(io, depth, &r);
-			break;
-		default:
-			ret = st_pread(io, &r);
-			break;
-		}
-		if (!ret && io->errors) {
-			fprintf(stderr, "mkioq-bench: storage: %s: %llu "
-				"short or failed READs\n", st_names[way],
-				(unsigned long long)io->errors);
-			ret = -EIO;
-		}
-		if (r.bytes_per_s > *best)
-			*best = r.bytes_per_s;
+	io->next = 0;
+	io->limit = cold ? passes : 0;
+	io->errors = 0;
+	if (cold && posix_fadvise(io->fd, 0, 0, POSIX_FADV_DONTNEED))
+		return -errno;
+	progress("storage");
+	switch (way) {
+	case ST_MKIOQ:
+	case ST_MKIOQ_SPIN:
+		ret = st_mkioq(io, depth, way == ST_MKIOQ_SPIN, &r);
+		break;
+	case ST_URING:
+		ret = st_uring(io, depth, &r);
+		break;
+	default:
+		ret = st_pread(io, &r);
+		break;
 	}
+	if (!ret && io->errors) {
+		fprintf(stderr, "mkioq-bench: storage: %s: %llu short or "
+			"failed READs\n", st_names[way],
+			(unsigned long long)io->errors);
+		ret = -EIO;
+	}
+	if (r.bytes_per_s > *best)
+		*best = r.bytes_per_s;
 	return ret;
 }
 
@@ -1899,15 +1909,14 @@ static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
  *
  * Warm: the file (64 MiB) sits in the guest's page cache, read once
  * before; each point is the best of three runs of env.seconds, and
- * measures what each path costs around a page-cache copy. Cold: the
- * file's pages dropped (POSIX_FADV_DONTNEED) before one pass that misses
- * on every READ (the whole file, in 4 KiB READs in the permutation's
+ * measures what each path costs around a page-cache copy. Cold: the best
+ * of two passes, the file's pages dropped (POSIX_FADV_DONTNEED) before
+ * each pass, which misses on every READ (the whole file, in 4 KiB READs in the permutation's
  * order or in 1 MiB READs in order: a pass of 4096 READs took 0.1 s and
  * its ratio moved 20% between boots), so each goes to the disk: a
- * virtio-blk request
- * that QEMU serves from the host's page cache (cache=writeback), the
+ * virtio-blk request that QEMU serves from the host's page cache (cache=writeback), the
  * nearest this VM comes to a file larger than RAM; a real disk's latency
- * would weigh more on depth 1.
+ * would weigh more on depth 1. In both, the ways take turns.
  */
 static int section_storage(void)
 {
@@ -1922,7 +1931,7 @@ static int section_storage(void)
 	static const uint32_t depths[] = { 1, ST_DEPTH_MAX };
 	const char *dir = getenv("MKIOQ_DISK");
 	double bw[ST_WAYS];
-	unsigned int k, d, w, cold;
+	unsigned int k, d, w, cold, round;
 	char path[256], param[64];
 	struct st_io io = { .fd = -1 };
 	uint8_t *buf;
@@ -1971,28 +1980,45 @@ static int section_storage(void)
 			io.random = kinds[k].random;
 			for (d = 0; d < sizeof(depths) / sizeof(depths[0]) &&
 				    !ret; d++) {
-				for (w = 0; w < ST_WAYS && !ret; w++) {
-					bw[w] = 0;
-					if (w == ST_PREAD && depths[d] > 1)
-						continue;
-					ret = st_point(&io, w, depths[d],
-						       cold, passes, &bw[w]);
-				}
-				if (ret)
-					break;
 				snprintf(param, sizeof(param), "%s qd%u%s",
 					 kinds[k].name, depths[d],
 					 cold ? " cold" : "");
-				emit("storage", st_names[ST_URING], param,
-				     bw[ST_URING] / 1048576, "MiB/s", 0,
-				     cold ? "page cache dropped, one pass" :
-					    "warm page cache");
+				for (w = 0; w < ST_WAYS; w++)
+					bw[w] = 0;
+				/*
+				 * The ways take turns, round after round, so
+				 * that none is always the first after a drop
+				 * or a change of host load.
+				 */
+				for (round = 0; round < (cold ? 2 : 3) && !ret;
+				     round++)
+					for (w = 0; w < ST_WAYS && !ret; w++) {
+						if ((w == ST_PREAD &&
+						     depths[d] > 1) ||
+						    !st_selected(w, param))
+							continue;
+						perf_profile(true);
+						ret = st_point(&io, w, depths[d],
+							       cold, passes,
+							       &bw[w]);
+						perf_profile(false);
+					}
+				if (ret)
+					break;
+				if (bw[ST_URING] > 0)
+					emit("storage", st_names[ST_URING],
+					     param, bw[ST_URING] / 1048576,
+					     "MiB/s", 0,
+					     cold ? "page cache dropped; best of "
+						    "two passes" :
+						    "warm page cache");
 				for (w = 0; w < ST_WAYS; w++)
 					if (w != ST_URING && bw[w] > 0)
 						emit("storage", st_names[w],
 						     param, bw[w] / 1048576,
 						     "MiB/s",
-						     bw[w] / bw[ST_URING],
+						     bw[ST_URING] > 0 ?
+						     bw[w] / bw[ST_URING] : 0,
 						     "of io_uring READ");
 			}
 			if (cold)
@@ -2029,9 +2055,12 @@ static void usage(void)
 	       "  --only NAME   bandwidth, small, scaling, workers, queues or\n"
 	       "                storage\n"
 	       "  --filter TEXT small: only mkioq cases whose name contains TEXT,\n"
-	       "                e.g. \"doorbell spin 64 B qd64\"\n"
+	       "                e.g. \"doorbell spin 64 B qd64\"; storage: only\n"
+	       "                points whose \"way, param\" contains it, e.g.\n"
+	       "                \"mkioq doorbell, 4KiB rand qd64 cold\"\n"
 	       "  --perf-ctl CTL,ACK  perf record's --control fifos: profile\n"
-	       "                only the module's small cases (see --filter)\n"
+	       "                only the module's small cases, or the storage\n"
+	       "                points (see --filter)\n"
 	       "Prints a table and csv,section,name,param,value,unit,ratio,peer\n"
 	       "lines; needs /dev/mkioq0 and a vgem DRM device for the module's\n"
 	       "rows (without them: memcpy and the userspace engine only).\n");

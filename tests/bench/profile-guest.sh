@@ -1,7 +1,8 @@
 #!/bin/sh
 # In the guest (see tests/bench/profile.sh): profile each named small-request
-# case of mkioq-bench with perf, system-wide, only while the case runs, and
-# print where the CPU time went: per thread, then per symbol.
+# case of mkioq-bench (or "storage: WAY, PARAM", a point of its storage
+# section) with perf, system-wide, only while the case runs, and print
+# where the CPU time went: per thread, then per symbol.
 #   profile-guest.sh SECONDS CASE...
 set -u
 seconds=$1
@@ -15,11 +16,20 @@ for case in "$@"; do
 	echo "profile: ==== $case"
 	# -D -1: recording starts disabled; the bench enables it around the
 	# case itself (--perf-ctl), not around the baselines it measures first.
+	# "storage: WAY, PARAM" names a point of the storage section.
+	section=small
+	filter=$case
+	case $case in
+	storage:*)
+		section=storage
+		filter=${case#storage: }
+		;;
+	esac
 	perf record -q -a -g -e cpu-clock -F 4000 -D -1 \
 		--control fifo:/tmp/perf-ctl,/tmp/perf-ack -o "$data" -- \
-		mkioq-bench --only small --seconds "$seconds" \
-		--filter "$case" --perf-ctl /tmp/perf-ctl,/tmp/perf-ack |
-		grep -a "^  small.*mkioq" || status=1
+		mkioq-bench --only "$section" --seconds "$seconds" \
+		--filter "$filter" --perf-ctl /tmp/perf-ctl,/tmp/perf-ack |
+		grep -a -e "^  small.*mkioq" -e "^  storage" || status=1
 	echo "profile: -- CPU time by thread"
 	perf report -i "$data" --stdio --no-children --sort comm -g none \
 		2>/dev/null | grep -a '%' | head -8

@@ -1878,6 +1878,8 @@ static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
 	if (cold && posix_fadvise(io->fd, 0, 0, POSIX_FADV_DONTNEED))
 		return -errno;
 	progress("storage");
+	/* After the drop: the profile holds the READs alone. */
+	perf_profile(true);
 	switch (way) {
 	case ST_MKIOQ:
 	case ST_MKIOQ_SPIN:
@@ -1890,6 +1892,7 @@ static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
 		ret = st_pread(io, &r);
 		break;
 	}
+	perf_profile(false);
 	if (!ret && io->errors) {
 		fprintf(stderr, "mkioq-bench: storage: %s: %llu short or "
 			"failed READs\n", st_names[way],
@@ -1911,12 +1914,13 @@ static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
  * before; each point is the best of three runs of env.seconds, and
  * measures what each path costs around a page-cache copy. Cold: the best
  * of two passes, the file's pages dropped (POSIX_FADV_DONTNEED) before
- * each pass, which misses on every READ (the whole file, in 4 KiB READs in the permutation's
- * order or in 1 MiB READs in order: a pass of 4096 READs took 0.1 s and
- * its ratio moved 20% between boots), so each goes to the disk: a
- * virtio-blk request that QEMU serves from the host's page cache (cache=writeback), the
- * nearest this VM comes to a file larger than RAM; a real disk's latency
- * would weigh more on depth 1. In both, the ways take turns.
+ * each, a pass missing on every READ (the whole file, in 4 KiB READs in
+ * the permutation's order or in 1 MiB READs in order: a pass of 4096
+ * READs took 0.1 s and its ratio moved 20% between boots), so each goes
+ * to the disk: a virtio-blk request that QEMU serves from the host's page
+ * cache (cache=writeback), the nearest this VM comes to a file larger
+ * than RAM; a real disk's latency would weigh more on depth 1. In both,
+ * the ways take turns.
  */
 static int section_storage(void)
 {
@@ -1997,11 +2001,9 @@ static int section_storage(void)
 						     depths[d] > 1) ||
 						    !st_selected(w, param))
 							continue;
-						perf_profile(true);
 						ret = st_point(&io, w, depths[d],
 							       cold, passes,
 							       &bw[w]);
-						perf_profile(false);
 					}
 				if (ret)
 					break;

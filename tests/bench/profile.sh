@@ -3,8 +3,9 @@
 # the small-request cases that the performance targets name under perf in
 # the guest (tests/bench/profile-guest.sh), recording only while each case
 # runs ("storage: WAY, PARAM" names a storage point, e.g. "storage: mkioq
-# doorbell, 4KiB rand qd64 cold"); prints each case's figure, its CPU time by thread and its hottest
-# symbols, and keeps the console in OUTDIR/profile.log.
+# doorbell, 4KiB rand qd64 cold"); prints each case's figure, its CPU time
+# by thread and its hottest symbols, and keeps the console in
+# OUTDIR/profile.log.
 #   tests/bench/profile.sh KO BENCH OUTDIR [SECONDS [CASE...]]
 set -euo pipefail
 
@@ -25,7 +26,8 @@ done
 # The storage cases read bench.bin from this disk (as make bench does).
 sh tests/vm/make-disk.sh "$out/disk.img"
 bash tests/vm/run-vm.sh --ko "$ko" --workdir "$out/vm" --mem 3G \
-	--disk-image "$out/disk.img" --timeout 1800 -- "$bench --help >/dev/null" "$perf --version" \
+	--disk-image "$out/disk.img" --timeout 1800 -- \
+	"$bench --help >/dev/null" "$perf --version" \
 	"tests/bench/profile-guest.sh $seconds$cases" 2>&1 |
 	tee "$out/profile.log" | grep -a -e '^profile:' -e '^  *[0-9.]*%' \
 	-e '^  small' -e '^  storage' -e 'mkioq-vm:'

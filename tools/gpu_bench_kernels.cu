@@ -80,17 +80,48 @@ extern "C" int gb_pingpong(uint32_t *flag_dev, uint32_t *echo_dev,
  * submit (first word stored) to result seen, the figure a megakernel
  * waits for. Recycling comes after the timed part.
  */
+/*
+ * mkioq::wait() with the result read as MKIOQ_CUDA_SEPARATE_RESULT_LOADS
+ * reads it (load_tail_separate()): the QD1 baseline for the one 16-byte
+ * load, measured in the same run.
+ */
+__device__ static int gb_wait_separate(const mkioq::ring &r,
+				       const mkioq::request &q,
+				       mkioq::result *out, uint64_t timeout_ns)
+{
+	const uint32_t *w = mkioq::slot_word(r, q.slot, 0);
+	uint64_t start = mkioq::now_ns();
+
+	for (;;) {
+		mkioq::slot_tail t = mkioq::load_tail_separate(w);
+
+		if (t.status == MKIOQ_RESULT_OK) {
+			out->res = (int32_t)t.byte_count;
+			return 0;
+		}
+		if (t.status == MKIOQ_RESULT_ERROR) {
+			out->res = -(int32_t)t.tag;
+			return 0;
+		}
+		if (mkioq::now_ns() - start >= timeout_ns)
+			return -ETIME;
+	}
+}
+
 __global__ void gb_qd1_kernel(mkioq::ring r, uint32_t src, uint32_t dst,
-			      uint32_t bytes, uint32_t n, uint64_t *ns,
-			      int *err)
+			      uint32_t bytes, uint32_t n, bool separate,
+			      uint64_t *ns, int *err)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		mkioq::result res;
 		uint64_t t0 = mkioq::now_ns();
 		mkioq::request q = mkioq::submit_read(r, 0, src, dst, 0, bytes,
 						      i);
+		int ret = separate ?
+			  gb_wait_separate(r, q, &res, 5000000000ull) :
+			  mkioq::wait(r, q, &res, 5000000000ull);
 
-		if (mkioq::wait(r, q, &res, 5000000000ull) || res.res < 0) {
+		if (ret || res.res < 0) {
 			*err = 1;
 			return;
 		}
@@ -100,7 +131,8 @@ __global__ void gb_qd1_kernel(mkioq::ring r, uint32_t src, uint32_t dst,
 }
 
 extern "C" int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst,
-		      uint32_t bytes, uint32_t n, uint64_t *ns_host)
+		      uint32_t bytes, uint32_t n, int separate,
+		      uint64_t *ns_host)
 {
 	uint64_t *ns;
 	int *err, herr = 0, ret = 0;
@@ -109,7 +141,8 @@ extern "C" int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst,
 		return -ENOMEM;
 	cudaMalloc((void **)&err, sizeof(*err));
 	cudaMemset(err, 0, sizeof(*err));
-	gb_qd1_kernel<<<1, 1>>>(r->map.ring, src, dst, bytes, n, ns, err);
+	gb_qd1_kernel<<<1, 1>>>(r->map.ring, src, dst, bytes, n, separate != 0,
+				ns, err);
 	if (cudaDeviceSynchronize() != cudaSuccess ||
 	    cudaMemcpy(ns_host, ns, n * sizeof(*ns), cudaMemcpyDeviceToHost) !=
 	    cudaSuccess ||
@@ -129,13 +162,18 @@ extern "C" int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst,
  * of requests over the time is the throughput on one ring. Destination
  * handles are dst_first + s (one region per slot).
  */
+/*
+ * @spread: one slot per block of one thread instead of 64 lanes of two
+ * warps, so that no slot's next request waits for the other lanes of its
+ * warp; the span is then the longest block's.
+ */
 __global__ void gb_depth_kernel(mkioq::ring r, uint32_t src,
 				uint32_t dst_first, uint32_t bytes,
 				uint64_t src_bytes, uint64_t ns_budget,
-				unsigned long long *done, uint64_t *span,
-				int *err)
+				bool spread, unsigned long long *done,
+				unsigned long long *span, int *err)
 {
-	uint32_t s = threadIdx.x;
+	uint32_t s = spread ? blockIdx.x : threadIdx.x;
 	uint64_t start = mkioq::now_ns(), n = 0, off = 0;
 
 	__syncthreads();
@@ -156,17 +194,16 @@ __global__ void gb_depth_kernel(mkioq::ring r, uint32_t src,
 	}
 	atomicAdd(done, (unsigned long long)n);
 	__syncthreads();
-	if (s == 0)
-		*span = mkioq::now_ns() - start;
+	if (threadIdx.x == 0)
+		atomicMax(span, (unsigned long long)(mkioq::now_ns() - start));
 }
 
 extern "C" int gb_depth(struct gb_ring *r, uint32_t slots, uint32_t src,
 			uint32_t dst_first, uint32_t bytes, uint64_t src_bytes,
-			uint64_t ns_budget, uint64_t *requests,
+			uint64_t ns_budget, int spread, uint64_t *requests,
 			uint64_t *elapsed_ns)
 {
-	unsigned long long *done;
-	uint64_t *span;
+	unsigned long long *done, *span;
 	int *err, herr = 0, ret = 0;
 
 	if (!slots || slots > r->map.ring.slot_count)
@@ -175,9 +212,11 @@ extern "C" int gb_depth(struct gb_ring *r, uint32_t slots, uint32_t src,
 	cudaMalloc((void **)&span, sizeof(*span));
 	cudaMalloc((void **)&err, sizeof(*err));
 	cudaMemset(done, 0, sizeof(*done));
+	cudaMemset(span, 0, sizeof(*span));
 	cudaMemset(err, 0, sizeof(*err));
-	gb_depth_kernel<<<1, slots>>>(r->map.ring, src, dst_first, bytes,
-				      src_bytes, ns_budget, done, span, err);
+	gb_depth_kernel<<<spread ? slots : 1, spread ? 1 : slots>>>(
+		r->map.ring, src, dst_first, bytes, src_bytes, ns_budget,
+		spread != 0, done, span, err);
 	if (cudaDeviceSynchronize() != cudaSuccess ||
 	    cudaMemcpy(requests, done, sizeof(*requests),
 		       cudaMemcpyDeviceToHost) != cudaSuccess ||

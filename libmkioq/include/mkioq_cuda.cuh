@@ -182,33 +182,113 @@ __device__ inline request submit_fence(const ring &r, uint32_t slot,
 }
 
 /*
- * Has @q completed? If so, fill @out and return true. One acquire load of
- * STATUS over PCIe (about a microsecond) per call.
+ * The last four words of a slot (OFFSET_HI, BYTE_COUNT, STATUS, TAG):
+ * 16 bytes at a 16-byte aligned address, so that one load brings STATUS
+ * and the result words in one PCIe read.
+ */
+struct slot_tail {
+	uint32_t offset_hi, byte_count, status, tag;
+};
+
+static_assert(MKIOQ_WORD_OFFSET_HI == 4 && MKIOQ_WORD_BYTE_COUNT == 5 &&
+	      MKIOQ_WORD_STATUS == 6 && MKIOQ_WORD_TAG == 7 &&
+	      MKIOQ_SLOT_WORDS == 8, "slot_tail follows <linux/mkioq.h>");
+
+/*
+ * STATUS, BYTE_COUNT and TAG of @w's slot in one system-scope acquire
+ * load of 16 bytes (ld.acquire.sys.b128, a scalar 128-bit access:
+ * one PCIe read, where three dependent loads cost three round trips of
+ * about a microsecond each). libcu++'s 16-byte atomic_ref load does not
+ * assemble with CUDA 13.0 (its generated PTX has the operands swapped),
+ * hence the asm.
+ *
+ * Why the result words read with STATUS are the engine's: the engine
+ * writes BYTE_COUNT (or TAG) and then STATUS with a release store, and
+ * both are in one 64-byte line of host memory. The host's stores become
+ * visible in that order (x86 TSO, an arm64 store-release), and a GPU read
+ * of 16 aligned bytes is served from one snapshot of the line, so a read
+ * that sees OK or ERROR sees the result word written before it. The PCIe
+ * specification leaves the granularity of a read that races a write to
+ * the completer; every host this was run on serves such a read from one
+ * line (tests/gpu/gpu_ring_test.c: gpu_results_are_never_stale checks it
+ * on every run). Define MKIOQ_CUDA_SEPARATE_RESULT_LOADS for a host that
+ * does not: STATUS is then loaded alone with acquire and the result
+ * words after it (load_tail_separate()), a round trip more;
+ * mkioq-gpu-bench measures both in one run.
+ */
+__device__ inline slot_tail load_tail_one_read(const uint32_t *w)
+{
+	slot_tail t;
+	uint64_t lo, hi;
+
+	/*
+	 * Acquire, system scope: pairs with the engine's release store of
+	 * OK or ERROR (smp_store_release() in the module's mkioq_complete(),
+	 * ring_complete() in libmkioq's engine); the copied bytes are read
+	 * after it. "memory": no access of this thread moves above it.
+	 */
+	asm volatile("{\n\t"
+		     ".reg .b128 t;\n\t"
+		     "ld.acquire.sys.b128 t, [%2];\n\t"
+		     "mov.b128 {%0, %1}, t;\n\t"
+		     "}"
+		     : "=l"(lo), "=l"(hi)
+		     : "l"(w + MKIOQ_WORD_OFFSET_HI)
+		     : "memory");
+	t.offset_hi = (uint32_t)lo;
+	t.byte_count = (uint32_t)(lo >> 32);
+	t.status = (uint32_t)hi;
+	t.tag = (uint32_t)(hi >> 32);
+	return t;
+}
+
+/*
+ * The same words in separate loads: STATUS alone, and once it reads OK or
+ * ERROR the result words after it (two round trips more). OFFSET_HI is
+ * not loaded.
+ */
+__device__ inline slot_tail load_tail_separate(const uint32_t *w)
+{
+	slot_tail t = {};
+
+	/* Acquire: pairs with the engine's release store of OK or ERROR. */
+	t.status = sys_u32(*(uint32_t *)&w[MKIOQ_WORD_STATUS])
+			   .load(cuda::memory_order_acquire);
+	if (t.status != MKIOQ_RESULT_OK && t.status != MKIOQ_RESULT_ERROR)
+		return t;
+	/* Relaxed but system scope: not a stale cached copy. */
+	t.byte_count = sys_u32(*(uint32_t *)&w[MKIOQ_WORD_BYTE_COUNT])
+			       .load(cuda::memory_order_relaxed);
+	t.tag = sys_u32(*(uint32_t *)&w[MKIOQ_WORD_TAG])
+			.load(cuda::memory_order_relaxed);
+	return t;
+}
+
+__device__ inline slot_tail load_tail_acquire(const uint32_t *w)
+{
+#ifdef MKIOQ_CUDA_SEPARATE_RESULT_LOADS
+	return load_tail_separate(w);
+#else
+	return load_tail_one_read(w);
+#endif
+}
+
+/*
+ * Has @q completed? If so, fill @out and return true. One acquire load
+ * over PCIe (about a microsecond) per call: load_tail_acquire().
  */
 __device__ inline bool test(const ring &r, const request &q, result *out)
 {
-	uint32_t *w = slot_word(r, q.slot, 0);
-	/*
-	 * Acquire, system scope: pairs with the engine's release store of
-	 * OK or ERROR (mkioq_complete() in the module, the engine's
-	 * completion in libmkioq), so BYTE_COUNT, TAG and the copied bytes
-	 * are read after it.
-	 */
-	uint32_t st = sys_u32(w[MKIOQ_WORD_STATUS])
-			      .load(cuda::memory_order_acquire);
+	slot_tail t = load_tail_acquire(slot_word(r, q.slot, 0));
 
-	if (st == MKIOQ_RESULT_OK) {
-		/* Relaxed but system scope: not a stale cached copy. */
-		out->res = (int32_t)sys_u32(w[MKIOQ_WORD_BYTE_COUNT])
-				   .load(cuda::memory_order_relaxed);
-		out->tag = sys_u32(w[MKIOQ_WORD_TAG])
-				   .load(cuda::memory_order_relaxed);
+	if (t.status == MKIOQ_RESULT_OK) {
+		out->res = (int32_t)t.byte_count;
+		out->tag = t.tag;
 		return true;
 	}
-	if (st == MKIOQ_RESULT_ERROR) {
+	if (t.status == MKIOQ_RESULT_ERROR) {
 		/* TAG holds the positive errno: the tag is the submitter's. */
-		out->res = -(int32_t)sys_u32(w[MKIOQ_WORD_TAG])
-				    .load(cuda::memory_order_relaxed);
+		out->res = -(int32_t)t.tag;
 		out->tag = q.tag;
 		return true;
 	}

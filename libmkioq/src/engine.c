@@ -159,6 +159,7 @@ int mkioq_engine_new(struct mkioq_queue *q,
 	for (i = 0; i < e->nworkers; i++) {
 		e->workers[i].e = e;
 		e->workers[i].id = i;
+		e->workers[i].own = engine_own_slots(e, i);
 		pthread_mutex_init(&e->workers[i].lock, NULL);
 	}
 	*ep = e;

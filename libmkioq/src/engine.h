@@ -92,10 +92,19 @@ struct engine_open {
 	int err;		/* START's errno: fails the pass's requests */
 };
 
+/*
+ * Host-memory requests complete in the pass's batch too, so that a pass
+ * takes the record queue's lock once (engine_cq.c), but never after
+ * ENGINE_POST_BYTES of copying: their STATUS goes out before a copy that
+ * long, or a file request, starts.
+ */
+#define ENGINE_POST_BYTES	(16u << 10)
+
 struct engine_done {
 	struct engine_req req;
 	int result;
 	struct engine_handle *src, *dst;	/* kept until the END */
+	bool src_own, dst_own;			/* references to put then */
 };
 
 struct engine_batch {
@@ -105,12 +114,43 @@ struct engine_batch {
 	struct engine_done done[MKIOQ_MAX_SLOTS];
 };
 
+/*
+ * The handles a worker looked up in its pass, each with one reference
+ * that the requests of the pass use instead of their own, dropped when
+ * the pass ends: one reference count change per handle and pass, not two
+ * per request on a line that every worker writes. Valid while @gen is
+ * the engine's table_gen (an unregister moves it).
+ */
+#define ENGINE_HCACHE_ENTRIES	8
+
+struct engine_hcache {
+	unsigned int n;
+	unsigned int gen;
+	uint32_t id[ENGINE_HCACHE_ENTRIES];
+	struct engine_handle *h[ENGINE_HCACHE_ENTRIES];
+};
+
+/*
+ * Slots a worker sweeps in every pass (engine_service.c): groups of
+ * ENGINE_SLOT_GROUP slots (four 64-byte lines of the ring, one line of
+ * comp_seq) dealt out to the workers in turn, so that workers serving
+ * small requests do not take each other's ring lines. Another worker's
+ * slots are looked at every ENGINE_STEAL_PASSES passes, and one seen
+ * PUBLISHED at two such looks in a row (its owner is busy) is claimed.
+ */
+#define ENGINE_SLOT_GROUP	8
+#define ENGINE_STEAL_PASSES	16
+
 struct engine_worker {
 	struct mkioq_engine *e;
 	struct engine_batch batch;
+	struct engine_hcache cache;
 	pthread_t thread;
 	unsigned int id;
 	bool started;
+	uint64_t own;		/* slots swept in every pass */
+	uint64_t others_seen;	/* others' slots PUBLISHED at the last look */
+	unsigned int steal_tick;
 	pthread_mutex_t lock;	/* claim + handle lookups: see engine.h */
 	uint8_t *dio_buf;	/* ENGINE_DIO_BYTES, or NULL until used */
 	/* Counters, written by the worker only. */
@@ -163,6 +203,7 @@ struct mkioq_engine {
 	_Atomic uint64_t doorbells;
 
 	pthread_mutex_t table_lock;	/* register, unregister */
+	atomic_uint table_gen;		/* moved by unregister: hcache */
 	_Atomic(struct engine_handle *) table[MKIOQ_ENGINE_MAX_HANDLES + 1];
 	atomic_uint nhandles;		/* changed under table_lock */
 	pthread_mutex_t buf_lock;	/* the list of mapped dma-bufs */
@@ -173,18 +214,23 @@ struct mkioq_engine {
 	uint64_t fence_order;		/* fence_lock */
 	struct engine_fence fences[MKIOQ_MAX_SLOTS];
 	/* Completions of each slot by this engine (release, after STATUS). */
-	_Atomic uint64_t comp_seq[MKIOQ_MAX_SLOTS];
+	_Atomic uint64_t comp_seq[MKIOQ_MAX_SLOTS] __attribute__((aligned(64)));
 
 	struct engine_cq cq;
 };
 
 /* engine_service.c */
 unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w);
+uint64_t engine_own_slots(const struct mkioq_engine *e, unsigned int id);
 void engine_fences_cancel(struct mkioq_engine *e);
 
 /* engine_handle.c */
 struct engine_handle *engine_handle_get_locked(struct mkioq_engine *e,
 					       uint32_t id);
+struct engine_handle *engine_handle_lookup(struct mkioq_engine *e,
+					   struct engine_worker *w,
+					   uint32_t id, bool *own);
+void engine_hcache_drop(struct mkioq_engine *e, struct engine_worker *w);
 void engine_handle_put(struct mkioq_engine *e, struct engine_handle *h);
 void engine_handles_release(struct mkioq_engine *e);
 int engine_buf_sync(const struct engine_buf *b, uint64_t flags);
@@ -194,6 +240,8 @@ int engine_cq_init(struct engine_cq *cq);
 void engine_cq_destroy(struct engine_cq *cq);
 void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 		     int result);
+void engine_complete_batch(struct mkioq_engine *e,
+			   const struct engine_done *done, unsigned int n);
 
 /*
  * engine_strerror.c: the text of mkioq_strerror_call() for an engine

@@ -66,11 +66,12 @@ static bool engine_cq_enqueue(struct engine_cq *cq,
 
 /*
  * Write the result of @req, a request this engine claimed, into its slot
- * and post its record: the module's mkioq_complete() and mkioq_cq_post().
- * @result: bytes moved, or a negative errno.
+ * and queue its record: the module's mkioq_complete() and mkioq_cq_post().
+ * @result: bytes moved, or a negative errno. cq->lock held; returns
+ * whether a record was queued.
  */
-void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
-		     int result)
+static bool engine_complete_locked(struct mkioq_engine *e,
+				   const struct engine_req *req, int result)
 {
 	struct engine_cq *cq = &e->cq;
 	struct mkioq_cqe cqe = {
@@ -79,7 +80,6 @@ void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 		.tag = req->rq.tag,
 	};
 
-	pthread_mutex_lock(&cq->lock);
 	/*
 	 * Release (ring_complete()): the copied bytes and BYTE_COUNT/TAG are
 	 * visible before the result; pairs with the producer's acquiring
@@ -106,7 +106,33 @@ void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 	cq->completed++;
 	if (cqe.status == MKIOQ_RESULT_ERROR)
 		cq->errors++;
-	if (engine_cq_enqueue(cq, &cqe) && cq->waiters)
+	return engine_cq_enqueue(cq, &cqe);
+}
+
+void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
+		     int result)
+{
+	struct engine_cq *cq = &e->cq;
+
+	pthread_mutex_lock(&cq->lock);
+	if (engine_complete_locked(e, req, result) && cq->waiters)
+		pthread_cond_broadcast(&cq->cond);
+	pthread_mutex_unlock(&cq->lock);
+}
+
+/* Complete @n requests of a pass under one hold of the lock, in order. */
+void engine_complete_batch(struct mkioq_engine *e,
+			   const struct engine_done *done, unsigned int n)
+{
+	struct engine_cq *cq = &e->cq;
+	bool queued = false;
+	unsigned int i;
+
+	pthread_mutex_lock(&cq->lock);
+	for (i = 0; i < n; i++)
+		queued |= engine_complete_locked(e, &done[i].req,
+						 done[i].result);
+	if (queued && cq->waiters)
 		pthread_cond_broadcast(&cq->cond);
 	pthread_mutex_unlock(&cq->lock);
 }

@@ -375,6 +375,54 @@ struct engine_handle *engine_handle_get_locked(struct mkioq_engine *e,
 	return h;
 }
 
+/*
+ * Handle @id for a request of worker @w's pass, with its worker lock
+ * held: from the pass's cache (*@own false: the cache's reference serves
+ * the request, dropped at the end of the pass), else a reference of the
+ * request's own (*@own true) when the cache is full or stale. NULL if no
+ * such handle.
+ */
+struct engine_handle *engine_handle_lookup(struct mkioq_engine *e,
+					   struct engine_worker *w,
+					   uint32_t id, bool *own)
+{
+	struct engine_hcache *c = &w->cache;
+	/*
+	 * Relaxed: unregister moves it with every worker's lock held, and
+	 * ours is held here, so the mutex orders the two.
+	 */
+	unsigned int gen = atomic_load_explicit(&e->table_gen,
+						memory_order_relaxed);
+	struct engine_handle *h;
+	unsigned int i;
+
+	if (!c->n)
+		c->gen = gen;
+	if (c->gen == gen)
+		for (i = 0; i < c->n; i++)
+			if (c->id[i] == id) {
+				*own = false;
+				return c->h[i];
+			}
+	h = engine_handle_get_locked(e, id);
+	*own = true;
+	if (h && c->gen == gen && c->n < ENGINE_HCACHE_ENTRIES) {
+		c->id[c->n] = id;
+		c->h[c->n++] = h;
+		*own = false;
+	}
+	return h;
+}
+
+/* The end of a pass: drop the cache's references. */
+void engine_hcache_drop(struct mkioq_engine *e, struct engine_worker *w)
+{
+	struct engine_hcache *c = &w->cache;
+
+	while (c->n)
+		engine_handle_put(e, c->h[--c->n]);
+}
+
 void engine_handle_put(struct mkioq_engine *e, struct engine_handle *h)
 {
 	/*
@@ -413,6 +461,8 @@ int mkioq_engine_unregister(struct mkioq_engine *e, uint32_t handle)
 	for (i = 0; i < e->nworkers; i++)
 		pthread_mutex_lock(&e->workers[i].lock);
 	atomic_store_explicit(&e->table[handle], NULL, memory_order_relaxed);
+	/* The workers' caches of this pass may hold it: no more lookups. */
+	atomic_fetch_add_explicit(&e->table_gen, 1, memory_order_relaxed);
 	for (i = e->nworkers; i--;)
 		pthread_mutex_unlock(&e->workers[i].lock);
 	atomic_fetch_sub_explicit(&e->nhandles, 1, memory_order_relaxed);

@@ -4,13 +4,15 @@
  * complete. The module's driver/mkioq_service.c and mkioq_copy.c, with
  * several workers instead of one agent:
  *
- *  - each worker sweeps the ring, claims each request with a
- *    compare-and-swap PUBLISHED -> CLAIMED (workers contend; each request
- *    is serviced exactly once) and copies it before claiming the next; a
- *    request between host-memory handles completes at once, one that
- *    copies from or to a dma-buf when the pass's dma-buf bracket ends
- *    (below), so that a worker told to stop ends its pass after the
- *    request in hand, with nothing left CLAIMED;
+ *  - each worker sweeps its own slots of the ring in every pass, and the
+ *    others' now and then (engine.h: ENGINE_SLOT_GROUP), claims each
+ *    request with a compare-and-swap PUBLISHED -> CLAIMED (workers may
+ *    contend; each request is serviced exactly once) and copies it before
+ *    claiming the next; requests complete when the pass's batch ends
+ *    (below: at the end of the pass, before a long copy or a file
+ *    request, or when a dma-buf bracket ends), so that a worker told to
+ *    stop ends its pass after the request in hand, with nothing left
+ *    CLAIMED;
  *  - a claimed slot's words are read exactly once, into a struct
  *    engine_req, and after that the ring is written only at
  *    BYTE_COUNT/TAG and STATUS of a slot this engine claimed;
@@ -19,7 +21,8 @@
  *    SRC 0 after all (ABA);
  *  - requests are validated as mkioq_batch_prepare() does, in its order,
  *    with their handles looked up and referenced under the worker's lock
- *    from the claim on (engine_handle.c);
+ *    from the claim on (engine_handle.c; one reference per handle and
+ *    pass, engine_handle_lookup());
  *  - a FENCE completes only when what it follows has completed, whoever
  *    claimed it (below); while held its slot stays CLAIMED, and other
  *    workers keep servicing.
@@ -31,7 +34,9 @@
  * request published before the FENCE, which the claim of the FENCE
  * synchronised with, reads PUBLISHED or a later state. The FENCE
  * completes OK when each noted slot has been seen to leave its state,
- * and a PUBLISHED one that was seen CLAIMED since to leave CLAIMED too:
+ * a PUBLISHED one that was seen CLAIMED since to leave CLAIMED too, and a
+ * CLAIMED one seen PUBLISHED since (a reservation, now a request) to be
+ * claimed and completed:
  * the requests published before it have then been claimed and completed
  * first, by any worker. The engine's own completions of a slot are
  * counted (comp_seq), so that one of them after the FENCE was claimed
@@ -58,17 +63,19 @@
 			      memory_order_relaxed)
 
 /*
- * The slots whose STATUS reads PUBLISHED, in one branch-free sweep
+ * The slots of @mask whose STATUS reads PUBLISHED, in one sweep
  * (mkioq_published()).
  */
-static uint64_t engine_published(const struct mkioq_engine *e)
+static uint64_t engine_published(const struct mkioq_engine *e, uint64_t mask)
 {
 	uint64_t published = 0;
 	uint32_t i;
 
-	for (i = 0; i < e->slot_count; i++)
+	for (; mask; mask &= mask - 1) {
+		i = (uint32_t)__builtin_ctzll(mask);
 		published |= (uint64_t)(ring_get(e->q, i, MKIOQ_WORD_STATUS) ==
 					MKIOQ_STATE_PUBLISHED) << i;
+	}
 	/*
 	 * The other words of those slots are read after their STATUS:
 	 * pairs with the producer's release store of PUBLISHED.
@@ -110,9 +117,18 @@ static bool engine_claim(struct mkioq_engine *e, struct engine_worker *w,
  */
 struct engine_job {
 	struct engine_handle *src, *dst;
+	bool src_own, dst_own;	/* the request's own references */
 	uint8_t *from, *to;
 	uint64_t pos;
 };
+
+/* Drop what a request holds of @h: its own reference only. */
+static void engine_job_put(struct mkioq_engine *e, struct engine_handle *h,
+			   bool own)
+{
+	if (h && own)
+		engine_handle_put(e, h);
+}
 
 /* Does [off, off + len) fit the handle's range? (mkioq_check_range()) */
 static int engine_check_range(const struct engine_handle *h, uint64_t off,
@@ -133,8 +149,8 @@ static int engine_check_range(const struct engine_handle *h, uint64_t off,
  * the op, the size, both handles looked up before either's access is
  * checked, then the source's range and the destination's.
  */
-static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
-			  struct engine_job *job)
+static int engine_prepare(struct mkioq_engine *e, struct engine_worker *w,
+			  const struct engine_req *req, struct engine_job *job)
 {
 	const struct engine_handle *file;
 	uint64_t src_off, dst_off;
@@ -154,8 +170,10 @@ static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
 	}
 	if (req->rq.byte_count > ENGINE_MAX_BYTE_COUNT)
 		return -EFBIG;
-	job->src = engine_handle_get_locked(e, req->rq.src_handle);
-	job->dst = engine_handle_get_locked(e, req->rq.dst_handle);
+	job->src = engine_handle_lookup(e, w, req->rq.src_handle,
+					&job->src_own);
+	job->dst = engine_handle_lookup(e, w, req->rq.dst_handle,
+					&job->dst_own);
 	if (!job->src || !job->dst)
 		return -ENOENT;
 	/* A file handle: only READ's source or WRITE's destination. */
@@ -203,8 +221,9 @@ static int engine_prepare(struct mkioq_engine *e, const struct engine_req *req,
  * that sees OK sees the bytes flushed for it. A START that fails fails
  * every request of the bracket that uses the buffer, with its errno, and
  * moves no byte; a failed END is the exporter's to report and does not
- * undo a done copy. Requests between host-memory handles need no bracket
- * and complete at once. A bracket also ends early after
+ * undo a done copy. Requests between host-memory handles need no bracket;
+ * they complete with the batch too, before ENGINE_POST_BYTES of copying
+ * follow them (engine.h). A bracket also ends early after
  * ENGINE_BATCH_BYTES, and before a buffer is used in a direction it was
  * not begun for.
  */
@@ -229,10 +248,10 @@ static void engine_batch_flush(struct mkioq_engine *e, struct engine_batch *b)
 		if (!b->open[i].err)
 			engine_buf_sync(b->open[i].buf,
 					DMA_BUF_SYNC_END | b->open[i].dir);
+	engine_complete_batch(e, b->done, b->ndone);
 	for (i = 0; i < b->ndone; i++) {
-		engine_handle_put(e, b->done[i].src);
-		engine_handle_put(e, b->done[i].dst);
-		engine_complete(e, &b->done[i].req, b->done[i].result);
+		engine_job_put(e, b->done[i].src, b->done[i].src_own);
+		engine_job_put(e, b->done[i].dst, b->done[i].dst_own);
 	}
 	b->nopen = 0;
 	b->ndone = 0;
@@ -347,7 +366,11 @@ static int engine_file_io(struct mkioq_engine *e, struct engine_worker *w,
 	ssize_t r;
 	int ret, fl;
 
-	if (mb && engine_batch_find(&w->batch, mb))
+	/*
+	 * The batch's completions go out first (a file request may take
+	 * milliseconds), and its bracket must end if it has the buffer open.
+	 */
+	if (w->batch.ndone || (mb && engine_batch_find(&w->batch, mb)))
 		engine_batch_flush(e, &w->batch);
 	if (mb) {
 		ret = engine_buf_sync(mb, DMA_BUF_SYNC_START | dir);
@@ -376,9 +399,9 @@ static int engine_file_io(struct mkioq_engine *e, struct engine_worker *w,
 }
 
 /*
- * Copy a validated request inside worker @w's bracket. Returns true if
- * it went into the bracket (completed at the flush), false if it is to
- * be completed now with *@result.
+ * Copy a validated request inside worker @w's batch. Returns true if it
+ * went into the batch (completed at the flush), false if it is to be
+ * completed now with *@result (a file request).
  */
 static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
 			   const struct engine_req *req,
@@ -400,6 +423,9 @@ static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
 		sdir = DMA_BUF_SYNC_RW;
 		db = NULL;
 	}
+	/* What waits in a host-memory batch does not wait for a long copy. */
+	if (b->ndone && !b->nopen && n >= ENGINE_POST_BYTES)
+		engine_batch_flush(e, b);
 	if (sb || db) {
 		if (engine_batch_conflicts(b, sb, sdir) ||
 		    engine_batch_conflicts(b, db, ddir))
@@ -421,15 +447,15 @@ static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
 		ret = (int)n;
 	}
 	*result = ret;
-	if (!sb && !db)
-		return false;
 	d = &b->done[b->ndone++];
 	d->req = *req;
 	d->result = ret;
 	d->src = job->src;
 	d->dst = job->dst;
+	d->src_own = job->src_own;
+	d->dst_own = job->dst_own;
 	b->bytes += n;
-	if (b->bytes >= ENGINE_BATCH_BYTES)
+	if (b->bytes >= (b->nopen ? ENGINE_BATCH_BYTES : ENGINE_POST_BYTES))
 		engine_batch_flush(e, b);
 	return true;
 }
@@ -477,6 +503,18 @@ static bool fence_slot_done(struct mkioq_engine *e, struct engine_fence *f,
 			return false;
 		}
 		return true;
+	}
+	if (st == MKIOQ_STATE_PUBLISHED &&
+	    ring_get(e->q, i, MKIOQ_WORD_SRC_HANDLE) != MKIOQ_HANDLE_NONE) {
+		/*
+		 * A producer's reservation, published since: wait for its
+		 * request as for one published before the FENCE, whichever
+		 * worker owns the slot (at worst, a later request in the
+		 * slot, which this engine completes too).
+		 */
+		f->wait_claimed &= ~bit;
+		f->wait_published |= bit;
+		return false;
 	}
 	return st != MKIOQ_STATE_CLAIMED;
 }
@@ -600,61 +638,86 @@ static unsigned int engine_service_slot(struct mkioq_engine *e,
 		engine_fence_hold(e, &req);
 		return 1;
 	}
-	result = engine_prepare(e, &req, &job);
+	result = engine_prepare(e, w, &req, &job);
 	pthread_mutex_unlock(&w->lock);
 
 	if (!result && engine_execute(e, w, &req, &job, &result)) {
-		/* In the bracket: the flush completes it, and puts. */
+		/* In the batch: the flush completes it, and puts. */
 		if (result > 0)
 			WORKER_COUNT(w->bytes, (uint64_t)result);
 		return 1;
 	}
 	if (result > 0)
 		WORKER_COUNT(w->bytes, (uint64_t)result);
-	if (job.src)
-		engine_handle_put(e, job.src);
-	if (job.dst)
-		engine_handle_put(e, job.dst);
+	engine_job_put(e, job.src, job.src_own);
+	engine_job_put(e, job.dst, job.dst_own);
 	engine_complete(e, &req, result);
 	return 1;
 }
 
 /*
+ * Worker @id's own slots: groups of ENGINE_SLOT_GROUP slots (fewer when
+ * there are more workers than groups) dealt out in turn. One worker owns
+ * every slot.
+ */
+uint64_t engine_own_slots(const struct mkioq_engine *e, unsigned int id)
+{
+	uint32_t group = e->slot_count / e->nworkers, i;
+	uint64_t own = 0;
+
+	if (group > ENGINE_SLOT_GROUP)
+		group = ENGINE_SLOT_GROUP;
+	if (!group)
+		group = 1;
+	for (i = 0; i < e->slot_count; i++)
+		if (i / group % e->nworkers == id)
+			own |= 1ULL << i;
+	return own;
+}
+
+/*
  * One pass of worker @w over the ring: claim and service every request
  * it can get, then look at the held FENCEs. Returns the requests
- * serviced and FENCEs claimed or completed. Workers start their sweeps at
- * different slots, so they contend less for the same ones; one worker
- * claims in slot order, as the module does.
+ * serviced and FENCEs claimed or completed. The worker sweeps its own
+ * slots, in slot order, as the module does; every ENGINE_STEAL_PASSES
+ * passes it also looks at the others' and takes those it saw PUBLISHED
+ * at its previous look too, so a request whose owner is busy with a long
+ * copy or a file waits a few passes, not the whole copy.
  */
 unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w)
 {
-	uint32_t start = w->id * e->slot_count / e->nworkers;
-	uint64_t candidates, lo, hi;
+	uint64_t all = e->slot_count == 64 ? ~0ULL :
+		       (1ULL << e->slot_count) - 1;
+	bool look = e->nworkers > 1 &&
+		    ++w->steal_tick % ENGINE_STEAL_PASSES == 0;
+	uint64_t published, candidates;
 	unsigned int n = 0;
 
 	/*
 	 * A held FENCE's slot is ours until we complete it, whatever a
 	 * producer wrote there since.
 	 */
-	candidates = engine_published(e) &
-		     ~atomic_load_explicit(&e->held, memory_order_relaxed);
-	lo = start ? candidates & ((1ULL << start) - 1) : 0;
-	hi = candidates & ~lo;
-	for (candidates = hi; candidates || lo;
-	     candidates &= candidates - 1) {
-		if (!candidates) {
-			candidates = lo;
-			lo = 0;
-		}
+	published = engine_published(e, look ? all : w->own) &
+		    ~atomic_load_explicit(&e->held, memory_order_relaxed);
+	candidates = published & w->own;
+	if (look) {
+		candidates |= published & ~w->own & w->others_seen;
+		w->others_seen = published & ~w->own;
+	}
+	for (; candidates; candidates &= candidates - 1) {
 		/* Stop after the request in hand. */
 		if (atomic_load_explicit(&e->stop, memory_order_relaxed))
 			break;
 		n += engine_service_slot(e, w,
 					 (uint32_t)__builtin_ctzll(candidates));
 	}
-	/* The pass's bracket ends before its FENCEs are looked at. */
+	/*
+	 * The pass's batch ends before its FENCEs are looked at, and the
+	 * handles it used are let go after it.
+	 */
 	if (w->batch.nopen || w->batch.ndone)
 		engine_batch_flush(e, &w->batch);
+	engine_hcache_drop(e, w);
 	if (atomic_load_explicit(&e->held, memory_order_relaxed) &&
 	    !pthread_mutex_trylock(&e->fence_lock)) {
 		n += engine_fences_complete(e);

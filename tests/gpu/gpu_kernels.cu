@@ -211,6 +211,81 @@ extern "C" int gk_stress(struct gk_ring *r, uint32_t warps,
 			    max_bytes, timeout_ns, st);
 }
 
+__global__ void gk_alternate_kernel(mkioq::ring ring, mkioq::slot_pool *pool,
+				    uint32_t per_warp, struct gk_req good,
+				    struct gk_req err, int want_errno,
+				    uint64_t timeout_ns,
+				    struct gk_alternate_stats *st)
+{
+	uint32_t warp = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+	struct gk_alternate_stats mine = {};
+	uint32_t i;
+
+	for (i = 0; i < per_warp; i++) {
+		bool bad = i & 1;
+		const struct gk_req *q = bad ? &err : &good;
+		uint32_t tag = warp << 20 | i | (bad ? 1u << 31 : 0);
+		mkioq::result res;
+
+		if (mkioq::warp_request(ring, pool, q->op, q->src, q->dst,
+					q->offset, q->byte_count, tag, &res,
+					timeout_ns, 100)) {
+			mine.timeouts++;
+			break;
+		}
+		if (bad && res.res < 0) {
+			mine.errors++;
+			mine.bad_errno += res.res != -want_errno;
+		} else if (!bad && res.res >= 0) {
+			mine.ok++;
+			mine.bad_ok += res.tag != tag ||
+				       (uint32_t)res.res != q->byte_count;
+		} else {
+			mine.wrong_kind++;
+		}
+	}
+	if (mkioq::lane_id() == 0) {
+		atomicAdd((unsigned long long *)&st->ok, mine.ok);
+		atomicAdd((unsigned long long *)&st->errors, mine.errors);
+		atomicAdd((unsigned long long *)&st->bad_ok, mine.bad_ok);
+		atomicAdd((unsigned long long *)&st->bad_errno,
+			  mine.bad_errno);
+		atomicAdd((unsigned long long *)&st->wrong_kind,
+			  mine.wrong_kind);
+		atomicAdd((unsigned long long *)&st->timeouts, mine.timeouts);
+	}
+}
+
+extern "C" int gk_alternate(struct gk_ring *r, uint32_t warps,
+			    uint32_t warps_per_block, uint32_t per_warp,
+			    const struct gk_req *good,
+			    const struct gk_req *err, int want_errno,
+			    uint64_t timeout_ns,
+			    struct gk_alternate_stats *st)
+{
+	struct gk_alternate_stats *dst;
+	int ret;
+
+	if (!warps || warps % warps_per_block)
+		return -EINVAL;
+	ret = gk_cuda(cudaMalloc((void **)&dst, sizeof(*dst)));
+	if (ret)
+		return ret;
+	ret = gk_cuda(cudaMemset(dst, 0, sizeof(*dst)));
+	if (!ret) {
+		gk_alternate_kernel<<<warps / warps_per_block,
+				      32 * warps_per_block>>>(
+			r->map.ring, r->pool, per_warp, *good, *err,
+			want_errno, timeout_ns, dst);
+		ret = gk_cuda(cudaDeviceSynchronize());
+	}
+	if (!ret)
+		ret = gk_cuda(cudaMemcpy(st, dst, sizeof(*st),
+					 cudaMemcpyDeviceToHost));
+	cudaFree(dst);
+	return ret;
+}
+
 __global__ void gk_one_kernel(mkioq::ring ring, mkioq::slot_pool *pool,
 			      struct gk_req req, uint64_t timeout_ns,
 			      int *ret, int32_t *res, uint32_t *tag)

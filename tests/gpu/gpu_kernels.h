@@ -61,6 +61,28 @@ struct gk_req {
 	uint32_t op, src, dst, byte_count, tag;
 	uint64_t offset;
 };
+
+/* What gk_alternate() saw, summed over warps. */
+struct gk_alternate_stats {
+	uint64_t ok, errors;	/* completions of each kind, as expected */
+	uint64_t bad_ok;	/* OK with a TAG or BYTE_COUNT not expected */
+	uint64_t bad_errno;	/* ERROR with an errno other than @err's */
+	uint64_t wrong_kind;	/* OK for @err, ERROR for @good */
+	uint64_t timeouts;
+};
+
+/*
+ * @warps warps (one per block... @warps_per_block a block) each issue
+ * @per_warp requests, @good and @err in turn (warp_request(), tags
+ * warp << 20 | i | 1 << 31 for @err), and check every result: @good must
+ * come back OK with its tag and byte count, @err ERROR with errno
+ * @want_errno. The engine turns TAG into the errno for ERROR, so a GPU
+ * read that saw ERROR with a stale TAG (its own tag) shows here.
+ */
+int gk_alternate(struct gk_ring *r, uint32_t warps, uint32_t warps_per_block,
+		 uint32_t per_warp, const struct gk_req *good,
+		 const struct gk_req *err, int want_errno,
+		 uint64_t timeout_ns, struct gk_alternate_stats *st);
 int gk_one(struct gk_ring *r, const struct gk_req *req, uint64_t timeout_ns,
 	   int32_t *res, uint32_t *tag);
 

@@ -145,9 +145,9 @@ static void ring_snap(struct mkioq_queue *q, uint32_t *out)
 }
 
 /* Publish as a GPU would, with no library checks (any op, SRC 0...). */
-static void raw_publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
-			uint32_t src, uint32_t dst, uint64_t off, uint32_t n,
-			uint32_t tag)
+static void raw_store(struct mkioq_queue *q, uint32_t slot, uint32_t state,
+		      uint32_t op, uint32_t src, uint32_t dst, uint64_t off,
+		      uint32_t n, uint32_t tag)
 {
 	__atomic_store_n(wp(q, slot, MKIOQ_WORD_OP), op, __ATOMIC_RELAXED);
 	__atomic_store_n(wp(q, slot, MKIOQ_WORD_SRC_HANDLE), src, __ATOMIC_RELAXED);
@@ -160,8 +160,27 @@ static void raw_publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(wp(q, slot, MKIOQ_WORD_TAG), tag, __ATOMIC_RELAXED);
 	/* Release: pairs with the engine's acquiring claim. */
-	__atomic_store_n(wp(q, slot, MKIOQ_WORD_STATUS), MKIOQ_STATE_PUBLISHED,
+	__atomic_store_n(wp(q, slot, MKIOQ_WORD_STATUS), state,
 			 __ATOMIC_RELEASE);
+}
+
+static void raw_publish(struct mkioq_queue *q, uint32_t slot, uint32_t op,
+			uint32_t src, uint32_t dst, uint64_t off, uint32_t n,
+			uint32_t tag)
+{
+	raw_store(q, slot, MKIOQ_STATE_PUBLISHED, op, src, dst, off, n, tag);
+}
+
+/*
+ * A request that another claimer (a mkioq_claim() caller) holds: it goes
+ * straight to CLAIMED, never through a PUBLISHED that a spinning worker
+ * could claim first.
+ */
+static void raw_claimed(struct mkioq_queue *q, uint32_t slot, uint32_t op,
+			uint32_t src, uint32_t dst, uint64_t off, uint32_t n,
+			uint32_t tag)
+{
+	raw_store(q, slot, MKIOQ_STATE_CLAIMED, op, src, dst, off, n, tag);
 }
 
 /* Wait until @slot reads OK or ERROR; its STATUS, or -ETIMEDOUT. */
@@ -1028,10 +1047,8 @@ TEST_F(eng, fence_alone_and_chained)
 	ASSERT_EQ(0, mkioq_recycle(self->q, 9));
 
 	/* A slot held by a claimer; two FENCEs wait, then complete. */
-	raw_publish(self->q, 20, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 8,
+	raw_claimed(self->q, 20, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 8,
 		    20);
-	__atomic_store_n(wp(self->q, 20, MKIOQ_WORD_STATUS),
-			 MKIOQ_STATE_CLAIMED, __ATOMIC_RELEASE);
 	raw_publish(self->q, 30, MKIOQ_OP_FENCE, 1, 0, 0, 0, 30);
 	mkioq_engine_doorbell(self->e);
 	ASSERT_TRUE(wait_status(self->q, 30, MKIOQ_STATE_CLAIMED, 5000));
@@ -1062,11 +1079,9 @@ TEST_F(eng, fence_waits_for_another_claimer)
 {
 	struct mkioq_cqe cqes[4];
 
-	/* Claimed before the engine can: publish and claim in place. */
-	raw_publish(self->q, 5, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 64,
+	/* Claimed in place: the engine never sees it PUBLISHED. */
+	raw_claimed(self->q, 5, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 64,
 		    5);
-	__atomic_store_n(wp(self->q, 5, MKIOQ_WORD_STATUS),
-			 MKIOQ_STATE_CLAIMED, __ATOMIC_RELEASE);
 	raw_publish(self->q, 0, MKIOQ_OP_FENCE, 1, 0, 0, 0, 70);
 	mkioq_engine_doorbell(self->e);
 	ASSERT_TRUE(wait_status(self->q, 0, MKIOQ_STATE_CLAIMED, 5000));
@@ -1201,10 +1216,8 @@ TEST_F(eng, stop_with_requests_in_flight)
 	int n;
 
 	/* A foreign claim that a FENCE in slot 63 waits for. */
-	raw_publish(self->q, 62, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 8,
+	raw_claimed(self->q, 62, MKIOQ_OP_READ, self->hsrc, self->hdst, 0, 8,
 		    62);
-	__atomic_store_n(wp(self->q, 62, MKIOQ_WORD_STATUS),
-			 MKIOQ_STATE_CLAIMED, __ATOMIC_RELEASE);
 	raw_publish(self->q, 63, MKIOQ_OP_FENCE, 1, 0, 0, 0, 63);
 	mkioq_engine_doorbell(self->e);
 	ASSERT_TRUE(wait_status(self->q, 63, MKIOQ_STATE_CLAIMED, 5000));

@@ -8,8 +8,8 @@ png=$2
 dat=$(mktemp -d)
 trap 'rm -rf "$dat"' EXIT
 for t in 1 2 4 8; do
-	awk -F, -v t="$t" '$1 == "depth64" && $4 == t { print $3, $7 }' "$csv" >"$dat/engine$t"
-	awk -F, -v t="$t" '$1 == "memcpy" && $4 == t { print $3, $7 }' "$csv" >"$dat/memcpy$t"
+	awk -F, -v t="$t" '$1 == "depth64" && $2 == "engine" && $4 == t { print $3, $7 }' "$csv" >"$dat/engine$t"
+	awk -F, -v t="$t" '$1 == "memcpy" && $2 == "host memcpy" && $4 == t { print $3, $7 }' "$csv" >"$dat/memcpy$t"
 done
 gnuplot <<GP
 set terminal pngcairo size 1000,600

@@ -157,78 +157,85 @@ extern "C" int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst,
 }
 
 /*
- * Every slot in flight: thread s of one block owns slot s and loops
- * submit, wait, recycle for @ns_budget nanoseconds of GPU time; the sum
- * of requests over the time is the throughput on one ring. Destination
- * handles are dst_first + s (one region per slot).
+ * Every slot in flight: thread s owns slot s and loops submit, wait,
+ * recycle for ns_budget nanoseconds of GPU time; the sum of requests over
+ * the time is the throughput on one ring. Destination handles are
+ * dst_first + s (one region per slot); each slot reads its own window of
+ * the source (p.window), as each thread of the memcpy baseline does. Lanes of one block (two warps for
+ * 64 slots), or with spread one block of one thread per slot, so that no
+ * slot's next request waits for the other lanes of its warp; the span is
+ * the longest block's.
  */
-/*
- * @spread: one slot per block of one thread instead of 64 lanes of two
- * warps, so that no slot's next request waits for the other lanes of its
- * warp; the span is then the longest block's.
- */
-__global__ void gb_depth_kernel(mkioq::ring r, uint32_t src,
-				uint32_t dst_first, uint32_t bytes,
-				uint64_t src_bytes, uint64_t ns_budget,
-				bool spread, unsigned long long *done,
-				unsigned long long *span, int *err)
+struct gb_depth_sums {
+	unsigned long long done, span, wait_ns, turn_ns;
+	int err;
+};
+
+__global__ void gb_depth_kernel(mkioq::ring r, struct gb_depth_point p,
+				gb_depth_sums *sums)
 {
-	uint32_t s = spread ? blockIdx.x : threadIdx.x;
-	uint64_t start = mkioq::now_ns(), n = 0, off = 0;
+	uint32_t s = p.spread ? blockIdx.x : threadIdx.x;
+	uint64_t base = p.window * s, span = p.window ? p.window : p.src_bytes;
+	uint64_t start = mkioq::now_ns(), n = 0, off = 0, seen = start;
+	uint64_t wait_ns = 0, turn_ns = 0;
 
 	__syncthreads();
-	while (mkioq::now_ns() - start < ns_budget) {
+	while (mkioq::now_ns() - start < p.ns_budget) {
 		mkioq::result res;
-		mkioq::request q = mkioq::submit_read(r, s, src, dst_first + s,
-						      off, bytes, (uint32_t)n);
+		uint64_t t0 = mkioq::now_ns();
+		mkioq::request q = mkioq::submit_read(r, s, p.src,
+						      p.dst_first + s,
+						      base + off, p.bytes,
+						      (uint32_t)n);
 
-		if (mkioq::wait(r, q, &res, 5000000000ull) || res.res < 0) {
-			atomicExch(err, 1);
+		if (mkioq::wait(r, q, &res, 5000000000ull, p.backoff_ns,
+				p.backoff_ns * 4) || res.res < 0) {
+			atomicExch(&sums->err, 1);
 			break;
 		}
+		if (n)
+			turn_ns += t0 - seen;
+		seen = mkioq::now_ns();
+		wait_ns += seen - t0;
 		mkioq::recycle(r, q);
 		n++;
-		off += bytes;
-		if (off + bytes > src_bytes)
+		off += p.bytes;
+		if (off + p.bytes > span)
 			off = 0;
 	}
-	atomicAdd(done, (unsigned long long)n);
+	atomicAdd(&sums->done, (unsigned long long)n);
+	atomicAdd(&sums->wait_ns, (unsigned long long)wait_ns);
+	atomicAdd(&sums->turn_ns, (unsigned long long)turn_ns);
 	__syncthreads();
 	if (threadIdx.x == 0)
-		atomicMax(span, (unsigned long long)(mkioq::now_ns() - start));
+		atomicMax(&sums->span,
+			  (unsigned long long)(mkioq::now_ns() - start));
 }
 
-extern "C" int gb_depth(struct gb_ring *r, uint32_t slots, uint32_t src,
-			uint32_t dst_first, uint32_t bytes, uint64_t src_bytes,
-			uint64_t ns_budget, int spread, uint64_t *requests,
-			uint64_t *elapsed_ns)
+extern "C" int gb_depth(struct gb_ring *r, struct gb_depth_point *p)
 {
-	unsigned long long *done, *span;
-	int *err, herr = 0, ret = 0;
+	gb_depth_sums *d, h;
+	int ret = 0;
 
-	if (!slots || slots > r->map.ring.slot_count)
+	if (!p->slots || p->slots > r->map.ring.slot_count)
 		return -EINVAL;
-	cudaMalloc((void **)&done, sizeof(*done));
-	cudaMalloc((void **)&span, sizeof(*span));
-	cudaMalloc((void **)&err, sizeof(*err));
-	cudaMemset(done, 0, sizeof(*done));
-	cudaMemset(span, 0, sizeof(*span));
-	cudaMemset(err, 0, sizeof(*err));
-	gb_depth_kernel<<<spread ? slots : 1, spread ? 1 : slots>>>(
-		r->map.ring, src, dst_first, bytes, src_bytes, ns_budget,
-		spread != 0, done, span, err);
+	if (cudaMalloc((void **)&d, sizeof(*d)) != cudaSuccess)
+		return -ENOMEM;
+	cudaMemset(d, 0, sizeof(*d));
+	gb_depth_kernel<<<p->spread ? p->slots : 1,
+			  p->spread ? 1 : p->slots>>>(r->map.ring, *p, d);
 	if (cudaDeviceSynchronize() != cudaSuccess ||
-	    cudaMemcpy(requests, done, sizeof(*requests),
-		       cudaMemcpyDeviceToHost) != cudaSuccess ||
-	    cudaMemcpy(elapsed_ns, span, sizeof(*elapsed_ns),
-		       cudaMemcpyDeviceToHost) != cudaSuccess ||
-	    cudaMemcpy(&herr, err, sizeof(herr), cudaMemcpyDeviceToHost) !=
+	    cudaMemcpy(&h, d, sizeof(h), cudaMemcpyDeviceToHost) !=
 	    cudaSuccess)
 		ret = -EIO;
-	else if (herr)
+	else if (h.err)
 		ret = -ETIME;
-	cudaFree(done);
-	cudaFree(span);
-	cudaFree(err);
+	else {
+		p->requests = h.done;
+		p->elapsed_ns = h.span;
+		p->wait_ns = h.wait_ns;
+		p->turn_ns = h.turn_ns;
+	}
+	cudaFree(d);
 	return ret;
 }

@@ -24,13 +24,25 @@ int gb_pingpong(uint32_t *flag_dev, uint32_t *echo_dev, uint32_t n,
 int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst, uint32_t bytes,
 	   uint32_t n, int separate, uint64_t *ns_host);
 /*
- * @slots threads, one slot each, for @ns_budget of GPU time: lanes of one
- * block, or with @spread one block each.
+ * One throughput point: @slots threads, one slot each, for @ns_budget of
+ * GPU time, as lanes of one block or with @spread one block each, READs
+ * of @bytes from @src into handles @dst_first + slot, at offsets that walk
+ * the slot's own @window bytes of @src (slot * @window on), or with
+ * @window 0 all of @src_bytes from 0. @backoff_ns: wait()'s first sleep between looks (0:
+ * spin). The rest is what the GPU saw: @requests done in @elapsed_ns (the
+ * longest thread's), and summed over the requests the time from submit to
+ * result seen (@wait_ns) and from result seen to the next submit
+ * (@turn_ns, the GPU's own part of a slot's cycle).
  */
-int gb_depth(struct gb_ring *r, uint32_t slots, uint32_t src,
-	     uint32_t dst_first, uint32_t bytes, uint64_t src_bytes,
-	     uint64_t ns_budget, int spread, uint64_t *requests,
-	     uint64_t *elapsed_ns);
+struct gb_depth_point {
+	uint32_t slots, src, dst_first, bytes;
+	uint64_t src_bytes, window, ns_budget;
+	int spread;
+	uint32_t backoff_ns;
+	uint64_t requests, elapsed_ns, wait_ns, turn_ns;
+};
+
+int gb_depth(struct gb_ring *r, struct gb_depth_point *p);
 
 #ifdef __cplusplus
 }

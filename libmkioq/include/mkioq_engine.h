@@ -41,6 +41,15 @@ struct mkioq_engine;
 #define MKIOQ_ENGINE_SLEEP_DEFAULT_US	1000
 #define MKIOQ_ENGINE_SLEEP_MAX_US	10000000
 
+/*
+ * Results only in the ring: no completion records are kept, and completing
+ * a request takes no lock that the workers share. For rings whose
+ * producer reads every result from STATUS (a GPU); mkioq_engine_read_cqes()
+ * then fails with -EOPNOTSUPP.
+ */
+#define MKIOQ_ENGINE_F_NO_RECORDS	(1u << 0)
+#define MKIOQ_ENGINE_F_ALL		MKIOQ_ENGINE_F_NO_RECORDS
+
 /* The size of the first version of struct mkioq_engine_params. */
 #define MKIOQ_ENGINE_PARAMS_SIZE_VER0	20
 
@@ -52,7 +61,7 @@ struct mkioq_engine;
  *		sleep; 0 = MKIOQ_ENGINE_SPIN_DEFAULT_US
  * @sleep_us:	while sleeping, look at the ring this often even without
  *		a doorbell; 0 = MKIOQ_ENGINE_SLEEP_DEFAULT_US
- * @flags:	must be 0
+ * @flags:	0 or MKIOQ_ENGINE_F_NO_RECORDS
  */
 struct mkioq_engine_params {
 	uint32_t size;

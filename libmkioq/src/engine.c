@@ -125,7 +125,7 @@ int mkioq_engine_new(struct mkioq_queue *q,
 				return -E2BIG;
 		memcpy(&prm, p, p->size < sizeof(prm) ? p->size : sizeof(prm));
 	}
-	if (prm.flags || prm.workers > MKIOQ_ENGINE_MAX_WORKERS ||
+	if ((prm.flags & ~MKIOQ_ENGINE_F_ALL) || prm.workers > MKIOQ_ENGINE_MAX_WORKERS ||
 	    prm.spin_us > MKIOQ_ENGINE_SPIN_MAX_US ||
 	    prm.sleep_us > MKIOQ_ENGINE_SLEEP_MAX_US)
 		return -EINVAL;
@@ -146,7 +146,8 @@ int mkioq_engine_new(struct mkioq_queue *q,
 		return -ENOMEM;
 	}
 	memset(e->workers, 0, e->nworkers * sizeof(*e->workers));
-	ret = engine_cq_init(&e->cq);
+	ret = engine_cq_init(&e->cq,
+			     !(prm.flags & MKIOQ_ENGINE_F_NO_RECORDS));
 	if (ret) {
 		free(e->workers);
 		free(e);
@@ -289,10 +290,12 @@ int mkioq_engine_stats(const struct mkioq_engine *e,
 		st->claim_races += LOAD(w->claim_races);
 		st->handed_back += LOAD(w->handed_back);
 		st->bytes += LOAD(w->bytes);
+		st->completed += LOAD(w->completed);
+		st->errors += LOAD(w->errors);
 	}
 	pthread_mutex_lock(&me->cq.lock);
-	st->completed = e->cq.completed;
-	st->errors = e->cq.errors;
+	st->completed += e->cq.completed;
+	st->errors += e->cq.errors;
 	st->cq_overflow = e->cq.overflow;
 	pthread_mutex_unlock(&me->cq.lock);
 	st->fences_held = (uint64_t)__builtin_popcountll(LOAD(me->held));

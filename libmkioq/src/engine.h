@@ -155,8 +155,14 @@ struct engine_worker {
 	uint8_t *dio_buf;	/* ENGINE_DIO_BYTES, or NULL until used */
 	/* Counters, written by the worker only. */
 	_Atomic uint64_t passes, sleeps, claimed, claim_races, handed_back,
-			 bytes;
+			 bytes, completed, errors;
 } __attribute__((aligned(64)));
+
+/* Add to a per-worker counter: only its worker writes it. */
+#define WORKER_COUNT(ctr, n)						\
+	atomic_store_explicit(&(ctr), atomic_load_explicit(&(ctr),	\
+				memory_order_relaxed) + (n),		\
+			      memory_order_relaxed)
 
 /*
  * A claimed FENCE, held until it may complete (engine_service.c):
@@ -175,8 +181,13 @@ struct engine_fence {
 	uint64_t seq[MKIOQ_MAX_SLOTS];
 };
 
-/* The record queue: the module's backlog, without uring WAITs. */
+/*
+ * The record queue: the module's backlog, without uring WAITs. Without
+ * @records (MKIOQ_ENGINE_F_NO_RECORDS) it stays empty, and the lock only
+ * counts the completions made outside a worker's batch.
+ */
 struct engine_cq {
+	bool records;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* readers, CLOCK_MONOTONIC */
 	struct mkioq_cqe rec[MKIOQ_ENGINE_CQ_ENTRIES];
@@ -184,7 +195,7 @@ struct engine_cq {
 	unsigned int count;
 	unsigned int waiters;
 	uint32_t dropped;		/* since the last count delivered */
-	uint64_t completed, errors, overflow;
+	uint64_t completed, errors, overflow;	/* lock; batches: workers' */
 };
 
 struct mkioq_engine {
@@ -236,11 +247,11 @@ void engine_handles_release(struct mkioq_engine *e);
 int engine_buf_sync(const struct engine_buf *b, uint64_t flags);
 
 /* engine_cq.c */
-int engine_cq_init(struct engine_cq *cq);
+int engine_cq_init(struct engine_cq *cq, bool records);
 void engine_cq_destroy(struct engine_cq *cq);
 void engine_complete(struct mkioq_engine *e, const struct engine_req *req,
 		     int result);
-void engine_complete_batch(struct mkioq_engine *e,
+void engine_complete_batch(struct mkioq_engine *e, struct engine_worker *w,
 			   const struct engine_done *done, unsigned int n);
 
 /*

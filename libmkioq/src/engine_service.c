@@ -56,12 +56,6 @@
 #include <linux/dma-buf.h>
 #include "engine.h"
 
-/* Per-worker counters: only their worker writes them. */
-#define WORKER_COUNT(ctr, n)						\
-	atomic_store_explicit(&(ctr), atomic_load_explicit(&(ctr),	\
-				memory_order_relaxed) + (n),		\
-			      memory_order_relaxed)
-
 /*
  * The slots of @mask whose STATUS reads PUBLISHED, in one sweep
  * (mkioq_published()).
@@ -240,15 +234,16 @@ static struct engine_open *engine_batch_find(struct engine_batch *b,
 }
 
 /* End the bracket: END every buffer, then complete what was copied. */
-static void engine_batch_flush(struct mkioq_engine *e, struct engine_batch *b)
+static void engine_batch_flush(struct mkioq_engine *e, struct engine_worker *w)
 {
+	struct engine_batch *b = &w->batch;
 	unsigned int i;
 
 	for (i = 0; i < b->nopen; i++)
 		if (!b->open[i].err)
 			engine_buf_sync(b->open[i].buf,
 					DMA_BUF_SYNC_END | b->open[i].dir);
-	engine_complete_batch(e, b->done, b->ndone);
+	engine_complete_batch(e, w, b->done, b->ndone);
 	for (i = 0; i < b->ndone; i++) {
 		engine_job_put(e, b->done[i].src, b->done[i].src_own);
 		engine_job_put(e, b->done[i].dst, b->done[i].dst_own);
@@ -371,7 +366,7 @@ static int engine_file_io(struct mkioq_engine *e, struct engine_worker *w,
 	 * milliseconds), and its bracket must end if it has the buffer open.
 	 */
 	if (w->batch.ndone || (mb && engine_batch_find(&w->batch, mb)))
-		engine_batch_flush(e, &w->batch);
+		engine_batch_flush(e, w);
 	if (mb) {
 		ret = engine_buf_sync(mb, DMA_BUF_SYNC_START | dir);
 		if (ret)
@@ -425,11 +420,11 @@ static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
 	}
 	/* What waits in a host-memory batch does not wait for a long copy. */
 	if (b->ndone && !b->nopen && n >= ENGINE_POST_BYTES)
-		engine_batch_flush(e, b);
+		engine_batch_flush(e, w);
 	if (sb || db) {
 		if (engine_batch_conflicts(b, sb, sdir) ||
 		    engine_batch_conflicts(b, db, ddir))
-			engine_batch_flush(e, b);
+			engine_batch_flush(e, w);
 		if (sb)
 			ret = engine_batch_open(b, sb, sdir);
 		if (db) {
@@ -456,7 +451,7 @@ static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
 	d->dst_own = job->dst_own;
 	b->bytes += n;
 	if (b->bytes >= (b->nopen ? ENGINE_BATCH_BYTES : ENGINE_POST_BYTES))
-		engine_batch_flush(e, b);
+		engine_batch_flush(e, w);
 	return true;
 }
 
@@ -716,7 +711,7 @@ unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w)
 	 * handles it used are let go after it.
 	 */
 	if (w->batch.nopen || w->batch.ndone)
-		engine_batch_flush(e, &w->batch);
+		engine_batch_flush(e, w);
 	engine_hcache_drop(e, w);
 	if (atomic_load_explicit(&e->held, memory_order_relaxed) &&
 	    !pthread_mutex_trylock(&e->fence_lock)) {

@@ -24,10 +24,11 @@
 static const struct call_text engine_texts[] = {
 	{ "mkioq_engine_new", EINVAL,
 	  "q or ep is NULL, q has no ring, p->size is below "
-	  "MKIOQ_ENGINE_PARAMS_SIZE_VER0, p->flags is not 0, p->workers is "
-	  "above 64, or spin_us/sleep_us is above its limit. Fix: set "
-	  "p->size = sizeof(*p), flags 0, workers 0..64, spin_us <= 10^6 "
-	  "and sleep_us <= 10^7" },
+	  "MKIOQ_ENGINE_PARAMS_SIZE_VER0, p->flags has a bit other than "
+	  "MKIOQ_ENGINE_F_NO_RECORDS, p->workers is above 64, or "
+	  "spin_us/sleep_us is above its limit. Fix: set p->size = "
+	  "sizeof(*p), flags 0 or MKIOQ_ENGINE_F_NO_RECORDS, workers 0..64, "
+	  "spin_us <= 10^6 and sleep_us <= 10^7" },
 	{ "mkioq_engine_new", E2BIG,
 	  "p->size is above a page, or the params carry non-zero bytes this "
 	  "library does not know. Fix: zero the struct before filling it and "
@@ -125,6 +126,10 @@ static const struct call_text engine_texts[] = {
 	{ "mkioq_engine_read_cqes", EINVAL,
 	  "e or cqes is NULL, or max is 0. Fix: pass the engine and an array "
 	  "of max >= 1 struct mkioq_cqe" },
+	{ "mkioq_engine_read_cqes", EOPNOTSUPP,
+	  "the engine was made with MKIOQ_ENGINE_F_NO_RECORDS and keeps no "
+	  "records. Fix: read each result from its slot's STATUS word, or "
+	  "make the engine without that flag" },
 	{ "mkioq_engine_read_cqes", ETIMEDOUT,
 	  "no record arrived within timeout_ms. Fix: start the engine and "
 	  "ring mkioq_engine_doorbell() after publishing, or wait longer" },

@@ -262,7 +262,7 @@ TEST(params)
 	p.size = MKIOQ_ENGINE_PARAMS_SIZE_VER0 - 1;
 	EXPECT_EQ(-EINVAL, mkioq_engine_new(q, &p, &e));
 	p.size = sizeof(p);
-	p.flags = 1;
+	p.flags = MKIOQ_ENGINE_F_ALL << 1;
 	EXPECT_EQ(-EINVAL, mkioq_engine_new(q, &p, &e));
 	p.flags = 0;
 	p.workers = MKIOQ_ENGINE_MAX_WORKERS + 1;
@@ -305,6 +305,81 @@ TEST(params)
 	EXPECT_EQ(-EINVAL, mkioq_engine_unregister(NULL, 1));
 	EXPECT_EQ(-EINVAL, mkioq_engine_read_cqes(NULL, NULL, 1, 0));
 	mkioq_queue_free(q);
+}
+
+/*
+ * MKIOQ_ENGINE_F_NO_RECORDS: 8 workers complete rounds of every slot, good
+ * READs and past-the-end ones, with a FENCE in the last slot; each result
+ * is in its slot alone, the counters add up, and no record is kept.
+ */
+TEST(no_records)
+{
+	struct mkioq_engine_params p = {
+		.size = sizeof(p), .workers = 8,
+		.flags = MKIOQ_ENGINE_F_NO_RECORDS,
+	};
+	const uint32_t rounds = UNDER_TSAN ? 20 : 200, reg = BUF / SLOTS;
+	struct mkioq_engine_stats st;
+	struct mkioq_engine *e = NULL;
+	uint32_t hsrc, hdst[SLOTS], r, s, bad = 0;
+	uint8_t *src = malloc(BUF), *dst = malloc(BUF);
+	struct mkioq_cqe cqe;
+	struct mkioq_queue *q;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	fill(src, BUF, 3, 0);
+	ASSERT_EQ(0, mkioq_queue_new(SLOTS, &q));
+	ASSERT_EQ(0, mkioq_engine_new(q, &p, &e));
+	ASSERT_EQ(0, mkioq_engine_register_mem(e, src, BUF, MKIOQ_ACCESS_READ,
+					       &hsrc));
+	for (s = 0; s < SLOTS; s++)
+		ASSERT_EQ(0, mkioq_engine_register_mem(e, dst + s * reg, reg,
+						       MKIOQ_ACCESS_WRITE,
+						       &hdst[s]));
+	ASSERT_EQ(0, mkioq_engine_start(e));
+	for (r = 0; r < rounds; r++) {
+		memset(dst, FILL, BUF);
+		for (s = 0; s < SLOTS - 1; s++) {
+			/* Every 7th request runs past the source's end. */
+			uint64_t off = (s + r) % 7 ? (uint64_t)(s + r) * 64 :
+				       BUF - reg / 2;
+
+			raw_publish(q, s, MKIOQ_OP_READ, hsrc, hdst[s], off,
+				    reg, r);
+		}
+		raw_publish(q, SLOTS - 1, MKIOQ_OP_FENCE, hsrc, 0, 0, 0, r);
+		mkioq_engine_doorbell(e);
+		for (s = 0; s < SLOTS; s++) {
+			bool past = s < SLOTS - 1 && !((s + r) % 7);
+
+			ASSERT_EQ(past ? MKIOQ_RESULT_ERROR : MKIOQ_RESULT_OK,
+				  wait_done(q, s, 20000));
+			if (past) {
+				bad++;
+				EXPECT_EQ(ERANGE, word(q, s, MKIOQ_WORD_TAG));
+				EXPECT_EQ(0, count_not(dst + s * reg, reg,
+							 FILL));
+			} else if (s < SLOTS - 1) {
+				EXPECT_EQ(reg, word(q, s,
+						    MKIOQ_WORD_BYTE_COUNT));
+				EXPECT_EQ(reg, check(dst + s * reg, reg, 3,
+						     (uint64_t)(s + r) * 64));
+			}
+		}
+	}
+	EXPECT_EQ(-EOPNOTSUPP, mkioq_engine_read_cqes(e, &cqe, 1, 0));
+	EXPECT_NE(NULL, strstr(mkioq_strerror_call("mkioq_engine_read_cqes",
+						   -EOPNOTSUPP), ". Fix: "));
+	ASSERT_EQ(0, mkioq_engine_stats(e, &st));
+	EXPECT_EQ((uint64_t)rounds * SLOTS, st.completed);
+	EXPECT_EQ(bad, st.errors);
+	EXPECT_EQ(0, st.cq_overflow);
+	EXPECT_EQ((uint64_t)(rounds * (SLOTS - 1) - bad) * reg, st.bytes);
+	mkioq_engine_free(e);
+	mkioq_queue_free(q);
+	free(src);
+	free(dst);
 }
 
 TEST(register_errors)

@@ -185,6 +185,16 @@ struct copier {
 	atomic_int *go;
 };
 
+/* A thread that only spins until *@arg is set: a busy CPU beside. */
+static void *spinner_main(void *arg)
+{
+	atomic_int *stop = arg;
+
+	while (!atomic_load_explicit(stop, memory_order_relaxed))
+		;
+	return NULL;
+}
+
 static void *copier_main(void *arg)
 {
 	struct copier *c = arg;
@@ -210,15 +220,18 @@ static void *copier_main(void *arg)
  * stream, into one pinned region; or with @as_requests the copies the
  * engine's workers make: thread i those of the slots that worker i owns
  * (engine_own_slots(): groups of SLOTS / @nt), slot s from its window of
- * the source into region s, the slots in turn.
+ * the source into region s, the slots in turn. @spinners more threads
+ * spin meanwhile, as a GPU point's host has threads busy beside the
+ * workers (the thread in cudaDeviceSynchronize(), a CPU producer).
  */
 static double host_memcpy(struct bench *b, uint32_t nt, uint32_t bytes,
-			  double seconds, bool as_requests, double *ops)
+			  double seconds, bool as_requests, uint32_t spinners,
+			  double *ops)
 {
 	static struct copier c[8];
 	uint32_t i, j, group = SLOTS / nt;
-	pthread_t t[8];
-	atomic_int go = 0;
+	pthread_t t[8], sp[8];
+	atomic_int go = 0, stop = 0;
 	uint64_t t0, t1, n = 0;
 
 	for (i = 0; i < nt; i++) {
@@ -236,6 +249,8 @@ static double host_memcpy(struct bench *b, uint32_t nt, uint32_t bytes,
 		}
 		pthread_create(&t[i], NULL, copier_main, &c[i]);
 	}
+	for (i = 0; i < spinners && i < 8; i++)
+		pthread_create(&sp[i], NULL, spinner_main, &stop);
 	t0 = mono_ns();
 	for (i = 0; i < nt; i++)
 		c[i].deadline = t0 + (uint64_t)(seconds * 1e9);
@@ -245,6 +260,9 @@ static double host_memcpy(struct bench *b, uint32_t nt, uint32_t bytes,
 		n += c[i].n;
 	}
 	t1 = mono_ns();
+	atomic_store(&stop, 1);
+	for (i = 0; i < spinners && i < 8; i++)
+		pthread_join(sp[i], NULL);
 	*ops = n / ((t1 - t0) / 1e9);
 	return *ops * bytes / (1u << 30);
 }
@@ -502,10 +520,10 @@ static int target_point(struct bench *b, double seconds, double *bw,
 		if (depth_point(b, "engine, for the target", 65536, 8,
 				seconds, 0, &bw3[i]))
 			return -EIO;
-		mc3[i] = host_memcpy(b, 8, 65536, seconds, false, &ops);
+		mc3[i] = host_memcpy(b, 8, 65536, seconds, false, 0, &ops);
 		row("memcpy", "host memcpy, for the target", 65536, 8,
 		    ops / 1e6, "M op/s", mc3[i], "GiB/s");
-		req3[i] = host_memcpy(b, 8, 65536, seconds, true, &ops);
+		req3[i] = host_memcpy(b, 8, 65536, seconds, true, 0, &ops);
 		row("memcpy", "host memcpy, as the requests", 65536, 8,
 		    ops / 1e6, "M op/s", req3[i], "GiB/s");
 	}
@@ -613,6 +631,17 @@ int main(int argc, char **argv)
 		       bw64k8, mc64k8, bw64k8 / mc64k8);
 		printf("64 KiB, 8 workers / 8-thread memcpy as the requests = %.2f / %.2f GiB/s = %.2fx\n",
 		       bw64k8, rq64k8, bw64k8 / rq64k8);
+		/* The baseline with busy threads beside it: 1, 2, 8. */
+		for (i = 1; i <= 8; i *= i == 2 ? 4 : 2) {
+			double ops, gib = host_memcpy(&b, 8, 65536, seconds,
+						      false, (uint32_t)i, &ops);
+			char what[64];
+
+			snprintf(what, sizeof(what),
+				 "host memcpy, %u spinning beside", (unsigned)i);
+			row("memcpy", what, 65536, 8, ops / 1e6, "M op/s", gib,
+			    "GiB/s");
+		}
 		return 0;
 	}
 	ret = floor_pingpong(&fp50, &fp99);
@@ -680,7 +709,7 @@ int main(int argc, char **argv)
 	for (uint32_t t = 0; t < 4; t++) {
 		for (uint32_t s = 0; s < 4; s++) {
 			double ops, gib = host_memcpy(&b, threads[t], sizes[s],
-						      seconds, false, &ops);
+						      seconds, false, 0, &ops);
 
 			row("memcpy", "host memcpy", sizes[s], threads[t],
 			    ops / 1e6, "M op/s", gib, "GiB/s");

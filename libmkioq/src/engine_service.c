@@ -671,13 +671,38 @@ uint64_t engine_own_slots(const struct mkioq_engine *e, unsigned int id)
 }
 
 /*
+ * Of the others' slots @now PUBLISHED, those that were PUBLISHED at the
+ * previous look with no completion of theirs since: the same request
+ * still waiting. Relaxed: a guess that only picks which slots to try to
+ * claim; the claim's compare-and-swap decides.
+ */
+static uint64_t engine_waited(struct mkioq_engine *e, struct engine_worker *w,
+			      uint64_t now)
+{
+	uint64_t waited = 0, m, seq;
+	uint32_t i;
+
+	for (m = now; m; m &= m - 1) {
+		i = (uint32_t)__builtin_ctzll(m);
+		seq = atomic_load_explicit(&e->comp_seq[i],
+					   memory_order_relaxed);
+		if ((w->others_seen >> i & 1) && w->others_seq[i] == seq)
+			waited |= 1ULL << i;
+		w->others_seq[i] = seq;
+	}
+	w->others_seen = now;
+	return waited;
+}
+
+/*
  * One pass of worker @w over the ring: claim and service every request
  * it can get, then look at the held FENCEs. Returns the requests
  * serviced and FENCEs claimed or completed. The worker sweeps its own
  * slots, in slot order, as the module does; every ENGINE_STEAL_PASSES
- * passes it also looks at the others' and takes those it saw PUBLISHED
- * at its previous look too, so a request whose owner is busy with a long
- * copy or a file waits a few passes, not the whole copy.
+ * passes it also looks at the others' and takes those that hold the
+ * request they held at its previous look (engine.h), so a request whose
+ * owner is busy with a long copy or a file waits a few passes, not the
+ * whole copy.
  */
 unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w)
 {
@@ -695,10 +720,8 @@ unsigned int engine_pass(struct mkioq_engine *e, struct engine_worker *w)
 	published = engine_published(e, look ? all : w->own) &
 		    ~atomic_load_explicit(&e->held, memory_order_relaxed);
 	candidates = published & w->own;
-	if (look) {
-		candidates |= published & ~w->own & w->others_seen;
-		w->others_seen = published & ~w->own;
-	}
+	if (look)
+		candidates |= engine_waited(e, w, published & ~w->own);
 	for (; candidates; candidates &= candidates - 1) {
 		/* Stop after the request in hand. */
 		if (atomic_load_explicit(&e->stop, memory_order_relaxed))

@@ -382,6 +382,49 @@ TEST(no_records)
 	free(dst);
 }
 
+/*
+ * A request whose owner is busy is taken by another worker: with 2
+ * workers, slots 0-7 are worker 0's; while it copies 256 MiB in slot 0,
+ * a small READ in slot 1 completes, the long copy still in hand.
+ */
+TEST(busy_owner_slot_is_taken)
+{
+	const size_t big = 256u << 20;
+	uint8_t *src = malloc(big), *dst = malloc(big), small[64] = { 0 };
+	struct mkioq_engine *e;
+	struct mkioq_queue *q;
+	uint32_t hsrc, hdst, hsmall;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	memset(src, 0x3c, big);
+	memset(dst, 0, big);
+	ASSERT_EQ(0, mkioq_queue_new(SLOTS, &q));
+	e = new_engine(q, 2, 0, 0);
+	ASSERT_NE(NULL, e);
+	ASSERT_EQ(0, mkioq_engine_register_mem(e, src, big, MKIOQ_ACCESS_READ,
+					       &hsrc));
+	ASSERT_EQ(0, mkioq_engine_register_mem(e, dst, big, MKIOQ_ACCESS_RW,
+					       &hdst));
+	ASSERT_EQ(0, mkioq_engine_register_mem(e, small, sizeof(small),
+					       MKIOQ_ACCESS_WRITE, &hsmall));
+	ASSERT_EQ(0, mkioq_engine_start(e));
+	raw_publish(q, 0, MKIOQ_OP_READ, hsrc, hdst, 0, (uint32_t)big, 1);
+	mkioq_engine_doorbell(e);
+	ASSERT_TRUE(wait_status(q, 0, MKIOQ_STATE_CLAIMED, 20000));
+	raw_publish(q, 1, MKIOQ_OP_READ, hsrc, hsmall, 0, sizeof(small), 2);
+	mkioq_engine_doorbell(e);
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(q, 1, 20000));
+	EXPECT_EQ(MKIOQ_STATE_CLAIMED, word(q, 0, MKIOQ_WORD_STATUS));
+	EXPECT_EQ(0, count_not(small, sizeof(small), 0x3c));
+	ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(q, 0, 60000));
+	EXPECT_EQ(0, memcmp(src, dst, big));
+	mkioq_engine_free(e);
+	mkioq_queue_free(q);
+	free(src);
+	free(dst);
+}
+
 TEST(register_errors)
 {
 	static uint8_t mem[SMALL];

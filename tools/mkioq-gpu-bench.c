@@ -10,8 +10,13 @@
  *               with the result read in separate loads, the baseline of
  *               the one 16-byte load
  *   depth       all 64 slots in flight, 64 B .. 1 MiB, 1, 2, 4 and 8
- *               engine workers: requests/s and GiB/s on one ring
- *   memcpy      host memcpy of the same sizes with 1, 2, 4 and 8 threads
+ *               engine workers: requests/s and GiB/s on one ring, each
+ *               slot reading its own window of the source; with 8 workers
+ *               also the points that split a slot's cycle (a census of
+ *               the slots' states, a block per slot, the GPU sleeping, one
+ *               source walk, a CPU producer, an engine keeping records)
+ *   memcpy      host memcpy of the same sizes with 1, 2, 4 and 8 threads;
+ *               for the 64 KiB target also the engine's very copies
  *
  * A table on stdout, every figure as a CSV row in OUT/gpu-bench.csv, and
  * OUT/gpu-bench.png when gnuplot is there. Targets (ratios in this run):

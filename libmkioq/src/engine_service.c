@@ -460,6 +460,17 @@ static bool engine_execute(struct mkioq_engine *e, struct engine_worker *w,
 /* ------------------------------------------------------------------ */
 
 /*
+ * Does slot @i, whose STATUS read @st, hold a request for an engine:
+ * PUBLISHED with a source, not a host-published ingest (SRC 0)?
+ */
+static bool slot_holds_request(const struct mkioq_engine *e, uint32_t i,
+			       uint32_t st)
+{
+	return st == MKIOQ_STATE_PUBLISHED &&
+	       ring_get(e->q, i, MKIOQ_WORD_SRC_HANDLE) != MKIOQ_HANDLE_NONE;
+}
+
+/*
  * Has noted slot @i of held FENCE @f left the state it was noted in?
  * Called with fence_lock held. See the top of this file.
  */
@@ -487,9 +498,7 @@ static bool fence_slot_done(struct mkioq_engine *e, struct engine_fence *f,
 	 */
 	st = ring_status(e->q, i);
 	if (f->wait_published & bit) {
-		if (st == MKIOQ_STATE_PUBLISHED &&
-		    ring_get(e->q, i, MKIOQ_WORD_SRC_HANDLE) !=
-		    MKIOQ_HANDLE_NONE)
+		if (slot_holds_request(e, i, st))
 			return false;
 		if (st == MKIOQ_STATE_CLAIMED) {
 			/* Claimed since: now wait for that claim to end. */
@@ -499,8 +508,7 @@ static bool fence_slot_done(struct mkioq_engine *e, struct engine_fence *f,
 		}
 		return true;
 	}
-	if (st == MKIOQ_STATE_PUBLISHED &&
-	    ring_get(e->q, i, MKIOQ_WORD_SRC_HANDLE) != MKIOQ_HANDLE_NONE) {
+	if (slot_holds_request(e, i, st)) {
 		/*
 		 * A producer's reservation, published since: wait for its
 		 * request as for one published before the FENCE, whichever
@@ -581,9 +589,7 @@ static void engine_fence_hold(struct mkioq_engine *e,
 		st = ring_status(e->q, i);
 		if (st == MKIOQ_STATE_CLAIMED)
 			f->wait_claimed |= 1ULL << i;
-		else if (st == MKIOQ_STATE_PUBLISHED &&
-			 ring_get(e->q, i, MKIOQ_WORD_SRC_HANDLE) !=
-			 MKIOQ_HANDLE_NONE)
+		else if (slot_holds_request(e, i, st))
 			f->wait_published |= 1ULL << i;
 		/* Pairs with the release increment in engine_complete(). */
 		f->seq[i] = atomic_load_explicit(&e->comp_seq[i],

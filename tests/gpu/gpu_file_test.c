@@ -385,6 +385,7 @@ TEST_F_TIMEOUT(gf, o_direct, 300)
 	EXPECT_EQ(0, st.bad_counts);
 	EXPECT_EQ(0, st.timeouts);
 	EXPECT_EQ(4 * WARPS, st.ok + st.errors);
+	memset(self->dst, 0xee, DST_STRIDE);
 	{
 		struct gk_req ok = { MKIOQ_OP_READ, h, self->hdst0,
 				     64 * align, 300, at + 16 * align };
@@ -393,7 +394,6 @@ TEST_F_TIMEOUT(gf, o_direct, 300)
 		struct gk_req end = { MKIOQ_OP_READ, h, self->hdst0,
 				      64 * align, 302, at + n - 4 * align };
 
-		memset(self->dst, 0xee, DST_STRIDE);
 		ASSERT_EQ(0, gk_one(self->ring, &ok, 20 * SEC, &res, &tag));
 		EXPECT_EQ(64 * align, res);
 		EXPECT_EQ(64 * align, check_host(self->dst, 64 * align,

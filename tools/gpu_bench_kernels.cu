@@ -161,8 +161,8 @@ extern "C" int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst,
  * recycle for ns_budget nanoseconds of GPU time; the sum of requests over
  * the time is the throughput on one ring. Destination handles are
  * dst_first + s (one region per slot); each slot reads its own window of
- * the source (p.window), as each thread of the memcpy baseline does. Lanes of one block (two warps for
- * 64 slots), or with spread one block of one thread per slot, so that no
+ * the source (p.window), as each thread of the memcpy baseline does.
+ * Lanes of one block (two warps for 64 slots), or with spread one block of one thread per slot, so that no
  * slot's next request waits for the other lanes of its warp; the span is
  * the longest block's.
  */

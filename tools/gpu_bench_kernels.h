@@ -28,8 +28,8 @@ int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst, uint32_t bytes,
  * GPU time, as lanes of one block or with @spread one block each, READs
  * of @bytes from @src into handles @dst_first + slot, at offsets that walk
  * the slot's own @window bytes of @src (slot * @window on), or with
- * @window 0 all of @src_bytes from 0. @backoff_ns: wait()'s first sleep between looks (0:
- * spin). The rest is what the GPU saw: @requests done in @elapsed_ns (the
+ * @window 0 all of @src_bytes from 0. @backoff_ns: wait()'s first
+ * sleep between looks (0: spin). The rest is what the GPU saw: @requests done in @elapsed_ns (the
  * longest thread's), and summed over the requests the time from submit to
  * result seen (@wait_ns) and from result seen to the next submit
  * (@turn_ns, the GPU's own part of a slot's cycle).

@@ -337,6 +337,25 @@ static void *census_main(void *arg)
 #define DP_ONE_WALK	(1u << 3)	/* all slots walk one source from 0 */
 
 /*
+ * The census's rows at @mreq M requests/s: us per request PUBLISHED and
+ * CLAIMED, and with @gpu_side those with the result and EMPTY.
+ */
+static void census_rows(const struct census *c, double mreq, uint32_t bytes,
+			uint32_t workers, bool gpu_side)
+{
+	/* Requests per microsecond: slots / this = us per request. */
+	double req_us = mreq * c->sweeps;
+
+	if (!c->sweeps)
+		return;
+	row("census", "us/req: published; claimed", bytes, workers,
+	    c->published / req_us, "us", c->claimed / req_us, "us");
+	if (gpu_side)
+		row("census", "us/req: result; empty", bytes, workers,
+		    c->result / req_us, "us", c->empty / req_us, "us");
+}
+
+/*
  * All SLOTS slots in flight with @bytes each: M requests/s and GiB/s, a
  * row of what the engine's workers did meanwhile (requests found per
  * pass; sleeps), which says whether they waited for the GPU or the GPU
@@ -360,7 +379,7 @@ static int depth_point(struct bench *b, const char *what, uint32_t bytes,
 	struct census c = { .ring = b->ring_mem };
 	struct mkioq_engine_stats s0, s1;
 	struct rusage u0, u1;
-	double mreq, gib, req_us;
+	double mreq, gib;
 	int ret;
 
 	if (census && pthread_create(&c.thread, NULL, census_main, &c))
@@ -392,14 +411,8 @@ static int depth_point(struct bench *b, const char *what, uint32_t bytes,
 	row("gpu", "us/req: submit-seen; turn", bytes, workers,
 	    p.wait_ns / 1e3 / p.requests, "us", p.turn_ns / 1e3 / p.requests,
 	    "us");
-	if (census && c.sweeps) {
-		/* Requests per microsecond: slots / this = us per request. */
-		req_us = mreq * c.sweeps;
-		row("census", "us/req: published; claimed", bytes, workers,
-		    c.published / req_us, "us", c.claimed / req_us, "us");
-		row("census", "us/req: result; empty", bytes, workers,
-		    c.result / req_us, "us", c.empty / req_us, "us");
-	}
+	if (census)
+		census_rows(&c, mreq, bytes, workers, true);
 	if (gibp)
 		*gibp = gib;
 	return 0;
@@ -491,11 +504,8 @@ static int cpu_depth_point(struct bench *b, uint32_t bytes, uint32_t workers,
 	row("depth64", census ? "engine, CPU producer, census" :
 	    "engine, CPU producer", bytes, workers, mreq, "M req/s",
 	    mreq * 1e6 * bytes / (1u << 30), "GiB/s");
-	if (census && cs.sweeps) {
-		row("census", "us/req: published; claimed", bytes, workers,
-		    cs.published / (mreq * cs.sweeps), "us",
-		    cs.claimed / (mreq * cs.sweeps), "us");
-	}
+	if (census)
+		census_rows(&cs, mreq, bytes, workers, false);
 	/* The GPU's next point starts from EMPTY slots. */
 	memset(b->ring_mem, 0, SLOTS * MKIOQ_SLOT_BYTES);
 	return 0;

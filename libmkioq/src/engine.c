@@ -125,7 +125,8 @@ int mkioq_engine_new(struct mkioq_queue *q,
 				return -E2BIG;
 		memcpy(&prm, p, p->size < sizeof(prm) ? p->size : sizeof(prm));
 	}
-	if ((prm.flags & ~MKIOQ_ENGINE_F_ALL) || prm.workers > MKIOQ_ENGINE_MAX_WORKERS ||
+	if ((prm.flags & ~MKIOQ_ENGINE_F_ALL) ||
+	    prm.workers > MKIOQ_ENGINE_MAX_WORKERS ||
 	    prm.spin_us > MKIOQ_ENGINE_SPIN_MAX_US ||
 	    prm.sleep_us > MKIOQ_ENGINE_SLEEP_MAX_US)
 		return -EINVAL;

@@ -162,50 +162,111 @@ extern "C" int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst,
  * the time is the throughput on one ring. Destination handles are
  * dst_first + s (one region per slot); each slot reads its own window of
  * the source (p.window), as each thread of the memcpy baseline does.
- * Lanes of one block (two warps for 64 slots), or with spread one block of one thread per slot, so that no
- * slot's next request waits for the other lanes of its warp; the span is
- * the longest block's.
+ * Lanes of one block (two warps for 64 slots), or with spread one block
+ * of one thread per slot, so that no slot's next request waits for the
+ * other lanes of its warp; the span is the longest block's.
  */
 struct gb_depth_sums {
 	unsigned long long done, span, wait_ns, turn_ns;
 	int err;
 };
 
-__global__ void gb_depth_kernel(mkioq::ring r, struct gb_depth_point p,
-				gb_depth_sums *sums)
-{
-	uint32_t s = p.spread ? blockIdx.x : threadIdx.x;
-	uint64_t base = p.window * s, span = p.window ? p.window : p.src_bytes;
-	uint64_t start = mkioq::now_ns(), n = 0, off = 0, seen = start;
-	uint64_t wait_ns = 0, turn_ns = 0;
+struct gb_depth_lane {
+	uint64_t base, span, off, n, wait_ns, turn_ns;
+};
 
-	__syncthreads();
+/* The next offset of the lane's walk over its window. */
+__device__ static uint64_t gb_depth_next(gb_depth_lane *l, uint32_t bytes)
+{
+	l->off += bytes;
+	if (l->off + bytes > l->span)
+		l->off = 0;
+	return l->base + l->off;
+}
+
+/* Each lane waits for its own slot, as a lane with one request would. */
+__device__ static int gb_depth_wait(const mkioq::ring &r,
+				    const gb_depth_point &p, uint32_t s,
+				    uint64_t start, gb_depth_lane *l)
+{
+	uint64_t seen = start;
+
 	while (mkioq::now_ns() - start < p.ns_budget) {
 		mkioq::result res;
 		uint64_t t0 = mkioq::now_ns();
 		mkioq::request q = mkioq::submit_read(r, s, p.src,
 						      p.dst_first + s,
-						      base + off, p.bytes,
-						      (uint32_t)n);
+						      l->base + l->off, p.bytes,
+						      (uint32_t)l->n);
 
 		if (mkioq::wait(r, q, &res, 5000000000ull, p.backoff_ns,
-				p.backoff_ns * 4) || res.res < 0) {
-			atomicExch(&sums->err, 1);
-			break;
-		}
-		if (n)
-			turn_ns += t0 - seen;
+				p.backoff_ns * 4) || res.res < 0)
+			return -EIO;
+		if (l->n)
+			l->turn_ns += t0 - seen;
 		seen = mkioq::now_ns();
-		wait_ns += seen - t0;
+		l->wait_ns += seen - t0;
 		mkioq::recycle(r, q);
-		n++;
-		off += p.bytes;
-		if (off + p.bytes > span)
-			off = 0;
+		l->n++;
+		gb_depth_next(l, p.bytes);
 	}
-	atomicAdd(&sums->done, (unsigned long long)n);
-	atomicAdd(&sums->wait_ns, (unsigned long long)wait_ns);
-	atomicAdd(&sums->turn_ns, (unsigned long long)turn_ns);
+	return 0;
+}
+
+/*
+ * The lanes of a warp look together: each round every lane tests its
+ * slot (one coalesced load for the warp), and the lanes whose result came
+ * recycle and submit their next request, side by side, before the next
+ * round. The request in flight when the time is up is waited for and
+ * not counted.
+ */
+__device__ static int gb_depth_together(const mkioq::ring &r,
+					const gb_depth_point &p, uint32_t s,
+					uint64_t start, gb_depth_lane *l)
+{
+	uint64_t t0 = mkioq::now_ns(), seen;
+	mkioq::request q = mkioq::submit_read(r, s, p.src, p.dst_first + s,
+					      l->base, p.bytes, 0);
+	mkioq::result res;
+
+	while (mkioq::now_ns() - start < p.ns_budget) {
+		if (!mkioq::test(r, q, &res))
+			continue;
+		if (res.res < 0)
+			return -EIO;
+		seen = mkioq::now_ns();
+		l->wait_ns += seen - t0;
+		mkioq::recycle(r, q);
+		l->n++;
+		t0 = mkioq::now_ns();
+		l->turn_ns += t0 - seen;
+		q = mkioq::submit_read(r, s, p.src, p.dst_first + s,
+				       gb_depth_next(l, p.bytes), p.bytes,
+				       (uint32_t)l->n);
+	}
+	if (mkioq::wait(r, q, &res, 5000000000ull) || res.res < 0)
+		return -EIO;
+	mkioq::recycle(r, q);
+	return 0;
+}
+
+__global__ void gb_depth_kernel(mkioq::ring r, struct gb_depth_point p,
+				gb_depth_sums *sums)
+{
+	uint32_t s = p.spread ? blockIdx.x : threadIdx.x;
+	gb_depth_lane l = {
+		.base = p.window * s,
+		.span = p.window ? p.window : p.src_bytes,
+	};
+	uint64_t start = mkioq::now_ns();
+
+	__syncthreads();
+	if ((p.together ? gb_depth_together(r, p, s, start, &l) :
+			  gb_depth_wait(r, p, s, start, &l)))
+		atomicExch(&sums->err, 1);
+	atomicAdd(&sums->done, (unsigned long long)l.n);
+	atomicAdd(&sums->wait_ns, (unsigned long long)l.wait_ns);
+	atomicAdd(&sums->turn_ns, (unsigned long long)l.turn_ns);
 	__syncthreads();
 	if (threadIdx.x == 0)
 		atomicMax(&sums->span,

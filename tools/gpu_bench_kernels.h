@@ -29,15 +29,19 @@ int gb_qd1(struct gb_ring *r, uint32_t src, uint32_t dst, uint32_t bytes,
  * of @bytes from @src into handles @dst_first + slot, at offsets that walk
  * the slot's own @window bytes of @src (slot * @window on), or with
  * @window 0 all of @src_bytes from 0. @backoff_ns: wait()'s first
- * sleep between looks (0: spin). The rest is what the GPU saw: @requests done in @elapsed_ns (the
- * longest thread's), and summed over the requests the time from submit to
- * result seen (@wait_ns) and from result seen to the next submit
- * (@turn_ns, the GPU's own part of a slot's cycle).
+ * sleep between looks (0: spin). @together: the lanes of a warp look at
+ * their slots together, one test() each per round, and those whose
+ * result came submit their next request, where otherwise each lane
+ * waits for its own slot in wait(). The rest is what the GPU saw:
+ * @requests done in @elapsed_ns (the longest thread's), and summed over
+ * the requests the time from submit to result seen (@wait_ns) and from
+ * result seen to the next submit (@turn_ns, the GPU's own part of a
+ * slot's cycle).
  */
 struct gb_depth_point {
 	uint32_t slots, src, dst_first, bytes;
 	uint64_t src_bytes, window, ns_budget;
-	int spread;
+	int spread, together;
 	uint32_t backoff_ns;
 	uint64_t requests, elapsed_ns, wait_ns, turn_ns;
 };

@@ -335,6 +335,7 @@ static void *census_main(void *arg)
 #define DP_SLEEP	(1u << 1)	/* the GPU sleeps 1-4 us between looks */
 #define DP_CENSUS	(1u << 2)	/* the census thread runs */
 #define DP_ONE_WALK	(1u << 3)	/* all slots walk one source from 0 */
+#define DP_TOGETHER	(1u << 4)	/* a warp's lanes test their slots together */
 
 /*
  * The census's rows at @mreq M requests/s: us per request PUBLISHED and
@@ -373,6 +374,7 @@ static int depth_point(struct bench *b, const char *what, uint32_t bytes,
 		.window = how & DP_ONE_WALK ? 0 : SRC_BYTES / SLOTS,
 		.ns_budget = (uint64_t)(seconds * 1e9),
 		.spread = !!(how & DP_SPREAD),
+		.together = !!(how & DP_TOGETHER),
 		.backoff_ns = how & DP_SLEEP ? 1000 : 0,
 	};
 	bool census = how & DP_CENSUS;
@@ -551,6 +553,37 @@ static int target_point(struct bench *b, double seconds, double *bw,
 	return 0;
 }
 
+/* Keep the fastest 64 B point of the sweep: its workers and its DP_*. */
+static void best_point(double *best, unsigned int *how, uint32_t *workers,
+		       double gib, uint32_t bytes, uint32_t nt,
+		       unsigned int this_how)
+{
+	double mreq = gib * (1u << 30) / bytes / 1e6;
+
+	if (bytes != 64 || mreq <= *best)
+		return;
+	*best = mreq;
+	*how = this_how;
+	*workers = nt;
+}
+
+/* The median of three runs of one depth point, in M requests/s. */
+static int median_point(struct bench *b, const char *what, uint32_t bytes,
+			uint32_t workers, double seconds, unsigned int how,
+			double *mreq)
+{
+	double gib3[3];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (depth_point(b, what, bytes, workers, seconds, how,
+				&gib3[i]))
+			return -EIO;
+	qsort(gib3, 3, sizeof(*gib3), cmp_double);
+	*mreq = gib3[1] * (1u << 30) / bytes / 1e6;
+	return 0;
+}
+
 static void plot(const char *out)
 {
 	char cmd[4096];
@@ -581,7 +614,9 @@ int main(int argc, char **argv)
 	const char *out = "build/gpu-bench", *hint = "";
 	double seconds = 1.0, fp50, fp99, q50[3], q99[3];
 	double best64 = 0, bw64k8 = 0, bw64k8_spread = 0, mc64k8 = 0;
-	double bw64k8_records = 0, rq64k8 = 0;
+	double bw64k8_records = 0, rq64k8 = 0, med64 = 0;
+	uint32_t best64_workers = 1;
+	unsigned int best64_how = 0;
 	struct bench b = { 0 };
 	uint64_t *ns, i;
 	char path[4096];
@@ -702,8 +737,26 @@ int main(int argc, char **argv)
 			if (depth_point(&b, "engine", bytes, nt, seconds, 0,
 					&gib))
 				return 1;
-			if (bytes == 64 && gib * (1u << 30) / 64 / 1e6 > best64)
-				best64 = gib * (1u << 30) / 64 / 1e6;
+			best_point(&best64, &best64_how, &best64_workers, gib,
+				   bytes, nt, 0);
+			if (bytes == 64 || more) {
+				if (depth_point(&b, "engine, lanes together",
+						bytes, nt, seconds, DP_TOGETHER,
+						&gib))
+					return 1;
+				best_point(&best64, &best64_how,
+					   &best64_workers, gib, bytes, nt,
+					   DP_TOGETHER);
+			}
+			/* One worker: where a 64 B request's cycle goes. */
+			if (bytes == 64 && nt == 1 &&
+			    (depth_point(&b, "engine, census", bytes, nt,
+					 seconds, DP_CENSUS, NULL) ||
+			     depth_point(&b, "engine, lanes together, census",
+					 bytes, nt, seconds,
+					 DP_CENSUS | DP_TOGETHER, NULL) ||
+			     cpu_depth_point(&b, bytes, nt, seconds, true)))
+				return 1;
 			if (more &&
 			    (depth_point(&b, "engine, a block per slot", bytes,
 					 nt, seconds, DP_SPREAD,
@@ -740,6 +793,14 @@ int main(int argc, char **argv)
 			DP_CENSUS, &bw64k8_records))
 		return 1;
 	engine_down(&b);
+	/* The 64 B target: the best point of the sweep again, 3 times. */
+	if (engine_up(&b, best64_workers, false) ||
+	    median_point(&b, best64_how & DP_TOGETHER ?
+			 "engine, lanes together, for the target" :
+			 "engine, for the target", 64, best64_workers, seconds,
+			 best64_how, &med64))
+		return 1;
+	engine_down(&b);
 
 	printf("\ntargets (ratios in this run):\n");
 	printf("  QD1 64 B p50 / ping-pong p50 = %.2f / %.2f us = %.2fx (target <= 1.25x): %s\n",
@@ -747,8 +808,10 @@ int main(int argc, char **argv)
 	       q50[0] / fp50 <= 1.25 ? "met" : "MISSED");
 	printf("  QD1 64 B p50, one 16-byte load / separate loads = %.2f / %.2f us = %.2fx\n",
 	       q50[0], q50[2], q50[0] / q50[2]);
-	printf("  64 B at depth 64, best of 1-8 workers = %.2f M req/s (target >= 5): %s\n",
-	       best64, best64 >= 5 ? "met" : "MISSED");
+	printf("  64 B at depth 64, the best point of the sweep (%u workers%s) = %.2f M req/s, median of 3 more = %.2f M req/s (target >= 5): %s\n",
+	       best64_workers, best64_how & DP_TOGETHER ?
+	       ", lanes together" : "", best64, med64,
+	       med64 >= 5 ? "met" : "MISSED");
 	printf("  64 KiB, 8 workers / 8-thread memcpy, medians of 3 taken in turn = %.2f / %.2f GiB/s = %.2fx (target >= 0.8x): %s\n",
 	       bw64k8, mc64k8, bw64k8 / mc64k8,
 	       bw64k8 / mc64k8 >= 0.8 ? "met" : "MISSED");
@@ -762,8 +825,8 @@ int main(int argc, char **argv)
 		q50[0] / fp50);
 	fprintf(csv, "ratio,qd1 64B p50 one load / separate loads,64,1,%.4f,x,,\n",
 		q50[0] / q50[2]);
-	fprintf(csv, "ratio,64B depth64 best,64,0,%.4f,M req/s,5,target\n",
-		best64);
+	fprintf(csv, "ratio,64B depth64 best point median of 3,64,%u,%.4f,M req/s,5,target\n",
+		best64_workers, med64);
 	fprintf(csv, "ratio,64KiB 8 workers / memcpy,65536,8,%.4f,x,0.8,target\n",
 		bw64k8 / mc64k8);
 	fprintf(csv, "ratio,64KiB 8 workers / memcpy of the same copies,65536,8,%.4f,x,,\n",

@@ -11,20 +11,25 @@
  *               the one 16-byte load
  *   depth       all 64 slots in flight, 64 B .. 1 MiB, 1, 2, 4 and 8
  *               engine workers: requests/s and GiB/s on one ring, each
- *               slot reading its own window of the source; with 8 workers
- *               also the points that split a slot's cycle (a census of
- *               the slots' states, a block per slot, the GPU sleeping, one
- *               source walk, a CPU producer, an engine keeping records)
+ *               slot reading its own window of the source; for 64 B also
+ *               with a warp's lanes testing their slots together; with 8
+ *               workers (and at 64 B with 1) also the points that split a
+ *               slot's cycle (a census of the slots' states, a block per
+ *               slot, the GPU sleeping, one source walk, a CPU producer,
+ *               an engine keeping records)
  *   memcpy      host memcpy of the same sizes with 1, 2, 4 and 8 threads;
- *               for the 64 KiB target also the engine's very copies
+ *               with 1 and 8 also making the engine's very copies
  *
  * A table on stdout, every figure as a CSV row in OUT/gpu-bench.csv, and
  * OUT/gpu-bench.png when gnuplot is there. Targets (ratios in this run):
- * QD1 64 B p50 <= 1.25x the floor; 64 B at depth 64 >= 5 M requests/s;
- * 64 KiB with 8 workers >= 0.8x 8-thread memcpy.
+ * QD1 64 B p50 <= 1.25x the floor; 64 B at depth 64 >= 5 M requests/s,
+ * the median of three more runs of the sweep's best 64 B point; 64 KiB
+ * with 8 workers >= 0.8x 8-thread memcpy, medians of three taken in
+ * turn.
  *
  * Usage: mkioq-gpu-bench [-o OUT] [-s SECONDS per depth point] [--smoke]
  *                        [--target-only: the 64 KiB 8-worker point alone]
+ *                        [-g, --look-gap NS: the engines' look_gap_ns]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -135,6 +140,7 @@ struct bench {
 	uint8_t *src, *dst;
 	struct mkioq_engine *e;
 	uint32_t hsrc, hdst0;
+	uint32_t look_gap_ns;	/* the engines' (0: the library's default) */
 };
 
 /*
@@ -146,6 +152,7 @@ static int engine_up(struct bench *b, uint32_t workers, bool records)
 	struct mkioq_engine_params p = {
 		.size = sizeof(p), .workers = workers,
 		.flags = records ? 0 : MKIOQ_ENGINE_F_NO_RECORDS,
+		.look_gap_ns = b->look_gap_ns,
 	};
 	uint32_t h, s;
 	int ret;
@@ -609,6 +616,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "smoke", no_argument, NULL, 'S' },
 		{ "target-only", no_argument, NULL, 'T' },
+		{ "look-gap", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *out = "build/gpu-bench", *hint = "";
@@ -623,12 +631,13 @@ int main(int argc, char **argv)
 	int c, ret, ndev = 0;
 	bool smoke = false, target_only = false;
 
-	while ((c = getopt_long(argc, argv, "o:s:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:s:g:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 's': seconds = atof(optarg); break;
 		case 'S': smoke = true; seconds = 0.05; break;
 		case 'T': target_only = true; break;
+		case 'g': b.look_gap_ns = (uint32_t)atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -658,6 +667,9 @@ int main(int argc, char **argv)
 		printf("ring: %s (%s)\n", strerror(-ret), hint);
 		return 1;
 	}
+	printf("engines: look_gap_ns %u%s\n", b.look_gap_ns ? b.look_gap_ns :
+	       MKIOQ_ENGINE_LOOK_GAP_DEFAULT_NS,
+	       b.look_gap_ns ? "" : " (the default)");
 	printf("%-8s %-26s %8s %3s %12s %-7s %10s %s\n", "kind", "what",
 	       "bytes", "thr", "value", "unit", "value2", "unit2");
 
@@ -781,6 +793,13 @@ int main(int argc, char **argv)
 
 			row("memcpy", "host memcpy", sizes[s], threads[t],
 			    ops / 1e6, "M op/s", gib, "GiB/s");
+			/* 1 and 8: the engine's very copies, every size. */
+			if (threads[t] != 1 && threads[t] != 8)
+				continue;
+			gib = host_memcpy(&b, threads[t], sizes[s], seconds,
+					  true, 0, &ops);
+			row("memcpy", "host memcpy, as the requests", sizes[s],
+			    threads[t], ops / 1e6, "M op/s", gib, "GiB/s");
 		}
 	}
 	if (target_point(&b, seconds, &bw64k8, &mc64k8, &rq64k8))

@@ -40,6 +40,9 @@ struct mkioq_engine;
 #define MKIOQ_ENGINE_SPIN_MAX_US	1000000
 #define MKIOQ_ENGINE_SLEEP_DEFAULT_US	1000
 #define MKIOQ_ENGINE_SLEEP_MAX_US	10000000
+/* The longest gap between a spinning worker's looks, nanoseconds. */
+#define MKIOQ_ENGINE_LOOK_GAP_DEFAULT_NS	1000
+#define MKIOQ_ENGINE_LOOK_GAP_MAX_NS		100000
 
 /*
  * Results only in the ring: no completion records are kept, and completing
@@ -50,8 +53,9 @@ struct mkioq_engine;
 #define MKIOQ_ENGINE_F_NO_RECORDS	(1u << 0)
 #define MKIOQ_ENGINE_F_ALL		MKIOQ_ENGINE_F_NO_RECORDS
 
-/* The size of the first version of struct mkioq_engine_params. */
-#define MKIOQ_ENGINE_PARAMS_SIZE_VER0	20
+/* The sizes of the versions of struct mkioq_engine_params. */
+#define MKIOQ_ENGINE_PARAMS_SIZE_VER0	20	/* up to flags */
+#define MKIOQ_ENGINE_PARAMS_SIZE_VER1	24	/* look_gap_ns */
 
 /**
  * struct mkioq_engine_params - how an engine services its ring
@@ -62,6 +66,14 @@ struct mkioq_engine;
  * @sleep_us:	while sleeping, look at the ring this often even without
  *		a doorbell; 0 = MKIOQ_ENGINE_SLEEP_DEFAULT_US
  * @flags:	0 or MKIOQ_ENGINE_F_NO_RECORDS
+ * @look_gap_ns: while spinning, a worker whose look at its slots found
+ *		nothing waits before the next look, the wait doubling from
+ *		64 ns up to this after each empty look (1 = look again at
+ *		once); 0 = MKIOQ_ENGINE_LOOK_GAP_DEFAULT_NS. A request seen
+ *		ends the waits. Fewer looks at the lines a PCIe device
+ *		writes leave the device's writes and reads of the ring
+ *		faster (Documentation/gpu.rst); a request published during
+ *		a wait is seen up to this much later.
  */
 struct mkioq_engine_params {
 	uint32_t size;
@@ -69,6 +81,7 @@ struct mkioq_engine_params {
 	uint32_t spin_us;
 	uint32_t sleep_us;
 	uint32_t flags;
+	uint32_t look_gap_ns;
 };
 
 /**

@@ -146,6 +146,8 @@ struct engine_hcache {
  */
 #define ENGINE_SLOT_GROUP	8
 #define ENGINE_STEAL_PASSES	16
+/* The first wait after an empty look (engine.c: engine_look_gap()). */
+#define ENGINE_LOOK_GAP_FIRST_NS	64
 
 struct engine_worker {
 	struct mkioq_engine *e;
@@ -211,6 +213,7 @@ struct mkioq_engine {
 	unsigned int nworkers;
 	uint64_t spin_ns;
 	uint32_t sleep_us;
+	uint64_t look_gap_ns;
 	struct engine_worker *workers;
 
 	pthread_mutex_t state_lock;	/* start, stop */

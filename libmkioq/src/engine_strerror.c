@@ -26,9 +26,10 @@ static const struct call_text engine_texts[] = {
 	  "q or ep is NULL, q has no ring, p->size is below "
 	  "MKIOQ_ENGINE_PARAMS_SIZE_VER0, p->flags has a bit other than "
 	  "MKIOQ_ENGINE_F_NO_RECORDS, p->workers is above 64, or "
-	  "spin_us/sleep_us is above its limit. Fix: set p->size = "
-	  "sizeof(*p), flags 0 or MKIOQ_ENGINE_F_NO_RECORDS, workers 0..64, "
-	  "spin_us <= 10^6 and sleep_us <= 10^7" },
+	  "spin_us/sleep_us/look_gap_ns is above its limit. Fix: set "
+	  "p->size = sizeof(*p), flags 0 or MKIOQ_ENGINE_F_NO_RECORDS, "
+	  "workers 0..64, spin_us <= 10^6, sleep_us <= 10^7 and "
+	  "look_gap_ns <= 10^5" },
 	{ "mkioq_engine_new", E2BIG,
 	  "p->size is above a page, or the params carry non-zero bytes this "
 	  "library does not know. Fix: zero the struct before filling it and "

@@ -274,6 +274,10 @@ TEST(params)
 	p.sleep_us = MKIOQ_ENGINE_SLEEP_MAX_US + 1;
 	EXPECT_EQ(-EINVAL, mkioq_engine_new(q, &p, &e));
 	p.sleep_us = 0;
+	p.look_gap_ns = MKIOQ_ENGINE_LOOK_GAP_MAX_NS + 1;
+	EXPECT_EQ(-EINVAL, mkioq_engine_new(q, &p, &e));
+	p.look_gap_ns = 0;
+	EXPECT_EQ(MKIOQ_ENGINE_PARAMS_SIZE_VER1, sizeof(p));
 	/* Larger than ours: fine while the unknown bytes are zero. */
 	ASSERT_EQ(0, mkioq_engine_new(q, &big.p, &e));
 	mkioq_engine_free(e);
@@ -1473,6 +1477,52 @@ TEST_F(eng, blocking_read)
  * then is serviced at the next doorbell (sleep_us 10 s here), or at the
  * next period without one.
  */
+/*
+ * The longest look gap (100 us) with workers that never sleep: each
+ * request, published at a random moment of a worker's waits, is served;
+ * the waits end at a request and start again from the shortest.
+ */
+TEST(longest_look_gap_serves_every_request)
+{
+	struct mkioq_engine_params p = {
+		.size = sizeof(p), .workers = 2,
+		.spin_us = MKIOQ_ENGINE_SPIN_MAX_US,
+		.look_gap_ns = MKIOQ_ENGINE_LOOK_GAP_MAX_NS,
+	};
+	struct mkioq_engine_stats st;
+	struct mkioq_engine *e = NULL;
+	struct mkioq_queue *q;
+	uint8_t src[4096], dst[16];
+	uint32_t hs, hd, i, slot;
+
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + 1);
+	ASSERT_EQ(0, mkioq_queue_new(8, &q));
+	ASSERT_EQ(0, mkioq_engine_new(q, &p, &e));
+	ASSERT_EQ(0, mkioq_engine_register_mem(e, src, sizeof(src),
+					       MKIOQ_ACCESS_READ, &hs));
+	ASSERT_EQ(0, mkioq_engine_register_mem(e, dst, sizeof(dst),
+					       MKIOQ_ACCESS_WRITE, &hd));
+	ASSERT_EQ(0, mkioq_engine_start(e));
+	srand(11);
+	for (i = 0; i < 256; i++) {
+		slot = i % 8;
+		usleep((useconds_t)(rand() % 300));
+		raw_publish(q, slot, MKIOQ_OP_READ, hs, hd, i * 16, 16, i);
+		ASSERT_EQ(MKIOQ_RESULT_OK, wait_done(q, slot, 5000));
+		EXPECT_EQ(16, word(q, slot, MKIOQ_WORD_BYTE_COUNT));
+		EXPECT_EQ(i, word(q, slot, MKIOQ_WORD_TAG));
+		/* A READ lands at the start of its destination. */
+		EXPECT_EQ(0, memcmp(src + i * 16, dst, 16));
+		ASSERT_EQ(0, mkioq_recycle(q, slot));
+	}
+	ASSERT_EQ(0, mkioq_engine_stats(e, &st));
+	EXPECT_EQ(256, st.completed);
+	EXPECT_EQ(0, st.sleeps);
+	mkioq_engine_free(e);
+	mkioq_queue_free(q);
+}
+
 TEST(sleep_and_doorbell)
 {
 	struct mkioq_engine_stats st;

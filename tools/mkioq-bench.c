@@ -29,7 +29,9 @@
  *               ext4 disk (run-vm.sh --disk-image) into a vgem dma-buf
  *               at depth 1 and 64: mkioq file handles against io_uring
  *               READ into the same mapped buffer and pread + memcpy, from
- *               a warm page cache and from a dropped one.
+ *               a warm page cache and from a dropped one; for the cold
+ *               passes also what the disk saw (requests, their size, how
+ *               many at once, how busy), from its /sys stat file.
  *
  * Every figure is printed in a table and as a "csv," line; ratios are to
  * peers measured in the same run. Under emulation only ratios mean much.
@@ -49,6 +51,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -1847,6 +1851,76 @@ static const char *const st_names[ST_WAYS] = {
 };
 
 /*
+ * What the disk under the file saw during a pass, from its
+ * /sys/dev/block/MAJ:MIN/stat: read requests, sectors, the summed time
+ * of its reads (ms) and the time it was busy (ms), and the pass's wall
+ * time. Summed read time over wall time is, by Little's law, the mean
+ * number of reads at the disk at once: how many of the READs in flight
+ * the way had at the device.
+ */
+struct st_disk {
+	uint64_t reads, sectors, read_ms, busy_ms, wall_ns;
+};
+
+static int st_disk_read(int fd, struct st_disk *d)
+{
+	unsigned long long v[11];
+	struct stat st;
+	char path[96];
+	FILE *f;
+	int n;
+
+	if (fstat(fd, &st))
+		return -errno;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/stat",
+		 major(st.st_dev), minor(st.st_dev));
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	/* reads, merges, sectors, ms; writes (4); in flight, busy, queue */
+	n = fscanf(f, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+		   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+		   &v[8], &v[9], &v[10]);
+	fclose(f);
+	if (n != 11)
+		return -EIO;
+	d->reads = v[0];
+	d->sectors = v[2];
+	d->read_ms = v[3];
+	d->busy_ms = v[9];
+	d->wall_ns = now_ns();
+	return 0;
+}
+
+/* @a becomes what happened from @a to @b. */
+static void st_disk_delta(struct st_disk *a, const struct st_disk *b)
+{
+	a->reads = b->reads - a->reads;
+	a->sectors = b->sectors - a->sectors;
+	a->read_ms = b->read_ms - a->read_ms;
+	a->busy_ms = b->busy_ms - a->busy_ms;
+	a->wall_ns = b->wall_ns - a->wall_ns;
+}
+
+/* The disk's rows of @way's best cold pass of @passes READs. */
+static void st_disk_emit(unsigned int way, const char *param,
+			 const struct st_disk *d, uint64_t passes)
+{
+	double wall_ms = d->wall_ns / 1e6;
+
+	if (!d->wall_ns || !d->reads)
+		return;
+	emit("disk", st_names[way], param, (double)d->reads / passes,
+	     "req", 0, "disk read requests per READ");
+	emit("disk", st_names[way], param, d->sectors / 2.0 / d->reads, "KiB",
+	     0, "per disk read request");
+	emit("disk", st_names[way], param, d->read_ms / wall_ms, "reqs", 0,
+	     "at the disk at once, mean (Little)");
+	emit("disk", st_names[way], param, 100.0 * d->busy_ms / wall_ms, "%",
+	     0, "of the pass with the disk busy");
+}
+
+/*
  * --filter in the storage section: only the points whose "way, param"
  * (as the CSV names them) contain the text, and under --perf-ctl only
  * those are profiled.
@@ -1864,11 +1938,14 @@ static bool st_selected(unsigned int way, const char *param)
 /*
  * One run of a point: @way at @depth. @cold: drop the file's pages first
  * and read one pass of @passes requests, each missing the page cache;
- * else read for env.seconds from a warm page cache. Raises *@best.
+ * else read for env.seconds from a warm page cache. Raises *@best, and
+ * when it does, *@disk becomes what the disk saw in this run.
  */
 static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
-		    bool cold, uint64_t passes, double *best)
+		    bool cold, uint64_t passes, double *best,
+		    struct st_disk *disk)
 {
+	struct st_disk d0 = { 0 }, d1 = { 0 };
 	struct result r = { 0 };
 	int ret;
 
@@ -1880,6 +1957,9 @@ static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
 	progress("storage");
 	/* After the drop: the profile holds the READs alone. */
 	perf_profile(true);
+	/* No disk figures where /sys has none (the rows are left out). */
+	if (st_disk_read(io->fd, &d0))
+		d0.wall_ns = 0;
 	switch (way) {
 	case ST_MKIOQ:
 	case ST_MKIOQ_SPIN:
@@ -1892,6 +1972,10 @@ static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
 		ret = st_pread(io, &r);
 		break;
 	}
+	if (d0.wall_ns && !st_disk_read(io->fd, &d1))
+		st_disk_delta(&d0, &d1);
+	else
+		d0.wall_ns = 0;
 	perf_profile(false);
 	if (!ret && io->errors) {
 		fprintf(stderr, "mkioq-bench: storage: %s: %llu short or "
@@ -1899,8 +1983,10 @@ static int st_point(struct st_io *io, unsigned int way, uint32_t depth,
 			(unsigned long long)io->errors);
 		ret = -EIO;
 	}
-	if (r.bytes_per_s > *best)
+	if (r.bytes_per_s > *best) {
 		*best = r.bytes_per_s;
+		*disk = d0;
+	}
 	return ret;
 }
 
@@ -1934,6 +2020,7 @@ static int section_storage(void)
 	};
 	static const uint32_t depths[] = { 1, ST_DEPTH_MAX };
 	const char *dir = getenv("MKIOQ_DISK");
+	struct st_disk disk[ST_WAYS];
 	double bw[ST_WAYS];
 	unsigned int k, d, w, cold, round;
 	char path[256], param[64];
@@ -1987,8 +2074,10 @@ static int section_storage(void)
 				snprintf(param, sizeof(param), "%s qd%u%s",
 					 kinds[k].name, depths[d],
 					 cold ? " cold" : "");
-				for (w = 0; w < ST_WAYS; w++)
+				for (w = 0; w < ST_WAYS; w++) {
 					bw[w] = 0;
+					disk[w] = (struct st_disk){ 0 };
+				}
 				/*
 				 * The ways take turns, round after round, so
 				 * that none is always the first after a drop
@@ -2003,7 +2092,8 @@ static int section_storage(void)
 							continue;
 						ret = st_point(&io, w, depths[d],
 							       cold, passes,
-							       &bw[w]);
+							       &bw[w],
+							       &disk[w]);
 					}
 				if (ret)
 					break;
@@ -2022,6 +2112,9 @@ static int section_storage(void)
 						     bw[ST_URING] > 0 ?
 						     bw[w] / bw[ST_URING] : 0,
 						     "of io_uring READ");
+				for (w = 0; cold && w < ST_WAYS; w++)
+					st_disk_emit(w, param, &disk[w],
+						     passes);
 			}
 			if (cold)
 				/* Leave the file warm for what follows. */

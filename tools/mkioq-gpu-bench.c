@@ -158,8 +158,11 @@ static int engine_up(struct bench *b, uint32_t workers, bool records)
 	int ret;
 
 	ret = mkioq_engine_new(b->q, &p, &b->e);
-	if (ret)
+	if (ret) {
+		printf("engine: %s\n", mkioq_strerror_call("mkioq_engine_new",
+							   ret));
 		return ret;
+	}
 	ret = mkioq_engine_register_mem(b->e, b->src, SRC_BYTES,
 					MKIOQ_ACCESS_READ, &b->hsrc);
 	for (s = 0; !ret && s < SLOTS; s++) {

@@ -530,6 +530,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The middle of three figures (sorted in place). */
+static double median3(double v[3])
+{
+	qsort(v, 3, sizeof(*v), cmp_double);
+	return v[1];
+}
+
 /*
  * The 64 KiB target, 8 workers already up: three engine points and three
  * memcpy points taken in turn, so that both see the same host; medians.
@@ -554,12 +561,9 @@ static int target_point(struct bench *b, double seconds, double *bw,
 		row("memcpy", "host memcpy, as the requests", 65536, 8,
 		    ops / 1e6, "M op/s", req3[i], "GiB/s");
 	}
-	qsort(bw3, 3, sizeof(*bw3), cmp_double);
-	qsort(mc3, 3, sizeof(*mc3), cmp_double);
-	qsort(req3, 3, sizeof(*req3), cmp_double);
-	*bw = bw3[1];
-	*mc = mc3[1];
-	*rq = req3[1];
+	*bw = median3(bw3);
+	*mc = median3(mc3);
+	*rq = median3(req3);
 	return 0;
 }
 
@@ -589,8 +593,7 @@ static int median_point(struct bench *b, const char *what, uint32_t bytes,
 		if (depth_point(b, what, bytes, workers, seconds, how,
 				&gib3[i]))
 			return -EIO;
-	qsort(gib3, 3, sizeof(*gib3), cmp_double);
-	*mreq = gib3[1] * (1u << 30) / bytes / 1e6;
+	*mreq = median3(gib3) * (1u << 30) / bytes / 1e6;
 	return 0;
 }
 

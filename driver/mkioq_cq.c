@@ -9,7 +9,6 @@
  * whole records only, oldest first, and never loses one.
  */
 #include <linux/poll.h>
-#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -97,38 +96,27 @@ static ssize_t mkioq_cq_read_batch(struct mkioq_ctx *ctx, char __user *buf,
 	return -EFAULT;
 }
 
-ssize_t mkioq_cq_read(struct mkioq_ctx *ctx, char __user *buf, size_t count,
-		      bool nonblock)
+/*
+ * read()'s records: as many whole ones as wait and @count holds (at
+ * least one), oldest first. Returns the bytes stored, 0 if none waits,
+ * or -EFAULT if the first copy faulted.
+ */
+ssize_t mkioq_cq_take(struct mkioq_ctx *ctx, char __user *buf, size_t count)
 {
 	size_t max = count / sizeof(struct mkioq_cqe);
 	ssize_t ret, done = 0;
 
-	if (!max)
-		return -EINVAL;
-	for (;;) {
-		while (max) {
-			ret = mkioq_cq_read_batch(ctx, buf + done,
-						  min_t(size_t, max,
-							MKIOQ_READ_BATCH));
-			if (ret < 0)
-				return done ?: ret;
-			if (!ret)
-				break;
-			done += ret;
-			max -= ret / sizeof(struct mkioq_cqe);
-		}
-		if (done)
-			return done;
-		if (nonblock)
-			return -EAGAIN;
-		/* The queue's shutdown wakes us: see mkioq_cq_shutdown(). */
-		if (wait_event_interruptible(ctx->cq.readers,
-					     mkioq_cq_readable(ctx) ||
-					     READ_ONCE(ctx->cq.closed)))
-			return -ERESTARTSYS;
-		if (READ_ONCE(ctx->cq.closed))
-			return -ENXIO;
+	while (max) {
+		ret = mkioq_cq_read_batch(ctx, buf + done,
+					  min_t(size_t, max, MKIOQ_READ_BATCH));
+		if (ret < 0)
+			return done ?: ret;
+		if (!ret)
+			break;
+		done += ret;
+		max -= ret / sizeof(struct mkioq_cqe);
 	}
+	return done;
 }
 
 /* The counters of MKIOQ_IOC_INFO. */

@@ -53,8 +53,7 @@ int mkioq_cq_alloc(struct mkioq_ctx *ctx);
 void mkioq_cq_free(struct mkioq_ctx *ctx);
 void mkioq_cq_post(struct mkioq_ctx *ctx, const struct mkioq_cqe *cqes,
 		   unsigned int n);
-ssize_t mkioq_cq_read(struct mkioq_ctx *ctx, char __user *buf, size_t count,
-		      bool nonblock);
+ssize_t mkioq_cq_take(struct mkioq_ctx *ctx, char __user *buf, size_t count);
 bool mkioq_cq_readable(struct mkioq_ctx *ctx);
 void mkioq_cq_stats(struct mkioq_ctx *ctx, struct mkioq_info *info);
 void mkioq_cq_show(struct mkioq_ctx *ctx, struct seq_file *m);

@@ -76,6 +76,8 @@ void mkioq_fdinfo_show(struct seq_file *m, struct file *file)
 		   atomic_long_read(&ctx->storage.page_waits));
 	seq_printf(m, "storage-workers:\t%ld\n",
 		   atomic_long_read(&ctx->storage.to_workers));
+	seq_printf(m, "storage-reader-retries:\t%ld\n",
+		   atomic_long_read(&ctx->storage.reader_retries));
 	mkioq_ring_census(&ctx->ring, &census);
 	for (i = 0; i < MKIOQ_CENSUS_KINDS; i++)
 		seq_printf(m, "%s:\t%u\n", mkioq_census_names[i],

@@ -16,6 +16,7 @@
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
 
 #include "mkioq_ctx.h"
 #include "mkioq_storage.h"
@@ -235,15 +236,41 @@ static ssize_t mkioq_write(struct file *file, const char __user *buf,
 	return count;
 }
 
+/*
+ * Whole records, oldest first; blocking unless O_NONBLOCK. A reader also
+ * goes on with the storage READs whose pages came in, first, so that
+ * their records come with this read (mkioq_storage_retry_in_reader()).
+ */
 static ssize_t mkioq_read(struct file *file, char __user *buf, size_t count,
 			  loff_t *ppos)
 {
 	struct mkioq_ctx *ctx = file->private_data;
-	int ret = mkioq_ctx_usable(ctx);
+	ssize_t ret = mkioq_ctx_usable(ctx);
 
 	if (ret)
 		return ret;
-	return mkioq_cq_read(ctx, buf, count, file->f_flags & O_NONBLOCK);
+	if (count < sizeof(struct mkioq_cqe))
+		return -EINVAL;
+	for (;;) {
+		mkioq_storage_retry_in_reader(ctx);
+		ret = mkioq_cq_take(ctx, buf, count);
+		if (ret)
+			return ret;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		/*
+		 * The queue's shutdown wakes us (mkioq_cq_shutdown()), as
+		 * does a page a storage READ waits for, which we go on with
+		 * (mkioq_storage_page_wake()).
+		 */
+		if (wait_event_interruptible(ctx->cq.readers,
+					     mkioq_cq_readable(ctx) ||
+					     mkioq_storage_retry_due(ctx) ||
+					     READ_ONCE(ctx->cq.closed)))
+			return -ERESTARTSYS;
+		if (READ_ONCE(ctx->cq.closed))
+			return -ENXIO;
+	}
 }
 
 static __poll_t mkioq_poll(struct file *file, struct poll_table_struct *wait)
@@ -254,9 +281,18 @@ static __poll_t mkioq_poll(struct file *file, struct poll_table_struct *wait)
 	if (mkioq_ctx_usable(ctx))
 		return EPOLLERR;
 	poll_wait(file, &ctx->cq.readers, wait);
+	/*
+	 * Our entry on the queue before the looks below: pairs with
+	 * wq_has_sleeper()'s barrier after a record is added
+	 * (mkioq_cq_wake_readers()) or a READ's page came in
+	 * (mkioq_storage_page_wake()), so that a waker sees us or we see
+	 * what it did.
+	 */
+	smp_mb();
 	/* The doorbell never blocks. */
 	mask = EPOLLOUT | EPOLLWRNORM;
-	if (mkioq_cq_readable(ctx))
+	/* A READ whose page came in: read() makes its record. */
+	if (mkioq_cq_readable(ctx) || mkioq_storage_retry_due(ctx))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }

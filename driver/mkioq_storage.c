@@ -9,14 +9,15 @@
  * the pass's batch, they are started after it (mkioq_storage_start()). A
  * small READ through the page cache is first tried in the pass itself,
  * taking only what the page cache already holds (mkioq_storage_try()); at
- * a page still being read it waits on the page without a thread, and the
- * queue's retry work goes on with it when the page is unlocked
- * (mkioq_storage_retry()). What the tries cannot finish, and every other
- * storage request, goes to a worker of the module's storage workqueue,
- * which moves the bytes with
- * kernel_read()/kernel_write() through the page cache (or, for a file
- * registered O_DIRECT, with direct I/O through a bounce buffer of pages:
- * mkioq_storage_dio()) and completes the slot. Meanwhile the slot stays
+ * a page still being read it waits on the page without a thread, and when
+ * the page is unlocked a reader of the queue's records goes on with it in
+ * read() (mkioq_storage_retry_in_reader()), or the queue's retry work
+ * does (mkioq_storage_retry()). What the tries cannot finish, and every
+ * other storage request, goes to a worker of the module's storage
+ * workqueue, which moves the bytes with kernel_read()/kernel_write()
+ * through the page cache (or, for a file registered O_DIRECT, with direct
+ * I/O through a bounce buffer of pages: mkioq_storage_dio()) and
+ * completes the slot. Meanwhile the slot stays
  * CLAIMED: the passes that follow serve memory requests without waiting,
  * and a FENCE after it waits for it (mkioq_fences_saw_async()).
  *
@@ -44,11 +45,14 @@
  * page's read). Where the file's read path can wait for a page without
  * sleeping (IOCB_WAITQ: ext4, XFS, block devices), a READ that meets a
  * page still being read leaves a wait entry on that page and no thread
- * behind: the page's unlock (the I/O's completion) marks the slot ready
- * and queues the queue's retry work, which goes on with every ready slot
- * in one run, as io_uring's task work does with the reads it retries
- * (io_async_buf_func()). So 64 cold READs cost one hand-off per batch of
- * completions, not a sleeping worker each. Elsewhere (IOCB_NOWAIT only),
+ * behind: the page's unlock (the I/O's completion) marks the slot ready.
+ * If a reader sleeps in read() or poll(), it is woken and goes on with
+ * every ready slot before it takes records, as io_uring's task work goes
+ * on with the reads it retries in the submitter (io_async_buf_func()):
+ * one wake-up. Else, or if no reader came in time, the queue's retry
+ * work goes on with every ready slot in one run. So 64 cold READs cost
+ * one hand-off per batch of completions, not a sleeping worker each.
+ * Elsewhere (IOCB_NOWAIT only),
  * a miss goes to a worker, which waits for the I/O the pass started.
  * Memory requests never wait for storage: they run first, in the pass's
  * batch. Large READs go to the workers at once: their copy dwarfs the
@@ -64,6 +68,7 @@
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -89,6 +94,12 @@
 #define MKIOQ_STORAGE_DIO_PAGES	(SZ_256K / PAGE_SIZE)
 /* READs at most this large are tried in the pass before a worker. */
 #define MKIOQ_STORAGE_INLINE_MAX	SZ_64K
+/*
+ * A reader woken for a READ whose page came in has this long to go on
+ * with it before the retry work does (mkioq_storage_retry_in_reader()):
+ * two ticks, so at least one whole one.
+ */
+#define MKIOQ_STORAGE_READER_GRACE	2
 
 static struct workqueue_struct *mkioq_storage_wq;
 
@@ -306,36 +317,55 @@ static ssize_t mkioq_storage_serve(struct mkioq_storage_req *sr)
 	return ret;
 }
 
+/* A wait entry left on a page is gone (woken and handled, or never set). */
+static void mkioq_storage_wait_put(struct mkioq_storage *st)
+{
+	if (atomic_dec_and_test(&st->waits))
+		wake_up(&st->waits_done);
+}
+
 /*
  * A page a READ waits for was unlocked: its read finished (or failed).
  * Called under the page's waitqueue lock, interrupts off, often from the
- * I/O's completion: take the entry off, mark the slot ready, queue the
- * retry. As io_uring's io_async_buf_func().
+ * I/O's completion: take the entry off, mark the slot ready, and wake a
+ * sleeping reader to go on with it, or else queue the retry. As
+ * io_uring's io_async_buf_func().
  */
 static int mkioq_storage_page_wake(struct wait_queue_entry *wait,
 				   unsigned int mode, int sync, void *key)
 {
 	struct mkioq_storage_req *sr =
 		container_of(wait, struct mkioq_storage_req, wpq.wait);
-	struct mkioq_storage *st = &sr->ctx->storage;
+	struct mkioq_ctx *ctx = sr->ctx;
+	struct mkioq_storage *st = &ctx->storage;
 
 	if (!wake_page_match(&sr->wpq, key))
 		return 0;
 	list_del_init(&wait->entry);
 	/*
-	 * The slot's bit before the retry is queued: queue_work() orders
-	 * it before the retry's test_and_clear_bit().
+	 * Once the bit is set, the slot may be gone on with, completed and
+	 * its count dropped at once: a count of our own keeps shutdown
+	 * (mkioq_storage_drain()) from passing us while we queue the retry.
+	 */
+	atomic_inc(&st->waits);
+	/*
+	 * The slot's bit before anyone is told: queue_work() orders it
+	 * before the retry's test_and_clear_bit(), and wq_has_sleeper()'s
+	 * barrier before its look at the readers, pairing with the barrier
+	 * between a reader's going to sleep and its look at the bits
+	 * (prepare_to_wait() in mkioq_read(), smp_mb() in mkioq_poll()).
 	 */
 	set_bit(sr->req.slot, st->ready);
-	queue_work(mkioq_storage_wq, &st->retry);
+	if (wq_has_sleeper(&ctx->cq.readers)) {
+		wake_up_interruptible_poll(&ctx->cq.readers,
+					   EPOLLIN | EPOLLRDNORM);
+		queue_delayed_work(mkioq_storage_wq, &st->retry,
+				   MKIOQ_STORAGE_READER_GRACE);
+	} else {
+		mod_delayed_work(mkioq_storage_wq, &st->retry, 0);
+	}
+	mkioq_storage_wait_put(st);
 	return 1;
-}
-
-/* A wait entry left on a page is gone (woken and handled, or never set). */
-static void mkioq_storage_wait_put(struct mkioq_storage *st)
-{
-	if (atomic_dec_and_test(&st->waits))
-		wake_up(&st->waits_done);
 }
 
 /*
@@ -489,16 +519,16 @@ static bool mkioq_storage_advance(struct mkioq_storage_req *sr)
 }
 
 /*
- * The retry work: go on with every READ whose page was unlocked. Not
- * under the service's lock, as a worker (see mkioq_storage_work()).
+ * Go on with every READ whose page was unlocked; returns how many. Not
+ * under the service's lock, as a worker (see mkioq_storage_work()). The
+ * retry work and readers may run it at once: each slot is taken by the
+ * one whose test_and_clear_bit() finds its bit.
  */
-static void mkioq_storage_retry(struct work_struct *work)
+static unsigned int mkioq_storage_retry_ready(struct mkioq_storage *st)
 {
-	struct mkioq_storage *st =
-		container_of(work, struct mkioq_storage, retry);
 	struct mkioq_storage_req *sr;
+	unsigned int slot, n = 0;
 	struct blk_plug plug;
-	unsigned int slot;
 
 	/* Readahead the tries start goes out together, as in the pass. */
 	blk_start_plug(&plug);
@@ -510,8 +540,53 @@ static void mkioq_storage_retry(struct work_struct *work)
 			mkioq_storage_finish(sr, sr->done);
 		/* The wake that brought it here is handled. */
 		mkioq_storage_wait_put(st);
+		n++;
 	}
 	blk_finish_plug(&plug);
+	return n;
+}
+
+static void mkioq_storage_retry(struct work_struct *work)
+{
+	struct mkioq_storage *st =
+		container_of(to_delayed_work(work), struct mkioq_storage, retry);
+
+	mkioq_storage_retry_ready(st);
+}
+
+/* Whether a READ's page was unlocked and the READ not yet gone on with. */
+bool mkioq_storage_retry_due(struct mkioq_ctx *ctx)
+{
+	const unsigned long *ready = ctx->storage.ready;
+	unsigned int i;
+
+	for (i = 0; i < BITS_TO_LONGS(MKIOQ_MAX_SLOTS); i++)
+		if (READ_ONCE(ready[i]))
+			return true;
+	return false;
+}
+
+/*
+ * In read(), before it takes records: go on with the READs whose pages
+ * were unlocked, here rather than in the retry work, as io_uring goes on
+ * with a read it retries in the submitter's task work. A cold READ then
+ * costs one wake-up, the reader's, where the retry work adds a kworker's
+ * before the record can wake the reader (Documentation/performance.rst).
+ * The page's unlock woke us (mkioq_storage_page_wake()); the retry work
+ * takes what no reader took after MKIOQ_STORAGE_READER_GRACE, so a
+ * sleeper that never reads (an epoll set, a poll() for something else)
+ * delays its READs, never loses them.
+ */
+void mkioq_storage_retry_in_reader(struct mkioq_ctx *ctx)
+{
+	struct mkioq_storage *st = &ctx->storage;
+	unsigned int n;
+
+	if (!mkioq_storage_retry_due(ctx))
+		return;
+	n = mkioq_storage_retry_ready(st);
+	if (n)
+		atomic_long_add(n, &st->reader_retries);
 }
 
 /*
@@ -645,7 +720,7 @@ void mkioq_storage_init_queue(struct mkioq_ctx *ctx)
 
 	for (i = 0; i < MKIOQ_MAX_SLOTS; i++)
 		INIT_WORK(&st->req[i].work, mkioq_storage_work);
-	INIT_WORK(&st->retry, mkioq_storage_retry);
+	INIT_DELAYED_WORK(&st->retry, mkioq_storage_retry);
 	init_waitqueue_head(&st->waits_done);
 }
 
@@ -663,7 +738,8 @@ void mkioq_storage_drain(struct mkioq_ctx *ctx)
 	unsigned int i;
 
 	wait_event(st->waits_done, !atomic_read(&st->waits));
-	flush_work(&st->retry);
+	/* Still queued, for slots a reader took: it finds none. */
+	flush_delayed_work(&st->retry);
 	for (i = 0; i < MKIOQ_MAX_SLOTS; i++)
 		flush_work(&st->req[i].work);
 }

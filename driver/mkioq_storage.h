@@ -55,24 +55,28 @@ struct mkioq_storage_req {
 /**
  * struct mkioq_storage - a queue's storage requests
  * @req:		the request in flight in each slot
- * @ready:		slots whose page wait ended, for @retry
- * @retry:		goes on with the @ready slots (one run for many)
- * @waits:		wait entries left on pages and not yet handled
+ * @ready:		slots whose page wait ended, for a reader or @retry
+ * @retry:		goes on with the @ready slots (one run for many), at
+ *			once if no reader sleeps, else if none did in time
+ * @waits:		wait entries left on pages and not yet handled, and
+ *			page wakes still telling a reader or @retry
  * @waits_done:		where shutdown waits for @waits to reach 0
  * @inline_served:	requests served whole in their pass, under the
  *			service's lock (fdinfo)
  * @page_waits:		times a request waited on a page (fdinfo)
  * @to_workers:		requests handed to a worker (fdinfo)
+ * @reader_retries:	@ready slots gone on with in read() (fdinfo)
  */
 struct mkioq_storage {
 	struct mkioq_storage_req req[MKIOQ_MAX_SLOTS];
 	DECLARE_BITMAP(ready, MKIOQ_MAX_SLOTS);
-	struct work_struct retry;
+	struct delayed_work retry;
 	atomic_t waits;
 	wait_queue_head_t waits_done;
 	unsigned long inline_served;
 	atomic_long_t page_waits;
 	atomic_long_t to_workers;
+	atomic_long_t reader_retries;
 };
 
 /* What a try in the pass or the retry work made of a request. */
@@ -88,6 +92,8 @@ int mkioq_storage_claim_locked(struct mkioq_ctx *ctx,
 			       const struct mkioq_req *req);
 unsigned int mkioq_storage_start(struct mkioq_ctx *ctx, u64 pending,
 				 struct mkioq_cqe *cqe);
+bool mkioq_storage_retry_due(struct mkioq_ctx *ctx);
+void mkioq_storage_retry_in_reader(struct mkioq_ctx *ctx);
 void mkioq_storage_init_queue(struct mkioq_ctx *ctx);
 void mkioq_storage_drain(struct mkioq_ctx *ctx);
 

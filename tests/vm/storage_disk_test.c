@@ -29,6 +29,7 @@
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -476,6 +477,129 @@ TEST_F(disk, page_cache_hits_are_served_in_the_pass)
 	EXPECT_EQ(wrk + 1, fdinfo_number(fd, "storage-workers"));
 	mkioq_recycle(self->q, 0);
 	drain_cqes(self->q);
+}
+
+/*
+ * Cold 4 KiB READs of NSLOTS pages apart, published into every slot: the
+ * file's offsets, for diff_fd().
+ */
+static void publish_cold_reads(FIXTURE_DATA(disk) *self, const uint32_t *hd,
+			       unsigned int n, uint64_t *off)
+{
+	unsigned int s;
+
+	for (s = 0; s < n; s++) {
+		off[s] = (uint64_t)s * 29 * 4096 % (SEED_BYTES - 4096);
+		off[s] &= ~4095ULL;
+		publish_raw(self->q, s, MKIOQ_OP_READ, self->hseed, hd[s],
+			    off[s], 4096);
+	}
+}
+
+/*
+ * A client asleep in mkioq_read_cqes() (poll(), then read()) is woken by
+ * the pages its READs wait for and goes on with them itself, in read(),
+ * with no retry kworker between (fdinfo's storage-reader-retries): every
+ * record comes back once, every byte is the file's.
+ */
+TEST_F_TIMEOUT(disk, woken_reader_goes_on_with_cold_reads, 120)
+{
+	struct mkioq_cqe cqe[NSLOTS];
+	uint64_t off[NSLOTS];
+	uint32_t hd[NSLOTS];
+	bool seen[NSLOTS] = { false };
+	long retries, waits;
+	unsigned int s, got = 0;
+	int fd, n, i;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	fd = mkioq_queue_fd(self->q);
+	for (s = 0; s < NSLOTS; s++)
+		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
+					    (uint64_t)s * REGION, REGION,
+					    MKIOQ_ACCESS_WRITE, &hd[s]));
+	drain_cqes(self->q);
+	memset(self->dst.map, FILL, BUF_BYTES);
+	retries = fdinfo_number(fd, "storage-reader-retries");
+	waits = fdinfo_number(fd, "storage-page-waits");
+	ASSERT_LE(0, retries);
+	ASSERT_EQ(0, drop_cache(self->seed));
+	publish_cold_reads(self, hd, NSLOTS, off);
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	while (got < NSLOTS) {
+		n = mkioq_read_cqes(self->q, cqe, NSLOTS, 20000);
+		ASSERT_LT(0, n) TH_LOG("%u of %u records: %s", got, NSLOTS,
+				       strerror(-n));
+		for (i = 0; i < n; i++) {
+			s = cqe[i].slot;
+			ASSERT_GT(NSLOTS, s);
+			EXPECT_FALSE(seen[s]) TH_LOG("slot %u twice", s);
+			seen[s] = true;
+			EXPECT_EQ(4096, cqe[i].result) TH_LOG("slot %u", s);
+			got++;
+		}
+	}
+	for (s = 0; s < NSLOTS; s++) {
+		EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, s));
+		EXPECT_EQ(4096, diff_fd(self->seed, off[s],
+					self->dst.map + (size_t)s * REGION,
+					4096))
+			TH_LOG("slot %u at %llu", s,
+			       (unsigned long long)off[s]);
+		mkioq_recycle(self->q, s);
+	}
+	TH_LOG("%u cold READs: %ld page waits, %ld gone on with in read()",
+	       NSLOTS, fdinfo_number(fd, "storage-page-waits") - waits,
+	       fdinfo_number(fd, "storage-reader-retries") - retries);
+	EXPECT_LT(retries, fdinfo_number(fd, "storage-reader-retries"));
+}
+
+/*
+ * A sleeper that never reads (the queue's fd in an epoll set nobody waits
+ * on, the client watching STATUS): the READs whose pages came in are not
+ * left to it for ever; the retry work goes on with them after the grace,
+ * and every byte is the file's.
+ */
+TEST_F_TIMEOUT(disk, unread_sleeper_delays_no_cold_read, 120)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t off[16];
+	uint32_t hd[16];
+	long retries;
+	unsigned int s;
+	int ep, fd;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	fd = mkioq_queue_fd(self->q);
+	for (s = 0; s < 16; s++)
+		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
+					    (uint64_t)s * REGION, REGION,
+					    MKIOQ_ACCESS_WRITE, &hd[s]));
+	drain_cqes(self->q);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
+	memset(self->dst.map, FILL, BUF_BYTES);
+	retries = fdinfo_number(fd, "storage-reader-retries");
+	ASSERT_EQ(0, drop_cache(self->seed));
+	publish_cold_reads(self, hd, 16, off);
+	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	for (s = 0; s < 16; s++) {
+		ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, s, 20000))
+			TH_LOG("slot %u", s);
+		EXPECT_EQ(4096, slot_word(self->q, s, MKIOQ_WORD_BYTE_COUNT));
+		EXPECT_EQ(4096, diff_fd(self->seed, off[s],
+					self->dst.map + (size_t)s * REGION,
+					4096))
+			TH_LOG("slot %u at %llu", s,
+			       (unsigned long long)off[s]);
+		mkioq_recycle(self->q, s);
+	}
+	EXPECT_EQ(retries, fdinfo_number(fd, "storage-reader-retries"));
+	EXPECT_EQ(16, drain_cqes(self->q));
+	close(ep);
 }
 
 /* ------------------------------------------------------------------ */

@@ -540,7 +540,9 @@ struct mkioq_info {
  *		stored.
  * poll()	EPOLLERR alone while not set up or after the owner closed it;
  *		else EPOLLOUT | EPOLLWRNORM always (the doorbell never
- *		blocks), and EPOLLIN | EPOLLRDNORM while a record waits.
+ *		blocks), and EPOLLIN | EPOLLRDNORM while a record waits or
+ *		a storage READ's page came in (read() goes on with the READ
+ *		and returns its record, or EAGAIN if it waits again).
  * write()	rings the doorbell whatever the bytes (0 bytes too) and
  *		returns the count. The VFS: EBADF (not open for writing),
  *		EFAULT (a kernel address). Then EBADFD, ENXIO.

@@ -27,6 +27,9 @@
 #include <linux/dm-ioctl.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -143,6 +146,23 @@ FIXTURE_TEARDOWN(disk)
 		close(self->seed);
 	if (self->path[0])
 		unlink(self->path);
+}
+
+/*
+ * @n handles of the destination dma-buf, one per REGION, for the READs
+ * of slot s into region s: 0 or the first failure's -errno.
+ */
+static int register_regions(FIXTURE_DATA(disk) *self, uint32_t *hd,
+			    unsigned int n)
+{
+	unsigned int s;
+	int ret = 0;
+
+	for (s = 0; s < n && !ret; s++)
+		ret = mkioq_register(self->q, self->dst.fd,
+				     (uint64_t)s * REGION, REGION,
+				     MKIOQ_ACCESS_WRITE, &hd[s]);
+	return ret;
 }
 
 /* A file of @size pattern bytes (@seed) on the disk, open read-write. */
@@ -352,10 +372,7 @@ TEST_F_TIMEOUT(disk, many_storage_reads_in_flight, 120)
 
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
-	for (s = 0; s < NSLOTS; s++)
-		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
-					    (uint64_t)s * REGION, REGION,
-					    MKIOQ_ACCESS_WRITE, &hd[s]));
+	ASSERT_EQ(0, register_regions(self, hd, NSLOTS));
 	pattern_fill(self->src.map, BUF_BYTES, 44, 0);
 	memset(self->dst.map, FILL, BUF_BYTES);
 	drain_cqes(self->q);
@@ -413,10 +430,7 @@ TEST_F(disk, page_cache_hits_are_served_in_the_pass)
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
 	fd = mkioq_queue_fd(self->q);
-	for (s = 0; s < 16; s++)
-		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
-					    (uint64_t)s * REGION, REGION,
-					    MKIOQ_ACCESS_WRITE, &hd[s]));
+	ASSERT_EQ(0, register_regions(self, hd, 16));
 	ASSERT_EQ(0, drop_cache(self->seed));
 	ASSERT_EQ(sizeof(warm), pread(self->seed, warm, sizeof(warm), 0));
 	inl = fdinfo_number(fd, "storage-inline");
@@ -496,16 +510,67 @@ static void publish_cold_reads(FIXTURE_DATA(disk) *self, const uint32_t *hd,
 	}
 }
 
+/* As diff_fd(): the 4 KiB READ of slot @s, at @off of the file. */
+static size_t cold_read_diff(FIXTURE_DATA(disk) *self, unsigned int s,
+			     uint64_t off)
+{
+	return diff_fd(self->seed, off, self->dst.map + (size_t)s * REGION,
+		       4096);
+}
+
+/* A doorbell rung from another thread once @tid sleeps. */
+struct ring_when_asleep {
+	struct mkioq_queue *q;
+	pid_t tid;
+	int ret;
+};
+
+/* Whether thread @tid of this process is asleep (state S in its stat). */
+static bool thread_asleep(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* The state follows the name, which may hold ')' itself. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+static void *ring_when_asleep(void *arg)
+{
+	struct ring_when_asleep *r = arg;
+	unsigned int i;
+
+	for (i = 0; i < 10000 && !thread_asleep(r->tid); i++)
+		usleep(500);
+	r->ret = mkioq_doorbell(r->q);
+	return NULL;
+}
+
 /*
- * A client asleep in mkioq_read_cqes() (poll(), then read()) is woken by
- * the pages its READs wait for and goes on with them itself, in read(),
- * with no retry kworker between (fdinfo's storage-reader-retries): every
- * record comes back once, every byte is the file's.
+ * A client asleep in mkioq_read_cqes() (poll(), then read()) when its
+ * READs' pages come in is woken by them and goes on with them itself, in
+ * read(), with no retry kworker between (fdinfo's
+ * storage-reader-retries): every record comes back once, every byte is
+ * the file's. Only a client that took more than two ticks from its wake-up
+ * to its read() would leave them all to the retry work.
  */
 TEST_F_TIMEOUT(disk, woken_reader_goes_on_with_cold_reads, 120)
 {
+	struct ring_when_asleep ring;
 	struct mkioq_cqe cqe[NSLOTS];
 	uint64_t off[NSLOTS];
+	pthread_t ringer;
 	uint32_t hd[NSLOTS];
 	bool seen[NSLOTS] = { false };
 	long retries, waits;
@@ -515,10 +580,7 @@ TEST_F_TIMEOUT(disk, woken_reader_goes_on_with_cold_reads, 120)
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
 	fd = mkioq_queue_fd(self->q);
-	for (s = 0; s < NSLOTS; s++)
-		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
-					    (uint64_t)s * REGION, REGION,
-					    MKIOQ_ACCESS_WRITE, &hd[s]));
+	ASSERT_EQ(0, register_regions(self, hd, NSLOTS));
 	drain_cqes(self->q);
 	memset(self->dst.map, FILL, BUF_BYTES);
 	retries = fdinfo_number(fd, "storage-reader-retries");
@@ -526,7 +588,14 @@ TEST_F_TIMEOUT(disk, woken_reader_goes_on_with_cold_reads, 120)
 	ASSERT_LE(0, retries);
 	ASSERT_EQ(0, drop_cache(self->seed));
 	publish_cold_reads(self, hd, NSLOTS, off);
-	ASSERT_EQ(0, mkioq_doorbell(self->q));
+	/*
+	 * Rung once we sleep in poll(): the pass's reads then complete
+	 * while we sleep, so at least the first page's unlock finds us.
+	 */
+	ring.q = self->q;
+	ring.tid = gettid();
+	ring.ret = -EINPROGRESS;
+	ASSERT_EQ(0, pthread_create(&ringer, NULL, ring_when_asleep, &ring));
 	while (got < NSLOTS) {
 		n = mkioq_read_cqes(self->q, cqe, NSLOTS, 20000);
 		ASSERT_LT(0, n) TH_LOG("%u of %u records: %s", got, NSLOTS,
@@ -540,11 +609,11 @@ TEST_F_TIMEOUT(disk, woken_reader_goes_on_with_cold_reads, 120)
 			got++;
 		}
 	}
+	ASSERT_EQ(0, pthread_join(ringer, NULL));
+	ASSERT_EQ(0, ring.ret);
 	for (s = 0; s < NSLOTS; s++) {
 		EXPECT_EQ(MKIOQ_RESULT_OK, mkioq_slot_status(self->q, s));
-		EXPECT_EQ(4096, diff_fd(self->seed, off[s],
-					self->dst.map + (size_t)s * REGION,
-					4096))
+		EXPECT_EQ(4096, cold_read_diff(self, s, off[s]))
 			TH_LOG("slot %u at %llu", s,
 			       (unsigned long long)off[s]);
 		mkioq_recycle(self->q, s);
@@ -573,10 +642,7 @@ TEST_F_TIMEOUT(disk, unread_sleeper_delays_no_cold_read, 120)
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
 	fd = mkioq_queue_fd(self->q);
-	for (s = 0; s < 16; s++)
-		ASSERT_EQ(0, mkioq_register(self->q, self->dst.fd,
-					    (uint64_t)s * REGION, REGION,
-					    MKIOQ_ACCESS_WRITE, &hd[s]));
+	ASSERT_EQ(0, register_regions(self, hd, 16));
 	drain_cqes(self->q);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ASSERT_LE(0, ep);
@@ -590,9 +656,7 @@ TEST_F_TIMEOUT(disk, unread_sleeper_delays_no_cold_read, 120)
 		ASSERT_EQ(MKIOQ_RESULT_OK, wait_slot(self->q, s, 20000))
 			TH_LOG("slot %u", s);
 		EXPECT_EQ(4096, slot_word(self->q, s, MKIOQ_WORD_BYTE_COUNT));
-		EXPECT_EQ(4096, diff_fd(self->seed, off[s],
-					self->dst.map + (size_t)s * REGION,
-					4096))
+		EXPECT_EQ(4096, cold_read_diff(self, s, off[s]))
 			TH_LOG("slot %u at %llu", s,
 			       (unsigned long long)off[s]);
 		mkioq_recycle(self->q, s);

@@ -73,6 +73,7 @@
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
+#include <linux/wait_bit.h>
 
 #include "mkioq_compat.h"
 #include "mkioq_ctx.h"
@@ -317,11 +318,18 @@ static ssize_t mkioq_storage_serve(struct mkioq_storage_req *sr)
 	return ret;
 }
 
-/* A wait entry left on a page is gone (woken and handled, or never set). */
+/*
+ * A wait entry left on a page is gone (woken and handled, or never set).
+ * Once the count is 0 shutdown may free the queue: wake_up_var() looks
+ * only at the hashed, module-wide waitqueue, never at *st, where a
+ * wake_up() on a waitqueue of the queue's own could still be taking its
+ * lock (from the page wake) when the drain, seeing 0, went on.
+ */
 static void mkioq_storage_wait_put(struct mkioq_storage *st)
 {
+	/* A value-returning atomic: ordered before wake_up_var()'s look. */
 	if (atomic_dec_and_test(&st->waits))
-		wake_up(&st->waits_done);
+		wake_up_var(&st->waits);
 }
 
 /*
@@ -349,11 +357,18 @@ static int mkioq_storage_page_wake(struct wait_queue_entry *wait,
 	 */
 	atomic_inc(&st->waits);
 	/*
-	 * The slot's bit before anyone is told: queue_work() orders it
-	 * before the retry's test_and_clear_bit(), and wq_has_sleeper()'s
-	 * barrier before its look at the readers, pairing with the barrier
-	 * between a reader's going to sleep and its look at the bits
-	 * (prepare_to_wait() in mkioq_read(), smp_mb() in mkioq_poll()).
+	 * Our count before the bit: whoever takes the slot through the bit
+	 * must find the count raised, or its drop could reach 0 first.
+	 */
+	smp_mb__after_atomic();
+	/*
+	 * The slot's bit before anyone is told: queueing the retry work
+	 * orders it before the work's test_and_clear_bit(), and
+	 * wq_has_sleeper()'s barrier before its look at the readers, pairing
+	 * with the barrier between a reader's going to sleep and its look at
+	 * the bits (set_current_state() in prepare_to_wait_event(), from
+	 * wait_event_interruptible() in mkioq_read(); smp_mb() in
+	 * mkioq_poll()).
 	 */
 	set_bit(sr->req.slot, st->ready);
 	if (wq_has_sleeper(&ctx->cq.readers)) {
@@ -721,7 +736,6 @@ void mkioq_storage_init_queue(struct mkioq_ctx *ctx)
 	for (i = 0; i < MKIOQ_MAX_SLOTS; i++)
 		INIT_WORK(&st->req[i].work, mkioq_storage_work);
 	INIT_DELAYED_WORK(&st->retry, mkioq_storage_retry);
-	init_waitqueue_head(&st->waits_done);
 }
 
 /*
@@ -737,7 +751,7 @@ void mkioq_storage_drain(struct mkioq_ctx *ctx)
 	struct mkioq_storage *st = &ctx->storage;
 	unsigned int i;
 
-	wait_event(st->waits_done, !atomic_read(&st->waits));
+	wait_var_event(&st->waits, !atomic_read(&st->waits));
 	/* Still queued, for slots a reader took: it finds none. */
 	flush_delayed_work(&st->retry);
 	for (i = 0; i < MKIOQ_MAX_SLOTS; i++)

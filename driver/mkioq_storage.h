@@ -59,8 +59,8 @@ struct mkioq_storage_req {
  * @retry:		goes on with the @ready slots (one run for many), at
  *			once if no reader sleeps, else if none did in time
  * @waits:		wait entries left on pages and not yet handled, and
- *			page wakes still telling a reader or @retry
- * @waits_done:		where shutdown waits for @waits to reach 0
+ *			page wakes still telling a reader or @retry; shutdown
+ *			waits for 0 (wait_var_event())
  * @inline_served:	requests served whole in their pass, under the
  *			service's lock (fdinfo)
  * @page_waits:		times a request waited on a page (fdinfo)
@@ -72,7 +72,6 @@ struct mkioq_storage {
 	DECLARE_BITMAP(ready, MKIOQ_MAX_SLOTS);
 	struct delayed_work retry;
 	atomic_t waits;
-	wait_queue_head_t waits_done;
 	unsigned long inline_served;
 	atomic_long_t page_waits;
 	atomic_long_t to_workers;
